@@ -1,0 +1,9 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from portfolio.consumers import LiveConsumer
+
+websocket_urlpatterns = [
+    path("ws/live/", LiveConsumer.as_asgi()),
+]

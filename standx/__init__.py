@@ -1,0 +1,1 @@
+"""StandX client library (auth, signing, REST, streams). Imports nothing from Django."""

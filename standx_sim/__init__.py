@@ -1,0 +1,1 @@
+"""StandX-compatible exchange simulator. Imports nothing from ``standx`` or the Django apps."""
