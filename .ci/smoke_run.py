@@ -55,9 +55,14 @@ def started_by(root_pid: int) -> set[int]:
             if ppid == parent and pid not in found:
                 found.add(pid)
                 frontier.append(pid)
-    var = str(ROOT / "var")
-    found |= {pid for pid, (_, cmd) in table.items() if var in cmd and "redis-server" in cmd}
-    found |= {pid for pid, (_, cmd) in table.items() if f"{var}/pg" in cmd}
+    # Their process titles hide their folders; their pid files do not.
+    for pid_file in (ROOT / "var" / "redis" / "redis.pid", ROOT / "var" / "pg" / "postmaster.pid"):
+        try:
+            pid = int(pid_file.read_text().splitlines()[0])
+        except (OSError, ValueError, IndexError):
+            continue
+        if pid in table:
+            found.add(pid)
     return found
 
 
@@ -117,8 +122,7 @@ def main() -> int:
         assert message["type"] == "state", message
         print("WebSocket: state received for", message["state"]["username"])  # type: ignore[index]
 
-        pids = started_by(proc.pid)
-        print(f"processes started by make run: {len(pids)}")
+        print(f"processes started by make run: {len(started_by(proc.pid))}")
     finally:
         if proc.poll() is None:
             pids_before = started_by(proc.pid)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -21,9 +22,18 @@ embedded.stop_owned()
 """
 
 
-def _processes_under(folder: Path) -> list[str]:
-    out = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=True).stdout
-    return [line for line in out.splitlines() if str(folder) in line and "ps -eo" not in line]
+def _server_pids(var: Path) -> list[int]:
+    """The pids the servers wrote (their process titles hide their folders)."""
+    files = (var / "redis" / "redis.pid", var / "pg" / "postmaster.pid")
+    return [int(f.read_text().splitlines()[0]) for f in files if f.exists()]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def test_it_starts_real_postgres_and_redis_and_stops_them(tmp_path: Path) -> None:
@@ -40,18 +50,18 @@ def test_it_starts_real_postgres_and_redis_and_stops_them(tmp_path: Path) -> Non
     try:
         assert proc.stdout is not None
         assert proc.stdin is not None
-        import json
-
         urls = json.loads(proc.stdout.readline())
         with psycopg.connect(urls["db"]) as conn:
             assert conn.execute("SELECT current_database()").fetchone() == ("standx",)
         assert redis.Redis.from_url(urls["redis"]).ping() is True
         assert (var / "pg" / "PG_VERSION").exists()
-        assert _processes_under(var), "the servers should be running under the var folder"
+        pids = _server_pids(var)
+        assert len(pids) == 2
+        assert all(_alive(pid) for pid in pids)
         proc.stdin.write("\n")
         proc.stdin.flush()
         assert proc.wait(timeout=60) == 0
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert _processes_under(var) == []
+    assert not any(_alive(pid) for pid in pids)

@@ -67,6 +67,8 @@ def test_it_fails_loudly_on_a_bad_standx_url() -> None:
 def test_debug_is_off_and_the_real_standx_hosts_are_the_defaults() -> None:
     result = run_manage(
         "shell",
+        "-v",
+        "0",
         "-c",
         "from django.conf import settings as s; "
         "print(s.DEBUG, s.STANDX_PERPS_URL, s.STANDX_AUTH_URL, s.STANDX_WS_URL, "
