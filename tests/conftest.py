@@ -125,3 +125,24 @@ def celery_worker_process(django_db_setup: None, django_db_blocker: Any) -> Iter
         yield
     finally:
         stop_process(proc)
+
+
+@pytest.fixture(scope="session")
+def sim_url() -> Iterator[str]:
+    """`python -m standx_sim` in a child process (contract 3), seed 1, on a free port.
+
+    Serves the perps API, the auth API, both WebSockets and the /sim/ control API on one origin.
+    """
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "standx_sim", "--host", "127.0.0.1", "--port", str(port),
+         "--seed", "1"],
+        cwd=BASE_DIR,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: proc.poll() is not None or _http_ok(url + "/api/health"), 60)
+        assert proc.poll() is None, "the simulator exited during start-up"
+        yield url
+    finally:
+        stop_process(proc)

@@ -13,9 +13,6 @@ from pathlib import Path
 import pytest
 from django.db import connections
 
-# Playwright's sync API runs an event loop in this thread; Django's ORM refuses that by default.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -45,6 +42,9 @@ def browser() -> Iterator[object]:
         pytest.skip("Chromium not found; install Debian's chromium package")
     from playwright.sync_api import sync_playwright
 
+    # Playwright's sync API runs an event loop in this thread; Django's ORM refuses that by
+    # default. Set only for the browser session, so it never leaks into other test runs.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=path, headless=True, args=CHROMIUM_ARGS
