@@ -97,7 +97,8 @@ class LocalRateLimiter:
                         lim.account_capacity, lim.account_refill_per_s, now
                     )
                 pairs.append((bucket, lim.account_cost))
-            levels = [(b, b.level(now), cost) for b, cost in pairs]
+            # A hair of tolerance: float refill arithmetic must not leave a 1e-14 s wait.
+            levels = [(b, b.level(now) + 1e-9, cost) for b, cost in pairs]
             wait = max(((cost - lvl) / b.rate for b, lvl, cost in levels if lvl < cost), default=0)
             if wait > 0:
                 return wait
