@@ -1,0 +1,140 @@
+"""Client throughput: concurrent account polling against a local simulator.
+
+Starts ``python -m standx_sim`` on a free loopback port, funds N accounts, and polls each one
+(positions, balance, open orders: one sync cycle's reads) from a thread pool for a fixed time.
+Prints requests/s, p50/p99 latency and the client's CPU time per request, twice: with StandX's
+published limits enforced by the client's rate limiter (what production gets), and unthrottled
+(the simulator's limits off) to show the client's own ceiling.
+
+    .venv/bin/python bench/client_throughput.py [--accounts 20] [--seconds 10] [--threads 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from standx.ratelimit import LocalRateLimiter, NoRateLimit, RateLimiter
+from standx.rest import Credentials, Endpoints, StandXClient
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_sim() -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "standx_sim", "--host", "127.0.0.1", "--port", str(port),
+         "--seed", "7"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/api/health", timeout=1).status_code == 200:
+                return proc, url
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    proc.kill()
+    raise SystemExit("the simulator did not start")
+
+
+def run(
+    url: str, accounts: list[Credentials], *, seconds: float, threads: int, limiter: RateLimiter
+) -> dict[str, float]:
+    endpoints = Endpoints.for_simulator(url)
+    http = httpx.Client(timeout=10, limits=httpx.Limits(max_connections=threads * 2))
+    clients = [
+        StandXClient(c, endpoints=endpoints, http_client=http, rate_limiter=limiter)
+        for c in accounts
+    ]
+    latencies: list[float] = []
+    lock = threading.Lock()
+    stop = time.monotonic() + seconds
+    errors = 0
+
+    def worker(index: int) -> None:
+        nonlocal errors
+        i = index
+        while time.monotonic() < stop:
+            client = clients[i % len(clients)]
+            i += threads
+            for call in (client.query_positions, client.query_balance, client.query_open_orders):
+                started = time.perf_counter()
+                try:
+                    call()
+                except Exception:
+                    with lock:
+                        errors += 1
+                    continue
+                elapsed = time.perf_counter() - started
+                with lock:
+                    latencies.append(elapsed)
+
+    cpu_before, wall_before = time.process_time(), time.perf_counter()
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(worker, range(threads)))
+    cpu, wall = time.process_time() - cpu_before, time.perf_counter() - wall_before
+    http.close()
+    ordered = sorted(latencies)
+    n = len(ordered)
+    return {
+        "requests": n,
+        "errors": errors,
+        "rps": n / wall,
+        "p50_ms": statistics.median(ordered) * 1000 if n else 0,
+        "p99_ms": ordered[min(n - 1, int(n * 0.99))] * 1000 if n else 0,
+        "cpu_us_per_request": cpu / n * 1e6 if n else 0,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--accounts", type=int, default=20)
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--threads", type=int, default=8)
+    args = parser.parse_args()
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+    proc, url = start_sim()
+    try:
+        accounts = []
+        for _ in range(args.accounts):
+            acct = httpx.post(
+                f"{url}/sim/accounts", json={"chain": "bsc", "deposit": "10000"}
+            ).json()
+            accounts.append(Credentials.from_strings(acct["token"], acct["signing_key"]))
+        print(f"{args.accounts} accounts, {args.threads} threads, {args.seconds:.0f} s per mode")
+        limited = run(
+            url, accounts, seconds=args.seconds, threads=args.threads, limiter=LocalRateLimiter()
+        )
+        httpx.post(f"{url}/sim/limits", json={"enabled": False})
+        free = run(url, accounts, seconds=args.seconds, threads=args.threads, limiter=NoRateLimit())
+        for name, r in (("StandX limits (50 req/s per IP)", limited), ("unthrottled", free)):
+            print(
+                f"{name:32} {r['rps']:8.1f} req/s  p50 {r['p50_ms']:6.1f} ms  "
+                f"p99 {r['p99_ms']:6.1f} ms  client CPU {r['cpu_us_per_request']:6.0f} us/req  "
+                f"({r['requests']:.0f} requests, {r['errors']:.0f} errors)"
+            )
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    main()
