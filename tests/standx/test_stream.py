@@ -1,0 +1,152 @@
+"""MarketStream's reconnect, re-auth, resubscribe and seq-gap logic with in-process sockets."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+from websockets.exceptions import ConnectionClosedError
+
+from standx import errors
+from standx.rest import Credentials
+from standx.stream import MarketStream, Reconnected, SeqGap, StreamMessage, backoff
+from tests.standx.test_errors import token
+
+
+class FakeSocket:
+    """Plays back frames, then drops (or idles), recording what the client sent."""
+
+    def __init__(self, frames: list[dict[str, Any]], *, drop: bool = True) -> None:
+        self.frames = [json.dumps(f) for f in frames]
+        self.sent: list[dict[str, Any]] = []
+        self.drop = drop
+        self.closed = False
+
+    async def send(self, text: str) -> None:
+        self.sent.append(json.loads(text))
+
+    async def recv(self) -> str:
+        if self.frames:
+            return self.frames.pop(0)
+        if self.drop:
+            raise ConnectionClosedError(None, None)
+        await asyncio.sleep(3600)
+        raise AssertionError("unreachable")
+
+    async def close(self) -> None:
+        self.closed = True
+
+
+AUTH_OK = {"seq": 1, "channel": "auth", "data": {"code": 200, "msg": "success"}}
+
+
+def order(seq: int) -> dict[str, Any]:
+    return {"seq": seq, "channel": "order", "data": {"id": seq}}
+
+
+async def collect(stream: MarketStream, count: int) -> list[Any]:
+    out: list[Any] = []
+    async with asyncio.timeout(5):
+        async for event in stream.events():
+            out.append(event)
+            if len(out) == count:
+                await stream.close()
+                break
+    return out
+
+
+async def test_it_reports_seq_gaps_and_resubscribes_after_a_drop() -> None:
+    sockets = [
+        FakeSocket([AUTH_OK, order(2), order(3), order(6)]),
+        FakeSocket([AUTH_OK, order(1)], drop=False),
+    ]
+    slept: list[float] = []
+
+    async def connector(url: str) -> Any:
+        return sockets.pop(0)
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    first, second = sockets
+    stream = MarketStream(
+        "ws://exchange.test/ws-stream/v1",
+        credentials=Credentials(token()),
+        user_channels=("order",),
+        connector=connector,  # type: ignore[arg-type]
+        sleep=sleep,
+    )
+    stream.subscribe("price", "BTC-USD")
+    events = await collect(stream, 6)
+    kinds = [type(e).__name__ for e in events]
+    assert kinds == [
+        "StreamMessage", "StreamMessage", "SeqGap", "StreamMessage", "Reconnected",
+        "StreamMessage",
+    ]  # fmt: skip
+    gap = events[2]
+    assert gap == SeqGap("order", expected=4, got=6)
+    assert isinstance(events[4], Reconnected)
+    # After reconnecting, seq starts again: no false gap for seq 1 on a new connection.
+    assert isinstance(events[5], StreamMessage)
+    assert events[5].seq == 1
+    for sock in (first, second):
+        assert sock.sent[0]["auth"]["streams"] == [{"channel": "order"}]
+        assert sock.sent[1] == {"subscribe": {"channel": "price", "symbol": "BTC-USD"}}
+    assert slept
+    assert 0.8 <= slept[0] <= 1.2  # the first backoff is about a second
+
+
+async def test_a_refused_stream_auth_is_an_authentication_error_not_a_retry_loop() -> None:
+    refused = {"seq": 1, "channel": "auth", "data": {"code": 401, "msg": "invalid token"}}
+
+    async def connector(url: str) -> Any:
+        return FakeSocket([refused])
+
+    stream = MarketStream(
+        "ws://x",
+        credentials=Credentials(token()),
+        connector=connector,  # type: ignore[arg-type]
+    )
+    with pytest.raises(errors.AuthenticationError, match="invalid token"):
+        await collect(stream, 1)
+
+
+async def test_connection_failures_back_off_up_to_30_seconds() -> None:
+    attempts = 0
+    slept: list[float] = []
+
+    async def connector(url: str) -> Any:
+        nonlocal attempts
+        attempts += 1
+        if attempts < 8:
+            raise OSError("connection refused")
+        return FakeSocket([{"channel": "price", "data": {"symbol": "BTC-USD"}}], drop=False)
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    stream = MarketStream("ws://x", connector=connector, sleep=sleep)  # type: ignore[arg-type]
+    events = await collect(stream, 1)
+    assert isinstance(events[0], StreamMessage)
+    assert len(slept) == 7
+    assert 0.8 <= slept[0] <= 1.2
+    assert 24 <= slept[-1] <= 36  # 1, 2, 4 … capped at 30 s, with jitter
+
+
+def test_backoff_starts_at_one_second_and_caps_at_thirty() -> None:
+    assert 0.8 <= backoff(1) <= 1.2
+    assert 24 <= backoff(10) <= 36
+
+
+async def test_a_silent_connection_is_replaced() -> None:
+    sockets = [FakeSocket([], drop=False), FakeSocket([order(1)], drop=False)]
+
+    async def connector(url: str) -> Any:
+        return sockets.pop(0)
+
+    stream = MarketStream("ws://x", connector=connector, stale_after=0.05)  # type: ignore[arg-type]
+    events = await collect(stream, 2)
+    assert isinstance(events[0], Reconnected)
+    assert "no data" in events[0].reason
