@@ -125,7 +125,7 @@ def _open(client: StandXClient, cl_ord_id: str) -> Any:
 def test_cancel_orders_cancels_a_list(alice: StandXClient) -> None:
     mark = alice.query_symbol_price(symbol="SOL-USD").mark_price
     assert mark is not None
-    price = (mark * Decimal("0.7")).quantize(Decimal("0.01"))
+    price = (mark * Decimal("0.8")).quantize(Decimal("0.01"))
     ids = [new_cl_ord_id() for _ in range(3)]
     for cl in ids:
         alice.new_order(
