@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
+from accounts import views
 from accounts.forms import LoginForm
 
 urlpatterns = [
@@ -14,14 +15,17 @@ urlpatterns = [
         name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path(
-        "password/",
-        auth_views.PasswordChangeView.as_view(),
-        name="password_change",
-    ),
+    path("password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
     path(
         "password/done/",
         auth_views.PasswordChangeDoneView.as_view(),
         name="password_change_done",
     ),
+    path("links/", views.account_list, name="account_list"),
+    path("links/new/", views.link_new, name="link_new"),
+    path("links/new/import/", views.link_import, name="link_import"),
+    path("links/wallet/begin/", views.wallet_begin, name="wallet_begin"),
+    path("links/wallet/complete/", views.wallet_complete, name="wallet_complete"),
+    path("links/<int:pk>/unlink/", views.account_unlink, name="account_unlink"),
+    path("links/<int:pk>/sync/", views.account_sync, name="account_sync"),
 ]

@@ -114,13 +114,19 @@ LOGIN_REDIRECT_URL = "portfolio:overview"
 LOGOUT_REDIRECT_URL = "login"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 if env_bool("FAST_PASSWORD_HASHER", default=False):
     # Tests only: PBKDF2 at full strength makes every login in the suite take ~0.3 s.
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Django 6 behaviour now: a URL typed without a scheme means https.
+FORMS_URLFIELD_ASSUME_HTTPS = True
 
 # INTERNATIONALIZATION
 LANGUAGE_CODE = "en-us"
@@ -153,6 +159,9 @@ SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
 # /healthz is probed over plain HTTP by load balancers and compose health checks.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 SESSION_COOKIE_HTTPONLY = True
+# Two weeks, renewed on activity; a closed browser does not keep a trading session forever.
+SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 14 * 24 * 3600, minimum=300)
+SESSION_SAVE_EVERY_REQUEST = True
 SESSION_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -174,6 +183,11 @@ STANDX_WS_URL = env_url(
 )
 STANDX_WS_API_URL = env_url(
     "STANDX_WS_API_URL", "wss://perps.standx.com/ws-api/v1", schemes=("ws", "wss")
+)
+
+# Linking accounts on a non-StandX origin (the simulator). On in demo mode and under DEBUG.
+STANDX_ALLOW_CUSTOM_ENDPOINTS = env_bool(
+    "STANDX_ALLOW_CUSTOM_ENDPOINTS", default=DEBUG or DEMO_MODE
 )
 
 # CHANNELS

@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import base64
+import os
+from io import StringIO
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.test import override_settings
+
+from accounts.models import StandXAccount, User
+from tests.accounts.conftest import sim_credentials
+
+pytestmark = pytest.mark.django_db
+
+
+def test_link_standx_account_links_from_files(alice: User, sim_url: str, tmp_path: Path) -> None:
+    standx = sim_credentials(sim_url)
+    (tmp_path / "token").write_text(standx["token"] + "\n")
+    (tmp_path / "key").write_text(standx["signing_key"])
+    out = StringIO()
+    call_command(
+        "link_standx_account", "--user", "alice", "--token-file", str(tmp_path / "token"),
+        "--signing-key-file", str(tmp_path / "key"), "--perps-url", sim_url,
+        "--auth-url", sim_url, stdout=out,
+    )  # fmt: skip
+    account = StandXAccount.objects.get(owner=alice)
+    assert account.mode == "trading"
+    assert f"Linked account {account.pk}" in out.getvalue()
+    assert standx["token"] not in out.getvalue()
+    assert standx["signing_key"] not in out.getvalue()
+
+
+def test_link_standx_account_explains_failures(alice: User, sim_url: str, tmp_path: Path) -> None:
+    (tmp_path / "token").write_text("not a token")
+    with pytest.raises(CommandError, match="not a JWT"):
+        call_command(
+            "link_standx_account", "--user", "alice", "--token-file", str(tmp_path / "token"),
+            "--perps-url", sim_url,
+        )  # fmt: skip
+    with pytest.raises(CommandError, match="No user named"):
+        call_command("link_standx_account", "--user", "nobody", "--token-file", "/x")
+
+
+def test_rotate_credential_keys_reports_counts(alice_linked: StandXAccount, settings: Any) -> None:
+    new = base64.b64encode(os.urandom(32)).decode()
+    out = StringIO()
+    with override_settings(CREDENTIAL_KEYS=[new, *settings.CREDENTIAL_KEYS]):
+        call_command("rotate_credential_keys", stdout=out)
+    assert "accounts: 1, re-encrypted: 1, already current: 0" in out.getvalue()

@@ -1,0 +1,165 @@
+"""The linking pages, ownership on every URL (alice and bob), and nothing secret in HTML."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.test import Client
+from eth_account import Account
+
+from accounts.models import StandXAccount, User
+from standx.auth import evm_sign
+from tests.accounts.conftest import sim_credentials
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def alice_client(client: Client, alice: User) -> Client:
+    client.force_login(alice)
+    return client
+
+
+@pytest.fixture
+def bob_client(bob: User) -> Client:
+    client = Client()
+    client.force_login(bob)
+    return client
+
+
+OWNED_POSTS = ["/accounts/links/{pk}/unlink/", "/accounts/links/{pk}/sync/"]
+PAGES = ["/accounts/links/", "/accounts/links/new/"]
+POSTS = ["/accounts/links/new/import/", "/accounts/links/wallet/begin/",
+         "/accounts/links/wallet/complete/"]  # fmt: skip
+
+
+@pytest.mark.parametrize("url", PAGES + POSTS + OWNED_POSTS)
+def test_every_linking_url_requires_a_login(client: Client, url: str) -> None:
+    response = client.post(url.format(pk=1)) if url not in PAGES else client.get(url)
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
+
+
+@pytest.mark.parametrize("url", OWNED_POSTS)
+def test_bob_cannot_touch_alices_account(
+    bob_client: Client, alice_linked: StandXAccount, url: str
+) -> None:
+    response = bob_client.post(url.format(pk=alice_linked.pk), {"enabled": "0"})
+    assert response.status_code == 404
+    alice_linked.refresh_from_db()
+    assert alice_linked.sync_enabled is True
+
+
+def test_bob_does_not_see_alices_account_in_his_list(
+    bob_client: Client, alice_linked: StandXAccount
+) -> None:
+    html = bob_client.get("/accounts/links/").content.decode()
+    assert alice_linked.address not in html
+    assert "No account linked yet" in html
+
+
+def test_alice_sees_her_account_with_days_left_and_no_secret(
+    alice_client: Client, alice_linked: StandXAccount, alice_standx: dict[str, Any]
+) -> None:
+    html = alice_client.get("/accounts/links/").content.decode()
+    assert "Main" in html
+    assert "days left" in html
+    assert alice_standx["token"] not in html
+    assert alice_standx["signing_key"] not in html
+
+
+def test_import_through_the_form_links_and_says_so(alice_client: Client, sim_url: str) -> None:
+    standx = sim_credentials(sim_url)
+    response = alice_client.post(
+        "/accounts/links/new/import/",
+        {"label": "Bot", "token": standx["token"], "signing_key": standx["signing_key"],
+         "exchange_url": sim_url},
+        follow=True,
+    )  # fmt: skip
+    html = response.content.decode()
+    assert response.redirect_chain[-1][0] == "/accounts/links/"
+    assert "Linked “Bot” (trading)" in html
+    assert standx["public_key"] in html
+    assert standx["token"] not in html
+    assert StandXAccount.objects.get().label == "Bot"
+
+
+def test_a_bad_import_shows_field_errors_and_does_not_echo_secrets(
+    alice_client: Client, sim_url: str
+) -> None:
+    standx = sim_credentials(sim_url)
+    response = alice_client.post(
+        "/accounts/links/new/import/",
+        {"label": "Bot", "token": standx["token"], "signing_key": "nonsense-key",
+         "exchange_url": sim_url},
+    )  # fmt: skip
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "not base58, hex or base64" in html
+    assert standx["token"] not in html
+    assert "nonsense-key" not in html
+    assert not StandXAccount.objects.exists()
+
+
+def test_a_mismatched_key_is_explained(alice_client: Client, sim_url: str) -> None:
+    standx, other = sim_credentials(sim_url), sim_credentials(sim_url)
+    response = alice_client.post(
+        "/accounts/links/new/import/",
+        {"token": standx["token"], "signing_key": other["signing_key"], "exchange_url": sim_url},
+    )
+    assert response.status_code == 400
+    assert "does not belong to this token" in response.content.decode()
+
+
+def test_custom_exchange_urls_are_refused_unless_allowed(
+    alice_client: Client, sim_url: str, settings: Any
+) -> None:
+    settings.STANDX_ALLOW_CUSTOM_ENDPOINTS = False
+    response = alice_client.post(
+        "/accounts/links/wallet/begin/",
+        {"chain": "bsc", "address": Account.create().address, "exchange_url": sim_url},
+    )
+    assert response.status_code == 400
+    assert "only links accounts on StandX" in response.json()["error"]
+
+
+def test_the_wallet_endpoints_link_an_evm_wallet(alice_client: Client, sim_url: str) -> None:
+    wallet = Account.create()
+    begun = alice_client.post(
+        "/accounts/links/wallet/begin/",
+        {"chain": "bsc", "address": wallet.address, "exchange_url": sim_url},
+    ).json()
+    done = alice_client.post(
+        "/accounts/links/wallet/complete/",
+        {"challenge_id": begun["challenge_id"], "label": "MetaMask", "exchange_url": sim_url,
+         "signature": evm_sign(wallet.key.hex(), begun["message"])},
+    )  # fmt: skip
+    assert done.status_code == 200
+    assert done.json() == {"redirect": "/accounts/links/"}
+    assert StandXAccount.objects.get().label == "MetaMask"
+
+
+def test_wallet_endpoints_answer_errors_as_json(alice_client: Client, sim_url: str) -> None:
+    response = alice_client.post(
+        "/accounts/links/wallet/begin/",
+        {"chain": "bsc", "address": "0x123", "exchange_url": sim_url},
+    )
+    assert response.status_code == 400
+    assert "not an EVM wallet address" in response.json()["error"]
+
+
+def test_unlink_and_pause_work_for_the_owner(
+    alice_client: Client, alice_linked: StandXAccount
+) -> None:
+    alice_client.post(f"/accounts/links/{alice_linked.pk}/sync/", {"enabled": "0"})
+    alice_linked.refresh_from_db()
+    assert alice_linked.sync_enabled is False
+    alice_client.post(f"/accounts/links/{alice_linked.pk}/unlink/")
+    assert not StandXAccount.objects.exists()
+
+
+def test_linking_posts_need_csrf(alice: User, alice_linked: StandXAccount) -> None:
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(alice)
+    assert client.post(f"/accounts/links/{alice_linked.pk}/unlink/").status_code == 403

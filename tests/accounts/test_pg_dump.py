@@ -1,0 +1,83 @@
+"""A full database dump holds neither the token nor the signing key, in any encoding."""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import base58
+import pgserver
+import pytest
+from django.db import connection
+from eth_account import Account
+
+from accounts import crypto, services
+from accounts.models import LinkChallenge, StandXAccount, User
+from standx.keys import parse_signing_key
+from standx.rest import Endpoints
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+# pgserver ships PostgreSQL 16 client tools; pg_dump 16 also dumps older servers.
+PG_DUMP = Path(pgserver.__file__).parent / "pginstall" / "bin" / "pg_dump"
+
+
+def dump_database() -> str:
+    s: dict[str, Any] = connection.settings_dict
+    args = [
+        str(PG_DUMP),
+        "--data-only",
+        "--no-owner",
+        "-d",
+        s["NAME"],
+        "-U",
+        s["USER"] or "postgres",
+    ]
+    if s["HOST"]:
+        args += ["-h", s["HOST"]]
+    if s["PORT"]:
+        args += ["-p", str(s["PORT"])]
+    env = {"PGPASSWORD": s["PASSWORD"] or ""}
+    result = subprocess.run(args, capture_output=True, text=True, env=env, timeout=60, check=True)
+    return result.stdout
+
+
+def encodings(secret: bytes) -> list[str]:
+    return [
+        secret.decode(errors="ignore"),
+        secret.hex(),
+        base64.b64encode(secret).decode().rstrip("="),
+        base64.urlsafe_b64encode(secret).decode().rstrip("="),
+        base58.b58encode(secret).decode(),
+    ]
+
+
+def test_the_dump_contains_no_credential(
+    alice: User, alice_linked: StandXAccount, alice_standx: dict[str, Any], sim_url: str
+) -> None:
+    # A wallet sign-in left half-way holds a temporary signing key too.
+    challenge, _ = services.account_link_begin_wallet(
+        owner=alice,
+        chain="bsc",
+        address=Account.create().address,
+        endpoints=Endpoints.for_simulator(sim_url),
+    )
+    state = json.loads(
+        crypto.decrypt(challenge.state_encrypted, context=challenge.credential_context())
+    )
+    seeds = [
+        bytes(parse_signing_key(alice_standx["signing_key"])),
+        bytes(parse_signing_key(state["seed"])),
+    ]
+    token = alice_standx["token"].encode()
+    dump = dump_database()
+    assert "standx_account" in dump or "accounts_standxaccount" in dump  # the table is there
+    assert alice_linked.address in dump  # public data is there
+    assert LinkChallenge.objects.filter(pk=challenge.pk).exists()
+    for secret in [token, token.split(b".")[2], *seeds]:
+        for form in encodings(secret):
+            if len(form) >= 16:
+                assert form not in dump
