@@ -92,11 +92,18 @@ def stop_process(proc: subprocess.Popen[bytes]) -> None:
 
 
 @pytest.fixture(scope="session")
-def daphne_url(django_db_setup: None, django_db_blocker: Any) -> Iterator[str]:
-    """daphne serving the real ASGI app in a fresh interpreter, on the test database."""
+def daphne_url(django_db_setup: None, django_db_blocker: Any, sim_url: str) -> Iterator[str]:
+    """daphne serving the real ASGI app in a fresh interpreter, on the test database, with the
+    simulator as its StandX (as in demo mode)."""
     port = free_port()
+    ws = "ws" + sim_url.removeprefix("http")
     with django_db_blocker.unblock():
-        env = child_env()
+        env = child_env(
+            STANDX_PERPS_URL=sim_url,
+            STANDX_AUTH_URL=sim_url,
+            STANDX_WS_URL=f"{ws}/ws-stream/v1",
+            STANDX_WS_API_URL=f"{ws}/ws-api/v1",
+        )
     proc = subprocess.Popen(
         [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
          "standx_web.asgi:application"],
