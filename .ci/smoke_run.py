@@ -109,6 +109,7 @@ def main() -> int:
         ).encode()
         overview = opener.open(f"{base}/accounts/login/", data=form).read().decode()
         assert "Signed in as <strong>demo</strong>" in overview, "demo login failed"
+        assert "Demo (simulated)" in overview, "the demo account is not linked"
         cookie = "; ".join(f"{c.name}={c.value}" for c in jar)
 
         async def open_socket() -> dict[str, object]:

@@ -139,6 +139,8 @@ def _wait_http(url: str, timeout: float) -> bool:
 def run_demo() -> int:
     host = os.environ.get("HOST", "127.0.0.1")
     port = os.environ.get("PORT", "8000")
+    sim_port = os.environ.get("SIM_PORT", "8100")
+    sim_url = f"http://127.0.0.1:{sim_port}"
     env_defaults = {
         "STANDX_DEMO": "1",
         "SECRET_KEY": _persistent_secret("secret_key", lambda: secrets.token_urlsafe(50)),
@@ -150,6 +152,11 @@ def run_demo() -> int:
         "SESSION_COOKIE_SECURE": "0",
         "CSRF_COOKIE_SECURE": "0",
         "SECURE_HSTS_SECONDS": "0",
+        # The demo's exchange is the simulator (contract 1).
+        "STANDX_PERPS_URL": sim_url,
+        "STANDX_AUTH_URL": sim_url,
+        "STANDX_WS_URL": f"ws://127.0.0.1:{sim_port}/ws-stream/v1",
+        "STANDX_WS_API_URL": f"ws://127.0.0.1:{sim_port}/ws-api/v1",
     }
     for key, value in env_defaults.items():
         os.environ.setdefault(key, value)
@@ -166,9 +173,14 @@ def run_demo() -> int:
     code = 0
     try:
         prepare_services()
-        _manage("migrate", "--noinput", "-v", "0")
-        _manage("collectstatic", "--noinput", "-v", "0")
-        _manage("ensure_demo_user")
+        supervisor.start(
+            "simulator",
+            [PY, "-m", "standx_sim", "--host", "127.0.0.1", "--port", sim_port,
+             "--scenario", "demo"],
+        )  # fmt: skip
+        if not _wait_http(f"{sim_url}/api/health", timeout=30):
+            raise embedded.EmbeddedServiceError(f"the simulator did not answer on {sim_url}")
+        _manage("demo_setup", "--sim-url", sim_url)
         schedule = str(VAR_DIR / "celerybeat-schedule")
         supervisor.start(
             "daphne",
@@ -185,10 +197,8 @@ def run_demo() -> int:
             _log(f"StandX Portfolio is up: http://{host}:{port}/  (log in as demo / demo)")
         else:
             _log("the web server did not answer within 60 s; see its output above")
-        _log(
-            "not started yet: the exchange simulator, the price stream and the linked demo "
-            "StandX account arrive with their features"
-        )
+        _log(f"simulated StandX on {sim_url}; the demo login has its account linked")
+        _log("not started yet: the price stream (it arrives with the sync pipeline)")
         _log("press Ctrl-C to stop everything")
         while not stopping:
             exited = supervisor.first_exited()
