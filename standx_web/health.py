@@ -65,7 +65,8 @@ def _heartbeat_age(client: redis.Redis, key: str) -> float | None:
 def pricestream_expected() -> bool:
     """Whether a price stream must be running: only when some linked account needs prices.
 
-    No account can be linked before the linking feature exists, so nothing is expected yet.
+    The price stream process arrives with the sync pipeline; until then none is expected, and a
+    stream that ran and went silent still counts as down.
     """
     return False
 

@@ -9,6 +9,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -91,45 +92,24 @@ def stop_process(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(timeout=5)
 
 
-@pytest.fixture(scope="session")
-def daphne_url(django_db_setup: None, django_db_blocker: Any, sim_url: str) -> Iterator[str]:
-    """daphne serving the real ASGI app in a fresh interpreter, on the test database, with the
-    simulator as its StandX (as in demo mode)."""
+@contextmanager
+def child_server(
+    name: str, args: list[str], *, ready_path: str | None, env: dict[str, str] | None = None
+) -> Iterator[str]:
+    """Run ``python <args>`` (``{port}`` filled in) until the block ends; yields its base URL.
+
+    With ``ready_path`` it waits until that path answers over HTTP.
+    """
     port = free_port()
-    ws = "ws" + sim_url.removeprefix("http")
-    with django_db_blocker.unblock():
-        env = child_env(
-            STANDX_PERPS_URL=sim_url,
-            STANDX_AUTH_URL=sim_url,
-            STANDX_WS_URL=f"{ws}/ws-stream/v1",
-            STANDX_WS_API_URL=f"{ws}/ws-api/v1",
-        )
     proc = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-         "standx_web.asgi:application"],
-        cwd=BASE_DIR, env=env,
-    )  # fmt: skip
+        [sys.executable, *(a.format(port=port) for a in args)], cwd=BASE_DIR, env=env
+    )
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_for(lambda: proc.poll() is not None or _http_ok(url + "/accounts/login/"), 60)
-        assert proc.poll() is None, "daphne exited during start-up"
+        if ready_path is not None:
+            wait_for(lambda: proc.poll() is not None or _http_ok(url + ready_path), 60)
+            assert proc.poll() is None, f"{name} exited during start-up"
         yield url
-    finally:
-        stop_process(proc)
-
-
-@pytest.fixture(scope="session")
-def celery_worker_process(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
-    """A real Celery worker (solo pool) consuming from the test Redis, on the test database."""
-    with django_db_blocker.unblock():
-        env = child_env()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "standx_web", "worker", "--pool", "solo",
-         "-l", "WARNING", "--without-heartbeat", "--without-gossip", "--without-mingle"],
-        cwd=BASE_DIR, env=env,
-    )  # fmt: skip
-    try:
-        yield
     finally:
         stop_process(proc)
 
@@ -140,16 +120,34 @@ def sim_url() -> Iterator[str]:
 
     Serves the perps API, the auth API, both WebSockets and the /sim/ control API on one origin.
     """
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "standx_sim", "--host", "127.0.0.1", "--port", str(port),
-         "--seed", "1"],
-        cwd=BASE_DIR,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(lambda: proc.poll() is not None or _http_ok(url + "/api/health"), 60)
-        assert proc.poll() is None, "the simulator exited during start-up"
+    args = ["-m", "standx_sim", "--host", "127.0.0.1", "--port", "{port}", "--seed", "1"]
+    with child_server("the simulator", args, ready_path="/api/health") as url:
         yield url
-    finally:
-        stop_process(proc)
+
+
+@pytest.fixture(scope="session")
+def daphne_url(django_db_setup: None, django_db_blocker: Any, sim_url: str) -> Iterator[str]:
+    """daphne serving the real ASGI app in a fresh interpreter, on the test database, with the
+    simulator as its StandX (as in demo mode)."""
+    ws = "ws" + sim_url.removeprefix("http")
+    with django_db_blocker.unblock():
+        env = child_env(
+            STANDX_PERPS_URL=sim_url,
+            STANDX_AUTH_URL=sim_url,
+            STANDX_WS_URL=f"{ws}/ws-stream/v1",
+            STANDX_WS_API_URL=f"{ws}/ws-api/v1",
+        )
+    args = ["-m", "daphne", "-b", "127.0.0.1", "-p", "{port}", "standx_web.asgi:application"]
+    with child_server("daphne", args, ready_path="/accounts/login/", env=env) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
+    """A real Celery worker (solo pool) consuming from the test Redis, on the test database."""
+    with django_db_blocker.unblock():
+        env = child_env()
+    args = ["-m", "celery", "-A", "standx_web", "worker", "--pool", "solo", "-l", "WARNING",
+            "--without-heartbeat", "--without-gossip", "--without-mingle"]  # fmt: skip
+    with child_server("celery", args, ready_path=None, env=env):
+        yield
