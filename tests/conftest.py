@@ -122,6 +122,16 @@ def sim_url() -> Iterator[str]:
     """
     args = ["-m", "standx_sim", "--host", "127.0.0.1", "--port", "{port}", "--seed", "1"]
     with child_server("the simulator", args, ready_path="/api/health") as url:
+        # Every suite shares this simulator from 127.0.0.1: StandX's per-IP budget would make
+        # unrelated tests throttle each other. Tests of 429s turn limits on or inject faults.
+        with urllib.request.urlopen(  # noqa: S310 - our own child process
+            urllib.request.Request(
+                url + "/sim/limits", data=b'{"enabled": false}', method="POST",
+                headers={"content-type": "application/json"},
+            ),
+            timeout=10,
+        ):  # fmt: skip
+            pass
         yield url
 
 

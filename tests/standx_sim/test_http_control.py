@@ -1,0 +1,143 @@
+"""Control API behaviours over real HTTP: faults, rate limits, scenarios, prices."""
+
+from __future__ import annotations
+
+import time
+from decimal import Decimal
+from typing import Any
+
+import httpx
+
+from tests.standx_sim.helpers import Api
+
+
+def control(sim: str, method: str, path: str, body: object = None) -> Any:
+    response = httpx.request(method, f"{sim}{path}", json=body, timeout=10)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_an_endpoint_fault_hits_only_that_endpoint_and_is_cleared(sim: str, api: Api) -> None:
+    control(
+        sim, "POST", "/sim/faults", {"endpoint": "query_balance", "error_rate": 1, "status": 503}
+    )
+    failing = api.get("/api/query_balance")
+    assert failing.status_code == 503
+    assert failing.json() == {"code": 503, "message": "injected fault"}
+    assert api.get("/api/query_positions").status_code == 200
+    control(sim, "DELETE", "/sim/faults")
+    assert api.get("/api/query_balance").status_code == 200
+
+
+def test_a_wildcard_fault_rate_fails_some_requests(sim: str, api: Api) -> None:
+    control(sim, "POST", "/sim/faults", {"endpoint": "*", "error_rate": 0.5, "status": 500})
+    codes = [api.get("/api/query_positions").status_code for _ in range(40)]
+    assert 5 < codes.count(500) < 35
+    assert codes.count(200) + codes.count(500) == 40
+
+
+def test_latency_is_injected(sim: str, api: Api) -> None:
+    control(sim, "POST", "/sim/faults", {"endpoint": "query_symbol_price", "latency_ms": 300})
+    started = time.monotonic()
+    assert httpx.get(f"{sim}/api/query_symbol_price?symbol=BTC-USD", timeout=10).status_code == 200
+    assert time.monotonic() - started >= 0.3
+
+
+def test_malformed_bodies_are_invalid_json(sim: str) -> None:
+    control(sim, "POST", "/sim/faults", {"endpoint": "query_symbol_info", "malformed_rate": 1})
+    response = httpx.get(f"{sim}/api/query_symbol_info", timeout=10)
+    assert response.status_code == 200
+    try:
+        response.json()
+    except ValueError:
+        pass
+    else:
+        raise AssertionError("expected a malformed body")
+
+
+def test_a_429_storm_carries_retry_after_and_ends_by_itself(sim: str, api: Api) -> None:
+    storm_rule = {
+        "endpoint": "*",
+        "error_rate": 1,
+        "status": 429,
+        "retry_after": 2,
+        "duration_s": 0.5,
+    }
+    control(sim, "POST", "/sim/faults", storm_rule)
+    storm = api.get("/api/query_positions")
+    assert storm.status_code == 429
+    assert storm.headers["retry-after"] == "2"
+    time.sleep(0.6)
+    assert api.get("/api/query_positions").status_code == 200
+    assert control(sim, "GET", "/sim/faults")["faults"] == []
+
+
+def test_rate_limits_apply_per_address_and_per_ip(sim: str, api: Api) -> None:
+    control(sim, "POST", "/sim/limits", {"enabled": True})
+    try:
+        codes = [api.get("/api/query_positions").status_code for _ in range(25)]
+        assert codes[:20] == [200] * 20
+        assert 429 in codes[20:]
+        limited = api.get("/api/query_positions")
+        assert limited.status_code == 429
+        assert int(limited.headers["retry-after"]) >= 1
+        # A smaller per-IP rate keeps this independent of how fast the test client is.
+        control(sim, "POST", "/sim/limits", {"enabled": True, "ip_rate": 5})
+        with httpx.Client(base_url=sim, timeout=10) as http:
+            public = [http.get("/api/kline/time").status_code for _ in range(12)]
+        assert public[:5] == [200] * 5
+        assert public.count(429) >= 1
+        assert httpx.get(f"{sim}/api/health", timeout=10).status_code == 200
+    finally:
+        control(sim, "POST", "/sim/limits", {"enabled": False, "ip_rate": 50})
+    assert all(api.get("/api/query_positions").status_code == 200 for _ in range(30))
+
+
+def test_setting_a_price_moves_mark_and_index_now(sim: str) -> None:
+    answer = control(sim, "POST", "/sim/price", {"symbol": "SOL-USD", "mark_price": "150.5"})
+    assert answer == {"symbol": "SOL-USD", "mark_price": "150.500", "index_price": "150.500000"}
+    price = httpx.get(f"{sim}/api/query_symbol_price?symbol=SOL-USD", timeout=10).json()
+    assert price["mark_price"] == "150.500"
+
+
+def test_a_crash_scenario_moves_the_price_down(sim: str) -> None:
+    control(sim, "POST", "/sim/price", {"symbol": "ETH-USD", "mark_price": "3000"})
+    now = control(
+        sim,
+        "POST",
+        "/sim/scenario",
+        {"name": "crash", "symbol": "ETH-USD", "pct": "-10", "seconds": 0},
+    )
+    assert Decimal(now["mark_price"]) == Decimal("2700")
+    control(sim, "POST", "/sim/price", {"symbol": "ETH-USD", "mark_price": "3000"})
+    control(
+        sim,
+        "POST",
+        "/sim/scenario",
+        {"name": "pump", "symbol": "ETH-USD", "pct": "5", "seconds": 0.4},
+    )
+    deadline = time.monotonic() + 5
+    mark = Decimal(0)
+    while mark != Decimal("3150") and time.monotonic() < deadline:
+        time.sleep(0.1)  # the scenario completes on the first engine tick after 0.4 s
+        price = httpx.get(f"{sim}/api/query_symbol_price?symbol=ETH-USD", timeout=10).json()
+        mark = Decimal(price["mark_price"])
+    assert mark == Decimal("3150")
+    bad = httpx.post(
+        f"{sim}/sim/scenario", json={"name": "meteor", "symbol": "ETH-USD"}, timeout=10
+    )
+    assert bad.status_code == 400
+
+
+def test_the_demo_endpoint_is_404_without_the_demo_scenario(sim: str) -> None:
+    assert httpx.get(f"{sim}/sim/demo", timeout=10).status_code == 404
+
+
+def test_symbols_expose_margin_tiers(sim: str) -> None:
+    symbols = httpx.get(f"{sim}/sim/symbols", timeout=10).json()
+    btc = next(s for s in symbols if s["symbol"] == "BTC-USD")
+    assert btc["margin_tiers"][0] == {
+        "max_notional": "1000000",
+        "max_leverage": "20",
+        "maint_rate": "0.025",
+    }
