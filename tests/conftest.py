@@ -124,7 +124,7 @@ def sim_url() -> Iterator[str]:
     with child_server("the simulator", args, ready_path="/api/health") as url:
         # Every suite shares this simulator from 127.0.0.1: StandX's per-IP budget would make
         # unrelated tests throttle each other. Tests of 429s turn limits on or inject faults.
-        with urllib.request.urlopen(  # noqa: S310 - our own child process
+        with urllib.request.urlopen(
             urllib.request.Request(
                 url + "/sim/limits", data=b'{"enabled": false}', method="POST",
                 headers={"content-type": "application/json"},
