@@ -75,7 +75,7 @@ async def test_it_reports_seq_gaps_and_resubscribes_after_a_drop() -> None:
         "ws://exchange.test/ws-stream/v1",
         credentials=Credentials(token()),
         user_channels=("order",),
-        connector=connector,  # type: ignore[arg-type]
+        connector=connector,
         sleep=sleep,
     )
     stream.subscribe("price", "BTC-USD")
@@ -107,7 +107,7 @@ async def test_a_refused_stream_auth_is_an_authentication_error_not_a_retry_loop
     stream = MarketStream(
         "ws://x",
         credentials=Credentials(token()),
-        connector=connector,  # type: ignore[arg-type]
+        connector=connector,
     )
     with pytest.raises(errors.AuthenticationError, match="invalid token"):
         await collect(stream, 1)
@@ -127,7 +127,7 @@ async def test_connection_failures_back_off_up_to_30_seconds() -> None:
     async def sleep(seconds: float) -> None:
         slept.append(seconds)
 
-    stream = MarketStream("ws://x", connector=connector, sleep=sleep)  # type: ignore[arg-type]
+    stream = MarketStream("ws://x", connector=connector, sleep=sleep)
     events = await collect(stream, 1)
     assert isinstance(events[0], StreamMessage)
     assert len(slept) == 7
@@ -146,7 +146,7 @@ async def test_a_silent_connection_is_replaced() -> None:
     async def connector(url: str) -> Any:
         return sockets.pop(0)
 
-    stream = MarketStream("ws://x", connector=connector, stale_after=0.05)  # type: ignore[arg-type]
+    stream = MarketStream("ws://x", connector=connector, stale_after=0.05)
     events = await collect(stream, 2)
     assert isinstance(events[0], Reconnected)
     assert "no data" in events[0].reason
