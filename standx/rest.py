@@ -521,9 +521,14 @@ class StandXClient:
         )
         return self._parsed(PositionConfig.parse, data, "query_position_config")
 
-    def query_positions(self, *, symbol: str | None = None) -> list[Position]:
+    def query_positions(
+        self, *, symbol: str | None = None, include_closed: bool = False
+    ) -> list[Position]:
+        """Open positions. A closed position may still be listed with qty 0; it is dropped
+        unless ``include_closed``."""
         data = self._request("GET", "/api/query_positions", params={"symbol": symbol}, auth=True)
-        return self._parsed(lambda d: _items(d, Position.parse), data, "query_positions")
+        positions = self._parsed(lambda d: _items(d, Position.parse), data, "query_positions")
+        return [p for p in positions if include_closed or p.qty != 0]
 
     def query_balance(self) -> Balance:
         """The unified balance. A wallet that never deposited gets 404; that is a zero balance."""

@@ -216,3 +216,25 @@ def test_rotation_re_encrypts_everything_under_the_newest_key(
     with override_settings(CREDENTIAL_KEYS=[new]):
         alice_linked.refresh_from_db()
         assert credentials_for(alice_linked).token == alice_standx["token"]
+
+
+def test_linking_logs_no_secret(
+    alice: User, sim_url: str, sim_endpoints: Endpoints, caplog: pytest.LogCaptureFixture
+) -> None:
+    standx = sim_credentials(sim_url)
+    wrong = base58.b58encode(bytes(nacl.signing.SigningKey.generate())).decode()
+    for name in ("", "httpx", "httpcore", "django", "accounts", "standx"):
+        caplog.set_level("DEBUG", logger=name)
+    with pytest.raises(services.LinkError):
+        services.account_link_with_token(
+            owner=alice, label="x", token=standx["token"], signing_key=wrong,
+            endpoints=sim_endpoints,
+        )  # fmt: skip
+    services.account_link_with_token(
+        owner=alice, label="x", token=standx["token"], signing_key=standx["signing_key"],
+        endpoints=sim_endpoints,
+    )  # fmt: skip
+    logged = caplog.text
+    assert logged  # httpx/Django did log the requests...
+    for secret in (standx["token"], standx["signing_key"], wrong):
+        assert secret not in logged  # ...but never a secret

@@ -18,8 +18,11 @@ from tests.standx.test_errors import token
 class FakeSocket:
     """Plays back frames, then drops (or idles), recording what the client sent."""
 
-    def __init__(self, frames: list[dict[str, Any]], *, drop: bool = True) -> None:
+    def __init__(
+        self, frames: list[dict[str, Any]], *, drop: bool = True, delay: float = 0.0
+    ) -> None:
         self.frames = [json.dumps(f) for f in frames]
+        self.delay = delay
         self.sent: list[dict[str, Any]] = []
         self.drop = drop
         self.closed = False
@@ -29,6 +32,7 @@ class FakeSocket:
 
     async def recv(self) -> str:
         if self.frames:
+            await asyncio.sleep(self.delay)
             return self.frames.pop(0)
         if self.drop:
             raise ConnectionClosedError(None, None)
@@ -150,3 +154,18 @@ async def test_a_silent_connection_is_replaced() -> None:
     events = await collect(stream, 2)
     assert isinstance(events[0], Reconnected)
     assert "no data" in events[0].reason
+
+
+async def test_it_rotates_the_connection_before_the_24_hour_limit() -> None:
+    sockets = [
+        FakeSocket([order(1), order(2)], drop=False, delay=0.05),
+        FakeSocket([order(1)], drop=False),
+    ]
+
+    async def connector(url: str) -> Any:
+        return sockets.pop(0)
+
+    stream = MarketStream("ws://x", connector=connector, max_age=0.02)
+    events = await collect(stream, 3)
+    assert isinstance(events[1], Reconnected)
+    assert "24 h" in events[1].reason
