@@ -1,4 +1,4 @@
-"""Celery tasks: thin wrappers around services."""
+"""Celery tasks: thin wrappers around services. Tasks take ids, never credentials."""
 
 from __future__ import annotations
 
@@ -6,15 +6,47 @@ from typing import Any
 
 from celery import shared_task
 from django.conf import settings
+from django.utils import timezone
 
+from portfolio import sync
 from standx_web.celery_app import app
 from standx_web.health import WORKER_HEARTBEAT_KEY, record_heartbeat
+
+# A sync makes about five REST calls; StandX allows 50 per second per IP.
+REQUESTS_PER_SYNC = 5
 
 
 @shared_task(name="portfolio.worker_heartbeat", ignore_result=True, max_retries=0)
 def worker_heartbeat() -> None:
     """Record that beat scheduled and a worker ran a task just now (read by /healthz)."""
     record_heartbeat(WORKER_HEARTBEAT_KEY)
+
+
+@shared_task(
+    name="portfolio.sync_account",
+    ignore_result=True,
+    autoretry_for=(sync.TransientSyncError,),
+    retry_backoff=1,
+    retry_backoff_max=30,
+    retry_jitter=True,
+    max_retries=3,
+    soft_time_limit=45,
+    time_limit=60,
+)
+def sync_account(account_id: int) -> str:
+    """One sync of one account (idempotent: the lease makes a duplicate a no-op)."""
+    return sync.account_sync(account_id).value
+
+
+@shared_task(name="portfolio.dispatch_syncs", ignore_result=True, max_retries=0)
+def dispatch_syncs() -> int:
+    """Enqueue the due accounts, riskiest first, within one second's share of the REST budget."""
+    budget = max(1, settings.SYNC_REQUESTS_PER_SECOND // REQUESTS_PER_SYNC)
+    ids = sync.due_account_ids(timezone.now(), limit=budget)
+    for account_id in ids:
+        # expires: a sync queued behind a backlog is replaced by the next dispatch anyway.
+        sync_account.apply_async(args=(account_id,), expires=settings.SYNC_DISPATCH_SECONDS * 5)
+    return len(ids)
 
 
 @app.on_after_finalize.connect
@@ -24,3 +56,5 @@ def setup_periodic_tasks(sender: Any, **kwargs: Any) -> None:
     sender.add_periodic_task(
         interval, worker_heartbeat.s(), name="worker heartbeat", expires=interval
     )
+    every = settings.SYNC_DISPATCH_SECONDS
+    sender.add_periodic_task(every, dispatch_syncs.s(), name="dispatch syncs", expires=every)

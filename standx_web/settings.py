@@ -237,6 +237,11 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(BASE_DIR / "var" / "celerybeat-schedule")
 WORKER_HEARTBEAT_SECONDS = env_int("WORKER_HEARTBEAT_SECONDS", 10, minimum=1)
 WORKER_HEARTBEAT_MAX_AGE = env_int("WORKER_HEARTBEAT_MAX_AGE", 60, minimum=1)
 PRICESTREAM_MAX_AGE = env_int("PRICESTREAM_MAX_AGE", 60, minimum=1)
+# Sync pipeline: how often beat looks for due accounts, and the REST budget (StandX: 50/s per IP).
+SYNC_DISPATCH_SECONDS = env_int("SYNC_DISPATCH_SECONDS", 1, minimum=1)
+SYNC_REQUESTS_PER_SECOND = env_int("SYNC_REQUESTS_PER_SECOND", 45, minimum=1)
+# A sync's lease: after a crash (kill -9) the account is free again this many seconds later.
+SYNC_LEASE_SECONDS = env_int("SYNC_LEASE_SECONDS", 60, minimum=1)
 
 # EMAIL (critical-alert fallback; console in development and demo)
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")

@@ -17,7 +17,8 @@ from urllib.parse import quote
 import pytest
 from django.db import connection
 
-from accounts.models import User
+from accounts.models import StandXAccount, User
+from standx.rest import Endpoints
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 PASSWORD = "correct horse battery staple"
@@ -161,3 +162,39 @@ def celery_worker_process(django_db_setup: None, django_db_blocker: Any) -> Iter
             "--without-heartbeat", "--without-gossip", "--without-mingle"]  # fmt: skip
     with child_server("celery", args, ready_path=None, env=env):
         yield
+
+
+def sim_credentials(sim_url: str, **body: Any) -> dict[str, Any]:
+    """A funded simulated StandX account: {"address", "token", "signing_key", "public_key"}."""
+    import httpx
+
+    payload = {"chain": "bsc", "deposit": "10000", **body}
+    response = httpx.post(f"{sim_url}/sim/accounts", json=payload, timeout=10)
+    response.raise_for_status()
+    return dict(response.json())
+
+
+@pytest.fixture
+def sim_endpoints(sim_url: str) -> Endpoints:
+    return Endpoints.for_simulator(sim_url)
+
+
+@pytest.fixture
+def alice_standx(sim_url: str) -> dict[str, Any]:
+    return sim_credentials(sim_url)
+
+
+@pytest.fixture
+def alice_linked(
+    alice: User, alice_standx: dict[str, Any], sim_endpoints: Endpoints
+) -> StandXAccount:
+    """Alice with one simulated StandX account linked in trading mode."""
+    from accounts import services
+
+    return services.account_link_with_token(
+        owner=alice,
+        label="Main",
+        token=alice_standx["token"],
+        signing_key=alice_standx["signing_key"],
+        endpoints=sim_endpoints,
+    )

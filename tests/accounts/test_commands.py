@@ -11,7 +11,7 @@ from django.core.management import CommandError, call_command
 from django.test import override_settings
 
 from accounts.models import StandXAccount, User
-from tests.accounts.conftest import sim_credentials
+from tests.conftest import sim_credentials
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,7 @@ from eth_account import Account
 
 from accounts.models import StandXAccount, User
 from standx.auth import evm_sign
-from tests.accounts.conftest import sim_credentials
+from tests.conftest import sim_credentials
 
 pytestmark = pytest.mark.django_db
 

@@ -18,7 +18,7 @@ from accounts.models import AccountMode, AccountStatus, LinkChallenge, StandXAcc
 from accounts.standx_access import client_for, credentials_for
 from standx.auth import evm_sign
 from standx.rest import Endpoints
-from tests.accounts.conftest import sim_credentials
+from tests.conftest import sim_credentials
 
 pytestmark = pytest.mark.django_db
 

@@ -1,0 +1,235 @@
+"""Synced StandX data. Exchange ids are unique per account, so every write is an upsert.
+
+Decimal precision: prices and quantities up to 18 integer and 18 fractional digits; ratios
+(``mmr``) keep 20 fractional digits. StandX sends decimal strings; nothing here is a float.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+from accounts.models import StandXAccount
+
+
+def money(**kwargs: object) -> models.DecimalField:
+    return models.DecimalField(max_digits=36, decimal_places=18, **kwargs)  # type: ignore[arg-type]
+
+
+def ratio(**kwargs: object) -> models.DecimalField:
+    return models.DecimalField(max_digits=40, decimal_places=20, **kwargs)  # type: ignore[arg-type]
+
+
+class MarketSymbol(models.Model):
+    """``query_symbol_info``: ticks and limits for order validation and rounding."""
+
+    symbol = models.CharField(max_length=30, unique=True)
+    base_asset = models.CharField(max_length=20)
+    quote_asset = models.CharField(max_length=20)
+    price_tick_decimals = models.PositiveSmallIntegerField()
+    qty_tick_decimals = models.PositiveSmallIntegerField()
+    min_order_qty = money()
+    max_order_qty = money()
+    max_leverage = money()
+    maker_fee = ratio()
+    taker_fee = ratio()
+    price_cap_ratio = ratio()
+    price_floor_ratio = ratio()
+    enabled = models.BooleanField(default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return self.symbol
+
+
+class MarketPrice(models.Model):
+    """The latest mark/index/funding per symbol, from REST polls or the price stream."""
+
+    symbol = models.CharField(max_length=30, unique=True)
+    mark_price = money(null=True)
+    index_price = money(null=True)
+    last_price = money(null=True)
+    funding_rate = ratio(null=True)
+    next_funding_time = models.DateTimeField(null=True)
+    source = models.CharField(max_length=10, default="rest")
+    updated_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.symbol} {self.mark_price}"
+
+
+class FundingRate(models.Model):
+    """``query_funding_rates`` history: one row per symbol and funding time."""
+
+    symbol = models.CharField(max_length=30)
+    time = models.DateTimeField()
+    funding_rate = ratio()
+    mark_price = money(null=True)
+    index_price = money(null=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["symbol", "time"], name="funding_rate_once")]
+
+    def __str__(self) -> str:
+        return f"{self.symbol} {self.time:%Y-%m-%d %H:%M} {self.funding_rate}"
+
+
+class Position(models.Model):
+    """The current open position of an account in a symbol (deleted when it closes)."""
+
+    account = models.ForeignKey(StandXAccount, on_delete=models.CASCADE, related_name="positions")
+    symbol = models.CharField(max_length=30)
+    exchange_id = models.BigIntegerField()
+    qty = money()  # signed: negative is short
+    entry_price = money()
+    mark_price = money(null=True)
+    position_value = money(null=True)
+    upnl = money(null=True)
+    realized_pnl = money(null=True)
+    leverage = money(null=True)
+    margin_mode = models.CharField(max_length=10)
+    initial_margin = money(null=True)
+    holding_margin = money(null=True)
+    maint_margin = money(null=True)
+    mmr = ratio(null=True)
+    liq_price = money(null=True)
+    bankruptcy_price = money(null=True)
+    opened_at = models.DateTimeField(null=True)
+    synced_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "symbol"], name="one_position_per_symbol")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.symbol} {self.qty}"
+
+
+class PositionSnapshot(models.Model):
+    """A position as it was whenever its size, entry or margin changed (for funding and history)."""
+
+    account = models.ForeignKey(StandXAccount, on_delete=models.CASCADE, related_name="+")
+    symbol = models.CharField(max_length=30)
+    qty = money()
+    entry_price = money()
+    margin_mode = models.CharField(max_length=10)
+    holding_margin = money(null=True)
+    liq_price = money(null=True)
+    taken_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["account", "symbol", "taken_at"], name="possnap_lookup")]
+
+    def __str__(self) -> str:
+        return f"{self.symbol} {self.qty} @ {self.taken_at}"
+
+
+class BalanceSnapshot(models.Model):
+    """Every ``query_balance`` field over time: the equity curve."""
+
+    account = models.ForeignKey(StandXAccount, on_delete=models.CASCADE, related_name="+")
+    taken_at = models.DateTimeField()
+    isolated_balance = money()
+    isolated_upnl = money()
+    cross_balance = money()
+    cross_margin = money()
+    cross_upnl = money()
+    locked = money()
+    cross_available = money()
+    balance = money()
+    upnl = money()
+    equity = money()
+    pnl_freeze = money()
+
+    class Meta:
+        indexes = [models.Index(fields=["account", "-taken_at"], name="balsnap_latest")]
+
+    def __str__(self) -> str:
+        return f"{self.equity} @ {self.taken_at}"
+
+
+class Order(models.Model):
+    account = models.ForeignKey(StandXAccount, on_delete=models.CASCADE, related_name="orders")
+    exchange_id = models.BigIntegerField()
+    cl_ord_id = models.CharField(max_length=100, blank=True)
+    symbol = models.CharField(max_length=30)
+    side = models.CharField(max_length=4)
+    order_type = models.CharField(max_length=10)
+    status = models.CharField(max_length=12)
+    time_in_force = models.CharField(max_length=4, blank=True)
+    qty = money()
+    price = money(null=True)
+    fill_qty = money()
+    fill_avg_price = money(null=True)
+    reduce_only = models.BooleanField(default=False)
+    leverage = money(null=True)
+    liq_id = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(null=True)
+    updated_at = models.DateTimeField(null=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "exchange_id"], name="order_once")
+        ]
+        indexes = [
+            models.Index(fields=["account", "status"], name="order_status"),
+            models.Index(fields=["account", "-exchange_id"], name="order_recent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.exchange_id} {self.side} {self.qty} {self.symbol} {self.status}"
+
+
+class Trade(models.Model):
+    """One fill of the account's orders."""
+
+    account = models.ForeignKey(StandXAccount, on_delete=models.CASCADE, related_name="trades")
+    exchange_id = models.BigIntegerField()
+    order_exchange_id = models.BigIntegerField()
+    symbol = models.CharField(max_length=30)
+    side = models.CharField(max_length=4)
+    price = money()
+    qty = money()
+    value = money(null=True)
+    fee_asset = models.CharField(max_length=10, blank=True)
+    fee_qty = money()
+    pnl = money()
+    traded_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "exchange_id"], name="trade_once")
+        ]
+        # Keyset pagination of the trade history: newest first within an account.
+        indexes = [
+            models.Index(fields=["account", "-traded_at", "-exchange_id"], name="trade_recent")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.exchange_id} {self.side} {self.qty} {self.symbol} @ {self.price}"
+
+
+class SyncState(models.Model):
+    """Per-account sync bookkeeping: schedule, lease, cursors, health."""
+
+    account = models.OneToOneField(
+        StandXAccount, on_delete=models.CASCADE, primary_key=True, related_name="sync_state"
+    )
+    next_due_at = models.DateTimeField(db_index=True)
+    interval_s = models.FloatField(default=10)
+    lease_until = models.DateTimeField(null=True)
+    lease_token = models.CharField(max_length=40, blank=True)
+    last_success_at = models.DateTimeField(null=True)
+    last_attempt_at = models.DateTimeField(null=True)
+    last_error = models.CharField(max_length=300, blank=True)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    stale = models.BooleanField(default=False)
+    # Highest exchange ids stored; everything at or below is known.
+    trade_cursor = models.BigIntegerField(null=True)
+    order_cursor = models.BigIntegerField(null=True)
+    backfill_done = models.BooleanField(default=False)
+    backfill_trades = models.PositiveIntegerField(default=0)
+    backfill_orders = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"sync of {self.account_id}"

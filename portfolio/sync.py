@@ -1,0 +1,334 @@
+"""Keeping one linked account's StandX data in Postgres (the write side of the sync pipeline).
+
+:func:`account_sync` is idempotent: it claims a lease with a conditional UPDATE (a second
+worker gets "busy"), reads everything from StandX *before* opening a transaction, then upserts on
+the exchange's unique ids in one transaction. Re-running it, crashing half-way (the transaction
+rolls back, the lease expires) or racing another worker all end with the same rows.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+import redis
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts import services as account_services
+from accounts.models import AccountStatus, StandXAccount
+from accounts.standx_access import client_for
+from portfolio.models import BalanceSnapshot, Order, Position, PositionSnapshot, SyncState, Trade
+from standx import errors as standx_errors
+from standx import models as sx
+from standx.ratelimit import RateLimiter, RedisRateLimiter
+from standx.rest import StandXClient
+
+logger = logging.getLogger(__name__)
+
+STALE_AFTER_FAILURES = 3
+MAX_FAILURE_BACKOFF_S = 300.0
+ORDER_REFRESH_LIMIT = 50  # formerly open orders re-queried per sync, at most
+
+
+class Outcome(StrEnum):
+    SYNCED = "synced"
+    BUSY = "busy"  # another worker holds the lease
+    SKIPPED = "skipped"  # paused, unlinked or needs re-link
+    NEEDS_RELINK = "needs_relink"
+    FAILED = "failed"
+
+
+class TransientSyncError(Exception):
+    """StandX was unavailable, slow, rate-limiting or malformed; nothing stored was touched."""
+
+
+@dataclass
+class Fetched:
+    positions: list[sx.Position]
+    balance: sx.Balance
+    open_orders: list[sx.Order]
+    new_orders: list[sx.Order]
+    new_trades: list[sx.Trade]
+    refreshed_orders: list[sx.Order] = field(default_factory=list)
+
+
+_limiter: RateLimiter | None = None
+
+
+def shared_rate_limiter() -> RateLimiter:
+    """StandX's per-account and per-IP budget, shared by every worker process through Redis."""
+    global _limiter
+    if _limiter is None:
+        _limiter = RedisRateLimiter(redis.Redis.from_url(settings.REDIS_URL))
+    return _limiter
+
+
+def sync_state_for(account: StandXAccount) -> SyncState:
+    state, _ = SyncState.objects.get_or_create(
+        account=account, defaults={"next_due_at": timezone.now()}
+    )
+    return state
+
+
+def lease_claim(account_id: int, token: str, now: datetime) -> bool:
+    """Take the account's lease unless a live one exists (the conditional UPDATE is the lock)."""
+    claimed = (
+        SyncState.objects.filter(pk=account_id)
+        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+        .update(
+            lease_until=now + timedelta(seconds=settings.SYNC_LEASE_SECONDS),
+            lease_token=token,
+            last_attempt_at=now,
+        )
+    )
+    return claimed == 1
+
+
+def _release(account_id: int, token: str, **fields: Any) -> None:
+    SyncState.objects.filter(pk=account_id, lease_token=token).update(
+        lease_until=None, lease_token="", **fields
+    )
+
+
+def _take_newer(items: Any, cursor: int | None) -> list[Any]:
+    """Items from a newest-first iterator until the stored cursor is reached."""
+    out = []
+    for item in items:
+        if cursor is not None and item.id <= cursor:
+            break
+        out.append(item)
+    return out
+
+
+def fetch(client: StandXClient, account: StandXAccount, state: SyncState) -> Fetched:
+    """Everything one sync needs, read from StandX (no database writes)."""
+    positions = client.query_positions()
+    balance = client.query_balance()
+    open_orders = list(client.query_open_orders(limit=1200).result)
+    new_orders = _take_newer(client.iter_orders(), state.order_cursor)
+    new_trades = _take_newer(client.iter_trades(), state.trade_cursor)
+    fetched = Fetched(positions, balance, open_orders, new_orders, new_trades)
+    # Orders we hold as open that StandX no longer lists as open have ended: learn how.
+    seen = {o.id for o in open_orders} | {o.id for o in new_orders}
+    gone = (
+        Order.objects.filter(account=account, status__in=["open", "untriggered"])
+        .exclude(exchange_id__in=seen)
+        .values_list("exchange_id", flat=True)[:ORDER_REFRESH_LIMIT]
+    )
+    for exchange_id in gone:
+        try:
+            fetched.refreshed_orders.append(client.query_order(order_id=exchange_id))
+        except standx_errors.NotFoundError:
+            continue
+    return fetched
+
+
+def _order_row(account: StandXAccount, o: sx.Order) -> Order:
+    return Order(
+        account=account, exchange_id=o.id, cl_ord_id=o.cl_ord_id or "", symbol=o.symbol,
+        side=o.side, order_type=o.order_type, status=o.status,
+        time_in_force=o.time_in_force or "", qty=o.qty, price=o.price, fill_qty=o.fill_qty,
+        fill_avg_price=o.fill_avg_price, reduce_only=o.reduce_only, leverage=o.leverage,
+        liq_id=o.liq_id, created_at=o.created_at, updated_at=o.updated_at,
+    )  # fmt: skip
+
+
+ORDER_UPDATE_FIELDS = [
+    "cl_ord_id", "status", "qty", "price", "fill_qty", "fill_avg_price", "leverage", "liq_id",
+    "updated_at", "time_in_force",
+]  # fmt: skip
+
+
+def _trade_row(account: StandXAccount, t: sx.Trade) -> Trade:
+    return Trade(
+        account=account, exchange_id=t.id, order_exchange_id=t.order_id, symbol=t.symbol,
+        side=t.side, price=t.price, qty=t.qty, value=t.value, fee_asset=t.fee_asset or "",
+        fee_qty=t.fee_qty, pnl=t.pnl, traded_at=t.created_at,
+    )  # fmt: skip
+
+
+POSITION_FIELDS = (
+    "exchange_id", "qty", "entry_price", "mark_price", "position_value", "upnl", "realized_pnl",
+    "leverage", "margin_mode", "initial_margin", "holding_margin", "maint_margin", "mmr",
+    "liq_price", "bankruptcy_price",
+)  # fmt: skip
+
+
+def _position_values(p: sx.Position, now: datetime) -> dict[str, Any]:
+    values = {name: getattr(p, name) for name in POSITION_FIELDS if name != "exchange_id"}
+    return {**values, "exchange_id": p.id, "opened_at": p.created_at, "synced_at": now}
+
+
+def _shape(p: Position | sx.Position | None) -> tuple[Any, ...] | None:
+    """What makes a position "change" for history and funding: size, entry, mode, margin."""
+    return None if p is None else (p.qty, p.entry_price, p.margin_mode, p.holding_margin)
+
+
+def _snapshot_if_changed(
+    account: StandXAccount, symbol: str, before: Position | None, after: sx.Position | None,
+    now: datetime,
+) -> None:  # fmt: skip
+    if _shape(before) == _shape(after):
+        return
+    source = after or before
+    assert source is not None
+    PositionSnapshot.objects.create(
+        account=account,
+        symbol=symbol,
+        qty=after.qty if after else Decimal(0),  # a closed position is recorded as size 0
+        entry_price=source.entry_price,
+        margin_mode=source.margin_mode,
+        holding_margin=after.holding_margin if after else None,
+        liq_price=after.liq_price if after else None,
+        taken_at=now,
+    )
+
+
+@transaction.atomic
+def store(account: StandXAccount, fetched: Fetched, now: datetime) -> dict[str, int]:
+    """Upsert one sync's data in one transaction; returns row counts written."""
+    orders = {
+        o.id: o for o in [*fetched.new_orders, *fetched.open_orders, *fetched.refreshed_orders]
+    }
+    if orders:
+        Order.objects.bulk_create(
+            [_order_row(account, o) for o in orders.values()],
+            update_conflicts=True,
+            unique_fields=["account", "exchange_id"],
+            update_fields=ORDER_UPDATE_FIELDS,
+        )
+    if fetched.new_trades:
+        Trade.objects.bulk_create(
+            [_trade_row(account, t) for t in fetched.new_trades], ignore_conflicts=True
+        )
+    current = {p.symbol: p for p in Position.objects.select_for_update().filter(account=account)}
+    incoming = {p.symbol: p for p in fetched.positions}
+    for symbol in current.keys() - incoming.keys():
+        _snapshot_if_changed(account, symbol, current[symbol], None, now)
+        current[symbol].delete()
+    for symbol, p in incoming.items():
+        _snapshot_if_changed(account, symbol, current.get(symbol), p, now)
+        Position.objects.update_or_create(
+            account=account, symbol=symbol, defaults=_position_values(p, now)
+        )
+    b = fetched.balance
+    BalanceSnapshot.objects.create(
+        account=account, taken_at=now,
+        **{name: getattr(b, name) for name in sx.BALANCE_FIELDS},
+    )  # fmt: skip
+    state = SyncState.objects.select_for_update().get(pk=account.pk)
+    if fetched.new_trades:
+        state.trade_cursor = max(state.trade_cursor or 0, *(t.id for t in fetched.new_trades))
+    if fetched.new_orders:
+        state.order_cursor = max(state.order_cursor or 0, *(o.id for o in fetched.new_orders))
+    if not state.backfill_done:
+        state.backfill_trades += len(fetched.new_trades)
+        state.backfill_orders += len(fetched.new_orders)
+        state.backfill_done = True
+    state.save(
+        update_fields=[
+            "trade_cursor", "order_cursor", "backfill_done", "backfill_trades", "backfill_orders",
+        ]
+    )  # fmt: skip
+    return {"orders": len(orders), "trades": len(fetched.new_trades), "positions": len(incoming)}
+
+
+def poll_interval(fetched: Fetched) -> float:
+    """Seconds until the next sync: the nearer to liquidation, the more often (1 s … 60 s)."""
+    healths = [p.mmr for p in fetched.positions if p.mmr is not None and p.mmr > 0]
+    worst = min(healths, default=None)
+    if worst is not None and worst < Decimal("1.5"):
+        return 1.0
+    if worst is not None and worst < Decimal(3):
+        return 2.0
+    if fetched.open_orders:
+        return 3.0
+    if fetched.positions:
+        return 10.0
+    return 60.0
+
+
+def _failure_backoff(failures: int) -> float:
+    return float(min(MAX_FAILURE_BACKOFF_S, 2 ** max(0, failures - 1) * 2))
+
+
+def account_sync(account_id: int, *, limiter: RateLimiter | None = None) -> Outcome:
+    """One sync of one account. Raises :class:`TransientSyncError` after recording the failure
+    (the task retries it); a 401 marks the account "needs re-link" and stops its polling."""
+    now = timezone.now()
+    account = StandXAccount.objects.filter(pk=account_id).first()
+    if account is None:
+        return Outcome.SKIPPED
+    sync_state_for(account)
+    token = uuid.uuid4().hex
+    if not lease_claim(account_id, token, now):
+        return Outcome.BUSY
+    if (
+        not account.sync_enabled
+        or not account.has_credentials
+        or account.status == AccountStatus.NEEDS_RELINK
+    ):
+        _release(account_id, token, next_due_at=now + timedelta(seconds=60))
+        return Outcome.SKIPPED
+    state = SyncState.objects.get(pk=account_id)
+    try:
+        with client_for(account, rate_limiter=limiter or shared_rate_limiter()) as client:
+            fetched = fetch(client, account, state)
+        store(account, fetched, now)
+    except standx_errors.AuthenticationError as exc:
+        account_services.account_mark_needs_relink(
+            account_id=account_id, reason=f"StandX refused the token ({exc.message}); re-link."
+        )
+        _release(account_id, token, last_error=str(exc)[:300])
+        return Outcome.NEEDS_RELINK
+    except standx_errors.StandXError as exc:
+        failures = state.consecutive_failures + 1
+        _release(
+            account_id,
+            token,
+            last_error=f"{type(exc).__name__}: {exc}"[:300],
+            consecutive_failures=failures,
+            stale=failures >= STALE_AFTER_FAILURES,
+            next_due_at=timezone.now() + timedelta(seconds=_failure_backoff(failures)),
+        )
+        if exc.transient:
+            raise TransientSyncError(str(exc)) from None
+        return Outcome.FAILED
+    interval = poll_interval(fetched)
+    _release(
+        account_id,
+        token,
+        last_success_at=now,
+        last_error="",
+        consecutive_failures=0,
+        stale=False,
+        interval_s=interval,
+        next_due_at=now + timedelta(seconds=interval),
+    )
+    return Outcome.SYNCED
+
+
+def due_account_ids(now: datetime, limit: int) -> list[int]:
+    """Accounts due for a sync, riskiest (shortest interval) first."""
+    syncable = StandXAccount.objects.filter(sync_enabled=True, status=AccountStatus.VERIFIED)
+    missing = syncable.filter(sync_state__isnull=True)
+    SyncState.objects.bulk_create(
+        [SyncState(account=a, next_due_at=now) for a in missing], ignore_conflicts=True
+    )
+    return list(
+        SyncState.objects.filter(
+            account__in=syncable,
+            next_due_at__lte=now,
+        )
+        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+        .order_by("interval_s", "next_due_at")
+        .values_list("account_id", flat=True)[:limit]
+    )
