@@ -33,6 +33,8 @@ class StandXAccountAdmin(admin.ModelAdmin):
     )  # fmt: skip
     readonly_fields = (
         "chain", "address", "mode", "public_key", "token_expires_at", "verified_at",
+        # Endpoints are part of what the credentials are bound to: re-link to change them.
+        "perps_url", "auth_url", "ws_url", "ws_api_url",
         "token_state", "signing_key_state", "created_at", "updated_at", "status", "last_error",
     )  # fmt: skip
     actions = ("disable_sync", "delete_credentials")

@@ -61,6 +61,7 @@ def custom_endpoints_allowed() -> bool:
 class ExchangeFieldMixin(forms.Form):
     exchange_url = forms.URLField(
         required=False,
+        assume_scheme="https",
         label="Exchange URL (simulator)",
         help_text="Leave empty for StandX. A `python -m standx_sim` origin, e.g. "
         "http://127.0.0.1:8100, links a simulated account.",

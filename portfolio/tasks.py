@@ -8,10 +8,14 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from portfolio import sync
+from accounts.standx_access import default_endpoints
+from portfolio import market, sync
+from standx.errors import BadResponseError, RateLimitedError, ServerError, UnavailableError
+from standx.rest import StandXClient
 from standx_web.celery_app import app
 from standx_web.health import WORKER_HEARTBEAT_KEY, record_heartbeat
 
+TransientError = (UnavailableError, ServerError, RateLimitedError, BadResponseError)
 # A sync makes about five REST calls; StandX allows 50 per second per IP.
 REQUESTS_PER_SYNC = 5
 
@@ -58,3 +62,22 @@ def setup_periodic_tasks(sender: Any, **kwargs: Any) -> None:
     )
     every = settings.SYNC_DISPATCH_SECONDS
     sender.add_periodic_task(every, dispatch_syncs.s(), name="dispatch syncs", expires=every)
+    # Funding and symbol rules change slowly; marks come from the price stream in between.
+    sender.add_periodic_task(30.0, sync_market.s(), name="sync market data", expires=30)
+
+
+@shared_task(
+    name="portfolio.sync_market",
+    ignore_result=True,
+    autoretry_for=TransientError,
+    retry_backoff=2,
+    max_retries=2,
+    soft_time_limit=60,
+    time_limit=90,
+)
+def sync_market() -> int:
+    """Symbol info, marks, funding and funding history (public data)."""
+    with StandXClient(
+        endpoints=default_endpoints(), rate_limiter=sync.shared_rate_limiter()
+    ) as client:
+        return market.market_sync(client)

@@ -63,12 +63,10 @@ def _heartbeat_age(client: redis.Redis, key: str) -> float | None:
 
 
 def pricestream_expected() -> bool:
-    """Whether a price stream must be running: only when some linked account needs prices.
+    """Whether a price stream must be running: when some linked account holds a position."""
+    from portfolio.models import Position
 
-    The price stream process arrives with the sync pipeline; until then none is expected, and a
-    stream that ran and went silent still counts as down.
-    """
-    return False
+    return Position.objects.exists()
 
 
 def health_report() -> HealthReport:

@@ -193,12 +193,12 @@ def run_demo() -> int:
         supervisor.start(
             "beat", [PY, "-m", "celery", "-A", "standx_web", "beat", "-l", "INFO", "-s", schedule]
         )
+        supervisor.start("pricestream", [PY, "manage.py", "pricestream"])
         if _wait_http(f"http://{host}:{port}/healthz", timeout=60):
             _log(f"StandX Portfolio is up: http://{host}:{port}/  (log in as demo / demo)")
         else:
             _log("the web server did not answer within 60 s; see its output above")
         _log(f"simulated StandX on {sim_url}; the demo login has its account linked")
-        _log("not started yet: the price stream (it arrives with the sync pipeline)")
         _log("press Ctrl-C to stop everything")
         while not stopping:
             exited = supervisor.first_exited()

@@ -125,9 +125,6 @@ if env_bool("FAST_PASSWORD_HASHER", default=False):
     # Tests only: PBKDF2 at full strength makes every login in the suite take ~0.3 s.
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
-# Django 6 behaviour now: a URL typed without a scheme means https.
-FORMS_URLFIELD_ASSUME_HTTPS = True
-
 # INTERNATIONALIZATION
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_str("TIME_ZONE", "UTC")

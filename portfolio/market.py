@@ -1,0 +1,121 @@
+"""Market data in Postgres: symbol info, the latest marks and funding, funding-rate history.
+
+Public data, so it is read with the server's default StandX endpoints and no credentials.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from portfolio.models import FundingRate, MarketPrice, MarketSymbol, Position
+from standx import models as sx
+from standx.rest import StandXClient
+
+FUNDING_BACKFILL = timedelta(days=7)
+# A mark from the stream younger than this is not overwritten by a REST poll.
+STREAM_PRECEDENCE = timedelta(seconds=10)
+
+
+def held_symbols() -> set[str]:
+    return set(Position.objects.values_list("symbol", flat=True).distinct())
+
+
+@transaction.atomic
+def symbols_store(infos: list[sx.SymbolInfo]) -> None:
+    for info in infos:
+        MarketSymbol.objects.update_or_create(
+            symbol=info.symbol,
+            defaults={
+                "base_asset": info.base_asset, "quote_asset": info.quote_asset,
+                "price_tick_decimals": info.price_tick_decimals,
+                "qty_tick_decimals": info.qty_tick_decimals,
+                "min_order_qty": info.min_order_qty, "max_order_qty": info.max_order_qty,
+                "max_leverage": info.max_leverage, "maker_fee": info.maker_fee,
+                "taker_fee": info.taker_fee, "price_cap_ratio": info.price_cap_ratio,
+                "price_floor_ratio": info.price_floor_ratio, "enabled": info.enabled,
+            },
+        )  # fmt: skip
+
+
+def mark_store(
+    symbol: str,
+    *,
+    mark: Decimal | None,
+    index: Decimal | None = None,
+    last: Decimal | None = None,
+    source: str,
+    at: datetime | None = None,
+) -> None:
+    """Record a mark (from the stream or REST) and refresh the affected positions' uPnL."""
+    now = at or timezone.now()
+    prices = {"mark_price": mark, "index_price": index, "last_price": last}
+    defaults: dict[str, object] = {
+        "source": source,
+        "updated_at": now,
+        **{name: value for name, value in prices.items() if value is not None},
+    }
+    with transaction.atomic():
+        MarketPrice.objects.update_or_create(symbol=symbol, defaults=defaults)
+        if mark is not None:
+            _reprice_positions(symbol, mark)
+
+
+def _reprice_positions(symbol: str, mark: Decimal) -> None:
+    # Between polls the exchange's uPnL is stale; qty is signed, so one formula serves both sides.
+    for position in Position.objects.filter(symbol=symbol).only("pk", "qty", "entry_price"):
+        Position.objects.filter(pk=position.pk).update(
+            mark_price=mark,
+            position_value=abs(position.qty) * mark,
+            upnl=position.qty * (mark - position.entry_price),
+        )
+
+
+def market_sync(client: StandXClient, *, now: datetime | None = None) -> int:
+    """Symbol info for every symbol; marks, funding and funding history for held symbols."""
+    now = now or timezone.now()
+    infos = client.query_symbol_info()
+    symbols_store(infos)
+    held = held_symbols() or {i.symbol for i in infos if i.enabled}
+    written = 0
+    for symbol in sorted(held):
+        market = client.query_symbol_market(symbol=symbol)
+        fresh_stream = MarketPrice.objects.filter(
+            symbol=symbol, source="stream", updated_at__gte=now - STREAM_PRECEDENCE
+        ).exists()
+        MarketPrice.objects.update_or_create(
+            symbol=symbol,
+            defaults={
+                "funding_rate": market.funding_rate,
+                "next_funding_time": market.next_funding_time,
+                "updated_at": now,
+            },
+        )
+        if not fresh_stream:
+            mark_store(
+                symbol, mark=market.mark_price, index=market.index_price,
+                last=market.last_price, source="rest", at=now,
+            )  # fmt: skip
+        since = FundingRate.objects.filter(symbol=symbol).aggregate(t=Max("time"))["t"]
+        rates = client.query_funding_rates(
+            symbol=symbol, start_time=since or now - FUNDING_BACKFILL, end_time=now
+        )
+        created = FundingRate.objects.bulk_create(
+            [
+                FundingRate(
+                    symbol=r.symbol,
+                    time=r.time,
+                    funding_rate=r.funding_rate,
+                    mark_price=r.mark_price,
+                    index_price=r.index_price,
+                )
+                for r in rates
+            ],
+            ignore_conflicts=True,
+        )
+        written += len(created) + 1
+    return written

@@ -1,0 +1,132 @@
+"""The price stream: one long-running process holding StandX's public ``price`` channel for every
+symbol any linked account holds.
+
+Marks are stored (at most once a second per symbol) and the affected positions re-priced between
+polls. The stream reconnects with backoff (``standx.stream``); when a held symbol has had no
+price for ``stale_after`` seconds, it is read over REST instead. A heartbeat in Redis tells
+``/healthz`` the process is alive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from asgiref.sync import sync_to_async
+
+from portfolio import market
+from standx import errors as standx_errors
+from standx.models import opt_dec
+from standx.rest import StandXClient
+from standx.stream import MarketStream, Reconnected, StreamMessage
+from standx_web.health import PRICESTREAM_HEARTBEAT_KEY, record_heartbeat
+
+logger = logging.getLogger(__name__)
+
+
+class PriceStreamRunner:
+    def __init__(
+        self,
+        ws_url: str,
+        rest_client: Callable[[], StandXClient],
+        *,
+        refresh_every: float = 15.0,
+        stale_after: float = 10.0,
+        heartbeat_every: float = 5.0,
+        write_every: float = 1.0,
+    ) -> None:
+        self.stream = MarketStream(ws_url)
+        self.rest_client = rest_client
+        self.refresh_every = refresh_every
+        self.stale_after = stale_after
+        self.heartbeat_every = heartbeat_every
+        self.write_every = write_every
+        self.symbols: set[str] = set()
+        self.last_seen: dict[str, float] = {}
+        self.last_written: dict[str, float] = {}
+
+    async def run(self, stop: asyncio.Event) -> None:
+        await self.refresh_symbols()
+        tasks = [
+            asyncio.create_task(self._consume()),
+            asyncio.create_task(self._every(self.refresh_every, self.refresh_symbols)),
+            asyncio.create_task(self._every(self.heartbeat_every, self._heartbeat_and_fallback)),
+        ]
+        await stop.wait()
+        await self.stream.close()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def refresh_symbols(self) -> None:
+        held = await sync_to_async(market.held_symbols)()
+        for symbol in sorted(held - self.symbols):
+            self.stream.subscribe("price", symbol)
+            self.last_seen.setdefault(symbol, time.monotonic())
+            logger.info("price stream: watching %s", symbol)
+        self.symbols |= held
+
+    async def _every(self, seconds: float, job: Callable[[], Any]) -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            try:
+                await job()
+            except Exception:
+                logger.exception("price stream: periodic job failed")
+
+    async def _consume(self) -> None:
+        async for event in self.stream.events():
+            if isinstance(event, Reconnected):
+                logger.info("price stream: reconnected (%s)", event.reason)
+                continue
+            if isinstance(event, StreamMessage) and event.channel == "price":
+                await self.on_price(event.data)
+
+    async def on_price(self, data: Any) -> None:
+        if not isinstance(data, dict) or not isinstance(data.get("symbol"), str):
+            return
+        symbol = data["symbol"]
+        now = time.monotonic()
+        self.last_seen[symbol] = now
+        if now - self.last_written.get(symbol, 0.0) < self.write_every:
+            return
+        try:
+            mark = opt_dec(data.get("mark_price"), "mark_price")
+            index = opt_dec(data.get("index_price"), "index_price")
+            last = opt_dec(data.get("last_price"), "last_price")
+        except standx_errors.BadResponseError:
+            logger.warning("price stream: malformed price for %s ignored", symbol)
+            return
+        self.last_written[symbol] = now
+        await self._store(symbol, mark, index, last, "stream")
+
+    async def _store(
+        self, symbol: str, mark: Decimal | None, index: Decimal | None, last: Decimal | None,
+        source: str,
+    ) -> None:  # fmt: skip
+        await sync_to_async(market.mark_store)(
+            symbol, mark=mark, index=index, last=last, source=source
+        )
+
+    async def _heartbeat_and_fallback(self) -> None:
+        now = time.monotonic()
+        stale = [s for s in self.symbols if now - self.last_seen.get(s, 0.0) > self.stale_after]
+        if stale:
+            await sync_to_async(self._rest_fallback)(stale)
+        await sync_to_async(record_heartbeat)(PRICESTREAM_HEARTBEAT_KEY)
+
+    def _rest_fallback(self, symbols: list[str]) -> None:
+        try:
+            with self.rest_client() as client:
+                for symbol in symbols:
+                    price = client.query_symbol_price(symbol=symbol)
+                    market.mark_store(
+                        symbol, mark=price.mark_price, index=price.index_price,
+                        last=price.last_price, source="rest",
+                    )  # fmt: skip
+        except standx_errors.StandXError as exc:
+            logger.warning("price stream: REST fallback failed: %s", exc)
