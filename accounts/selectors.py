@@ -8,4 +8,8 @@ from accounts.models import StandXAccount, User
 
 
 def accounts_for(user: User) -> QuerySet[StandXAccount]:
-    return StandXAccount.objects.filter(owner=user).order_by("label", "id")
+    return (
+        StandXAccount.objects.filter(owner=user)
+        .select_related("sync_state")
+        .order_by("label", "id")
+    )

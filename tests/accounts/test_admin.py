@@ -58,3 +58,22 @@ def test_the_delete_credentials_action(
     alice_linked.refresh_from_db()
     assert alice_linked.token_encrypted == ""
     assert not alice_linked.sync_enabled
+
+
+def test_synced_data_admin_is_read_only_and_scoped_to_the_owner(
+    bob: User, alice_linked: StandXAccount
+) -> None:
+    from django.contrib.auth.models import Permission
+    from django.utils import timezone
+
+    from portfolio.models import SyncState
+
+    SyncState.objects.create(account=alice_linked, next_due_at=timezone.now())
+    bob.is_staff = True
+    bob.save()
+    bob.user_permissions.add(*Permission.objects.filter(codename="view_syncstate"))
+    client = Client()
+    client.force_login(bob)
+    page = client.get("/admin/portfolio/syncstate/")
+    assert page.status_code == 200
+    assert "Main" not in page.content.decode()

@@ -163,3 +163,21 @@ def test_linking_posts_need_csrf(alice: User, alice_linked: StandXAccount) -> No
     client = Client(enforce_csrf_checks=True)
     client.force_login(alice)
     assert client.post(f"/accounts/links/{alice_linked.pk}/unlink/").status_code == 403
+
+
+def test_the_accounts_page_shows_sync_progress_and_staleness(
+    alice_client: Client, alice_linked: StandXAccount
+) -> None:
+    from django.utils import timezone
+
+    from portfolio.models import SyncState
+
+    html = alice_client.get("/accounts/links/").content.decode()
+    assert "first sync (backfill) pending" in html
+    SyncState.objects.create(
+        account=alice_linked, next_due_at=timezone.now(), last_success_at=timezone.now(),
+        backfill_trades=12, backfill_orders=5, stale=True, last_error="ServerError: HTTP 500",
+    )  # fmt: skip
+    html = alice_client.get("/accounts/links/").content.decode()
+    assert "12 trades, 5 orders backfilled" in html
+    assert "stale: ServerError: HTTP 500" in html

@@ -1,0 +1,94 @@
+"""Synced data in admin: read-only (the exchange is the source), scoped to the owner for staff."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from portfolio.models import (
+    BalanceSnapshot,
+    FundingRate,
+    MarketPrice,
+    MarketSymbol,
+    Order,
+    Position,
+    SyncState,
+    Trade,
+)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class OwnedAdmin(ReadOnlyAdmin):
+    """Rows of linked accounts: staff who are not superusers see only their own."""
+
+    list_select_related = ("account",)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        queryset = super().get_queryset(request)
+        if request.user.is_superuser:
+            return queryset
+        return queryset.filter(account__owner=request.user)
+
+
+@admin.register(SyncState)
+class SyncStateAdmin(OwnedAdmin):
+    list_display = (
+        "account", "last_success_at", "stale", "consecutive_failures", "interval_s",
+        "next_due_at", "backfill_done", "backfill_trades", "backfill_orders", "last_error",
+    )  # fmt: skip
+    list_filter = ("stale", "backfill_done")
+
+
+@admin.register(Position)
+class PositionAdmin(OwnedAdmin):
+    list_display = ("account", "symbol", "qty", "entry_price", "mark_price", "upnl", "liq_price",
+                    "mmr", "margin_mode", "synced_at")  # fmt: skip
+    list_filter = ("symbol", "margin_mode")
+
+
+@admin.register(Order)
+class OrderAdmin(OwnedAdmin):
+    list_display = ("exchange_id", "account", "symbol", "side", "order_type", "qty", "price",
+                    "status", "created_at")  # fmt: skip
+    list_filter = ("status", "symbol", "side")
+    search_fields = ("=exchange_id", "cl_ord_id")
+
+
+@admin.register(Trade)
+class TradeAdmin(OwnedAdmin):
+    list_display = ("exchange_id", "account", "symbol", "side", "qty", "price", "fee_qty", "pnl",
+                    "traded_at")  # fmt: skip
+    list_filter = ("symbol", "side")
+    search_fields = ("=exchange_id", "=order_exchange_id")
+
+
+@admin.register(BalanceSnapshot)
+class BalanceSnapshotAdmin(OwnedAdmin):
+    list_display = ("account", "taken_at", "equity", "balance", "upnl", "cross_available")
+
+
+@admin.register(MarketPrice)
+class MarketPriceAdmin(ReadOnlyAdmin):
+    list_display = ("symbol", "mark_price", "index_price", "funding_rate", "source", "updated_at")
+
+
+@admin.register(MarketSymbol)
+class MarketSymbolAdmin(ReadOnlyAdmin):
+    list_display = ("symbol", "price_tick_decimals", "qty_tick_decimals", "min_order_qty",
+                    "max_leverage", "maker_fee", "taker_fee")  # fmt: skip
+
+
+@admin.register(FundingRate)
+class FundingRateAdmin(ReadOnlyAdmin):
+    list_display = ("symbol", "time", "funding_rate", "mark_price")
+    list_filter = ("symbol",)
