@@ -106,9 +106,11 @@ class Supervisor:
         return None
 
     def stop(self) -> None:
+        # Each main process first (Celery's warm shutdown lets its pool finish the task at hand),
+        # then whatever is left of its process group.
         for _, proc in self.children:
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
+                os.kill(proc.pid, signal.SIGTERM)
         deadline = time.monotonic() + 15
         for name, proc in self.children:
             try:
