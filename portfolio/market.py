@@ -9,10 +9,10 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, Min
 from django.utils import timezone
 
-from portfolio.models import FundingRate, MarketPrice, MarketSymbol, Position
+from portfolio.models import FundingRate, MarketPrice, MarketSymbol, Position, Trade
 from standx import models as sx
 from standx.rest import StandXClient
 
@@ -34,6 +34,7 @@ def symbols_store(infos: list[sx.SymbolInfo]) -> None:
                 "base_asset": info.base_asset, "quote_asset": info.quote_asset,
                 "price_tick_decimals": info.price_tick_decimals,
                 "qty_tick_decimals": info.qty_tick_decimals,
+                "quote_decimals": info.quote_decimals,
                 "min_order_qty": info.min_order_qty, "max_order_qty": info.max_order_qty,
                 "max_leverage": info.max_leverage, "maker_fee": info.maker_fee,
                 "taker_fee": info.taker_fee, "price_cap_ratio": info.price_cap_ratio,
@@ -101,9 +102,12 @@ def market_sync(client: StandXClient, *, now: datetime | None = None) -> int:
                 last=market.last_price, source="rest", at=now,
             )  # fmt: skip
         since = FundingRate.objects.filter(symbol=symbol).aggregate(t=Max("time"))["t"]
-        rates = client.query_funding_rates(
-            symbol=symbol, start_time=since or now - FUNDING_BACKFILL, end_time=now
-        )
+        if since is None:
+            # First time: back to the oldest fill of this symbol we hold (funding is rebuilt
+            # from these rates), and at least a week.
+            oldest = Trade.objects.filter(symbol=symbol).aggregate(t=Min("traded_at"))["t"]
+            since = min(filter(None, [oldest, now - FUNDING_BACKFILL]))
+        rates = client.query_funding_rates(symbol=symbol, start_time=since, end_time=now)
         created = FundingRate.objects.bulk_create(
             [
                 FundingRate(

@@ -27,6 +27,7 @@ class MarketSymbol(models.Model):
     quote_asset = models.CharField(max_length=20)
     price_tick_decimals = models.PositiveSmallIntegerField()
     qty_tick_decimals = models.PositiveSmallIntegerField()
+    quote_decimals = models.PositiveSmallIntegerField(default=9)
     min_order_qty = money()
     max_order_qty = money()
     max_leverage = money()
@@ -207,6 +208,32 @@ class Trade(models.Model):
 
     def __str__(self) -> str:
         return f"{self.exchange_id} {self.side} {self.qty} {self.symbol} @ {self.price}"
+
+
+class FundingPayment(models.Model):
+    """Funding paid (negative) or received by one position at one funding time.
+
+    StandX has no per-user funding endpoint: rebuilt from the funding-rate history and the
+    position size our trade history gives at that instant (payment = -qty x mark x rate).
+    """
+
+    account = models.ForeignKey(StandXAccount, on_delete=models.CASCADE, related_name="funding")
+    symbol = models.CharField(max_length=30)
+    funding_time = models.DateTimeField()
+    funding_rate = ratio()
+    mark_price = money()
+    position_qty = money()
+    amount = money()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "symbol", "funding_time"], name="funding_payment_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.symbol} {self.funding_time:%Y-%m-%d %H:%M} {self.amount}"
 
 
 class SyncState(models.Model):

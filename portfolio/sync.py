@@ -25,6 +25,7 @@ from django.utils import timezone
 from accounts import services as account_services
 from accounts.models import AccountStatus, StandXAccount
 from accounts.standx_access import client_for
+from portfolio import funding
 from portfolio.models import BalanceSnapshot, Order, Position, PositionSnapshot, SyncState, Trade
 from standx import errors as standx_errors
 from standx import models as sx
@@ -283,6 +284,8 @@ def account_sync(account_id: int, *, limiter: RateLimiter | None = None) -> Outc
         with client_for(account, rate_limiter=limiter or shared_rate_limiter()) as client:
             fetched = fetch(client, account, state)
         store(account, fetched, now)
+        # Every fill up to `now` is stored, so funding up to `now` can be rebuilt exactly.
+        funding.funding_rebuild(account, until=now)
     except standx_errors.AuthenticationError as exc:
         account_services.account_mark_needs_relink(
             account_id=account_id, reason=f"StandX refused the token ({exc.message}); re-link."
