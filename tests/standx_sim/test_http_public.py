@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime
 
 import httpx
 
@@ -72,11 +73,15 @@ def test_funding_rates_are_an_array_filtered_by_milliseconds(sim: str) -> None:
     assert len(rates) >= 48
     assert set(rates[0]) == FUNDING_RATE_KEYS
     now_ms = int(time.time() * 1000)
+    start_ms = now_ms - 6 * 3600 * 1000
     recent = get(
-        sim, "/api/query_funding_rates", symbol="BTC-USD",
-        start_time=now_ms - 6 * 3600 * 1000, end_time=now_ms,
+        sim, "/api/query_funding_rates", symbol="BTC-USD", start_time=start_ms, end_time=now_ms,
     ).json()  # fmt: skip
-    assert 5 <= len(recent) <= 7
+    # Six hourly settlements at least; other suites sharing this simulator may settle more.
+    assert len(recent) >= 5
+    assert len(recent) < len(rates)
+    times = [datetime.fromisoformat(r["time"].replace("Z", "+00:00")) for r in recent]
+    assert all(start_ms <= t.timestamp() * 1000 <= now_ms + 1000 for t in times)
 
 
 def test_market_overview_has_a_summary_and_one_row_per_symbol(sim: str) -> None:
