@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from celery import shared_task
+from celery.schedules import crontab
 from django.conf import settings
 from django.utils import timezone
 
 from accounts.standx_access import default_endpoints
-from portfolio import market, sync
+from portfolio import market, retention, sync
 from standx.errors import BadResponseError, RateLimitedError, ServerError, UnavailableError
 from standx.rest import StandXClient
 from standx_web.celery_app import app
@@ -53,6 +54,11 @@ def dispatch_syncs() -> int:
     return len(ids)
 
 
+@shared_task(name="portfolio.downsample_snapshots", ignore_result=True, max_retries=0)
+def downsample_snapshots() -> int:
+    return retention.snapshots_downsample(timezone.now())
+
+
 @app.on_after_finalize.connect
 def setup_periodic_tasks(sender: Any, **kwargs: Any) -> None:
     interval = settings.WORKER_HEARTBEAT_SECONDS
@@ -64,6 +70,9 @@ def setup_periodic_tasks(sender: Any, **kwargs: Any) -> None:
     sender.add_periodic_task(every, dispatch_syncs.s(), name="dispatch syncs", expires=every)
     # Funding and symbol rules change slowly; marks come from the price stream in between.
     sender.add_periodic_task(30.0, sync_market.s(), name="sync market data", expires=30)
+    sender.add_periodic_task(
+        crontab(minute=17), downsample_snapshots.s(), name="downsample snapshots", expires=3000
+    )
 
 
 @shared_task(
