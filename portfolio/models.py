@@ -254,6 +254,9 @@ class SyncState(models.Model):
     # Highest exchange ids stored; everything at or below is known.
     trade_cursor = models.BigIntegerField(null=True)
     order_cursor = models.BigIntegerField(null=True)
+    last_full_sync_at = models.DateTimeField(null=True)
+    # REST calls the last sync made: the dispatcher's cost estimate for the next one.
+    last_requests = models.PositiveSmallIntegerField(default=5)
     backfill_done = models.BooleanField(default=False)
     backfill_trades = models.PositiveIntegerField(default=0)
     backfill_orders = models.PositiveIntegerField(default=0)

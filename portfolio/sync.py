@@ -29,7 +29,7 @@ from portfolio import funding
 from portfolio.models import BalanceSnapshot, Order, Position, PositionSnapshot, SyncState, Trade
 from standx import errors as standx_errors
 from standx import models as sx
-from standx.ratelimit import RateLimiter, RedisRateLimiter
+from standx.ratelimit import CountingLimiter, RateLimiter, RedisRateLimiter
 from standx.rest import StandXClient
 
 logger = logging.getLogger(__name__)
@@ -59,6 +59,17 @@ class Fetched:
     new_orders: list[sx.Order]
     new_trades: list[sx.Trade]
     refreshed_orders: list[sx.Order] = field(default_factory=list)
+    # quiet: a flat account whose balance did not move; nothing else was read or needs writing.
+    quiet: bool = False
+    # full: the trade and order history was read (else nothing indicated new activity).
+    full: bool = True
+
+
+# A full read of trade and order history at least this often, whatever the signals say.
+FULL_SYNC_EVERY = timedelta(minutes=5)
+# Balance fields that move only when something happened (fills, fees, funding, orders placed);
+# uPnL-derived fields move with every mark.
+ACTIVITY_FIELDS = ("cross_balance", "isolated_balance", "locked", "cross_margin", "pnl_freeze")
 
 
 _limiter: RateLimiter | None = None
@@ -109,11 +120,48 @@ def _take_newer(items: Any, cursor: int | None) -> list[Any]:
     return out
 
 
-def fetch(client: StandXClient, account: StandXAccount, state: SyncState) -> Fetched:
-    """Everything one sync needs, read from StandX (no database writes)."""
+def _same(snapshot: BalanceSnapshot, balance: sx.Balance, names: tuple[str, ...]) -> bool:
+    return all(getattr(snapshot, n) == getattr(balance, n) for n in names)
+
+
+def fetch(client: StandXClient, account: StandXAccount, state: SyncState, now: datetime) -> Fetched:
+    """Everything one sync needs, read from StandX (no database writes).
+
+    Tiered to spend StandX's per-IP budget where it matters: a flat account with no open orders
+    costs one balance call while its balance stands still; an account with positions costs three
+    calls, plus its trade and order history only when something moved (or every 5 minutes).
+    """
+    last = BalanceSnapshot.objects.filter(account=account).order_by("-taken_at").first()
+    stored_positions = {
+        p.symbol: (p.qty, p.entry_price) for p in Position.objects.filter(account=account)
+    }
+    stored_open = set(
+        Order.objects.filter(account=account, status__in=["open", "untriggered"]).values_list(
+            "exchange_id", flat=True
+        )
+    )
+    full_due = (
+        not state.backfill_done
+        or state.last_full_sync_at is None
+        or now - state.last_full_sync_at >= FULL_SYNC_EVERY
+        or last is None
+    )
+    balance = None
+    if not full_due and not stored_positions and not stored_open and last is not None:
+        balance = client.query_balance()
+        if _same(last, balance, sx.BALANCE_FIELDS):
+            return Fetched([], balance, [], [], [], quiet=True, full=False)
     positions = client.query_positions()
-    balance = client.query_balance()
+    balance = balance or client.query_balance()
     open_orders = list(client.query_open_orders(limit=1200).result)
+    moved = (
+        full_due
+        or {p.symbol: (p.qty, p.entry_price) for p in positions} != stored_positions
+        or {o.id for o in open_orders} != stored_open
+        or (last is not None and not _same(last, balance, ACTIVITY_FIELDS))
+    )
+    if not moved:
+        return Fetched(positions, balance, open_orders, [], [], full=False)
     new_orders = _take_newer(client.iter_orders(), state.order_cursor)
     new_trades = _take_newer(client.iter_trades(), state.trade_cursor)
     fetched = Fetched(positions, balance, open_orders, new_orders, new_trades)
@@ -226,6 +274,8 @@ def store(account: StandXAccount, fetched: Fetched, now: datetime) -> dict[str, 
         **{name: getattr(b, name) for name in sx.BALANCE_FIELDS},
     )  # fmt: skip
     state = SyncState.objects.select_for_update().get(pk=account.pk)
+    if fetched.full:
+        state.last_full_sync_at = now
     if fetched.new_trades:
         state.trade_cursor = max(state.trade_cursor or 0, *(t.id for t in fetched.new_trades))
     if fetched.new_orders:
@@ -237,6 +287,7 @@ def store(account: StandXAccount, fetched: Fetched, now: datetime) -> dict[str, 
     state.save(
         update_fields=[
             "trade_cursor", "order_cursor", "backfill_done", "backfill_trades", "backfill_orders",
+            "last_full_sync_at",
         ]
     )  # fmt: skip
     return {"orders": len(orders), "trades": len(fetched.new_trades), "positions": len(incoming)}
@@ -280,12 +331,15 @@ def account_sync(account_id: int, *, limiter: RateLimiter | None = None) -> Outc
         _release(account_id, token, next_due_at=now + timedelta(seconds=60))
         return Outcome.SKIPPED
     state = SyncState.objects.get(pk=account_id)
+    counter = CountingLimiter(limiter or shared_rate_limiter())
     try:
-        with client_for(account, rate_limiter=limiter or shared_rate_limiter()) as client:
-            fetched = fetch(client, account, state)
-        store(account, fetched, now)
-        # Every fill up to `now` is stored, so funding up to `now` can be rebuilt exactly.
-        funding.funding_rebuild(account, until=now)
+        with client_for(account, rate_limiter=counter) as client:
+            fetched = fetch(client, account, state, now)
+        if not fetched.quiet:
+            store(account, fetched, now)
+        if fetched.full:
+            # Every fill up to `now` is stored, so funding up to `now` can be rebuilt exactly.
+            funding.funding_rebuild(account, until=now)
     except standx_errors.AuthenticationError as exc:
         account_services.account_mark_needs_relink(
             account_id=account_id, reason=f"StandX refused the token ({exc.message}); re-link."
@@ -297,6 +351,7 @@ def account_sync(account_id: int, *, limiter: RateLimiter | None = None) -> Outc
         _release(
             account_id,
             token,
+            last_requests=min(counter.granted, 32767),
             last_error=f"{type(exc).__name__}: {exc}"[:300],
             consecutive_failures=failures,
             stale=failures >= STALE_AFTER_FAILURES,
@@ -309,6 +364,7 @@ def account_sync(account_id: int, *, limiter: RateLimiter | None = None) -> Outc
     _release(
         account_id,
         token,
+        last_requests=min(counter.granted, 32767),
         last_success_at=now,
         last_error="",
         consecutive_failures=0,
@@ -319,19 +375,28 @@ def account_sync(account_id: int, *, limiter: RateLimiter | None = None) -> Outc
     return Outcome.SYNCED
 
 
-def due_account_ids(now: datetime, limit: int) -> list[int]:
-    """Accounts due for a sync, riskiest (shortest interval) first."""
+def due_account_ids(now: datetime, limit: int, *, request_budget: int | None = None) -> list[int]:
+    """Accounts due for a sync, riskiest (shortest interval) first.
+
+    With ``request_budget``, stop once the expected REST calls (each account's last count) would
+    exceed it; the riskiest account is always included.
+    """
     syncable = StandXAccount.objects.filter(sync_enabled=True, status=AccountStatus.VERIFIED)
     missing = syncable.filter(sync_state__isnull=True)
     SyncState.objects.bulk_create(
         [SyncState(account=a, next_due_at=now) for a in missing], ignore_conflicts=True
     )
-    return list(
-        SyncState.objects.filter(
-            account__in=syncable,
-            next_due_at__lte=now,
-        )
+    due = (
+        SyncState.objects.filter(account__in=syncable, next_due_at__lte=now)
         .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
         .order_by("interval_s", "next_due_at")
-        .values_list("account_id", flat=True)[:limit]
+        .values_list("account_id", "last_requests")[:limit]
     )
+    picked: list[int] = []
+    spent = 0
+    for account_id, cost in due:
+        if request_budget is not None and picked and spent + cost > request_budget:
+            break
+        picked.append(account_id)
+        spent += cost
+    return picked

@@ -17,8 +17,6 @@ from standx_web.celery_app import app
 from standx_web.health import WORKER_HEARTBEAT_KEY, record_heartbeat
 
 TransientError = (UnavailableError, ServerError, RateLimitedError, BadResponseError)
-# A sync makes about five REST calls; StandX allows 50 per second per IP.
-REQUESTS_PER_SYNC = 5
 
 
 @shared_task(name="portfolio.worker_heartbeat", ignore_result=True, max_retries=0)
@@ -46,8 +44,8 @@ def sync_account(account_id: int) -> str:
 @shared_task(name="portfolio.dispatch_syncs", ignore_result=True, max_retries=0)
 def dispatch_syncs() -> int:
     """Enqueue the due accounts, riskiest first, within one second's share of the REST budget."""
-    budget = max(1, settings.SYNC_REQUESTS_PER_SECOND // REQUESTS_PER_SYNC)
-    ids = sync.due_account_ids(timezone.now(), limit=budget)
+    budget = settings.SYNC_REQUESTS_PER_SECOND * settings.SYNC_DISPATCH_SECONDS
+    ids = sync.due_account_ids(timezone.now(), limit=budget, request_budget=budget)
     for account_id in ids:
         # expires: a sync queued behind a backlog is replaced by the next dispatch anyway.
         sync_account.apply_async(args=(account_id,), expires=settings.SYNC_DISPATCH_SECONDS * 5)

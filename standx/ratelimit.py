@@ -42,6 +42,20 @@ class NoRateLimit:
         return 0.0
 
 
+class CountingLimiter:
+    """Delegates to another limiter and counts the requests it let through."""
+
+    def __init__(self, inner: RateLimiter) -> None:
+        self.inner = inner
+        self.granted = 0
+
+    def reserve(self, account: str | None) -> float:
+        wait = self.inner.reserve(account)
+        if wait <= 0:
+            self.granted += 1
+        return wait
+
+
 def acquire(
     limiter: RateLimiter,
     account: str | None,

@@ -202,7 +202,10 @@ def test_a_failing_poll_never_touches_stored_rows(
     )
     faults(**rule)
     for attempt in range(sync.STALE_AFTER_FAILURES):
-        SyncState.objects.filter(pk=alice_linked.pk).update(next_due_at=timezone.now())
+        # A full read each time: the failure lands after some endpoints were already read.
+        SyncState.objects.filter(pk=alice_linked.pk).update(
+            next_due_at=timezone.now(), last_full_sync_at=None
+        )
         with pytest.raises(sync.TransientSyncError):
             sync.account_sync(alice_linked.pk, limiter=NO_LIMIT)
         state = SyncState.objects.get(pk=alice_linked.pk)
@@ -266,3 +269,63 @@ def test_due_accounts_come_riskiest_first_and_skip_paused_ones(
     SyncState.objects.filter(pk=risky.pk).update(interval_s=1)
     SyncState.objects.filter(pk=alice_linked.pk).update(interval_s=60)
     assert sync.due_account_ids(now, limit=1) == [risky.pk]
+
+
+def test_a_quiet_flat_account_costs_one_call_until_its_balance_moves(
+    alice_linked: StandXAccount, sim_url: str
+) -> None:
+    assert sync.account_sync(alice_linked.pk, limiter=NO_LIMIT) == sync.Outcome.SYNCED
+    state = SyncState.objects.get(pk=alice_linked.pk)
+    assert state.last_requests >= 5  # the first sync reads everything (the backfill)
+    sync.account_sync(alice_linked.pk, limiter=NO_LIMIT)
+    state.refresh_from_db()
+    assert state.last_requests == 1
+    assert state.interval_s == 60
+    assert BalanceSnapshot.objects.filter(account=alice_linked).count() == 1
+    # Money arrives: the balance moved, so the full read runs and records it.
+    httpx.post(
+        f"{sim_url}/sim/deposit", json={"address": alice_linked.address, "amount": "250"}
+    ).raise_for_status()
+    sync.account_sync(alice_linked.pk, limiter=NO_LIMIT)
+    state.refresh_from_db()
+    assert state.last_requests > 1
+    latest = BalanceSnapshot.objects.filter(account=alice_linked).latest("taken_at")
+    assert latest.balance == Decimal(10250)
+
+
+def test_a_steady_account_with_positions_costs_three_calls(
+    alice_linked: StandXAccount, sim_url: str
+) -> None:
+    with trader(alice_linked) as client:
+        client.new_order(symbol="BTC-USD", side="buy", order_type="market", qty="0.01")
+        wait_for(client.query_positions, timeout=10)
+    sync.account_sync(alice_linked.pk, limiter=NO_LIMIT)
+    sync.account_sync(alice_linked.pk, limiter=NO_LIMIT)
+    assert SyncState.objects.get(pk=alice_linked.pk).last_requests == 3
+    assert_matches_ledger(alice_linked, sim_url)
+
+
+def test_the_dispatcher_stays_within_the_request_budget(
+    alice_linked: StandXAccount, alice: Any, sim_url: str, sim_endpoints: Any
+) -> None:
+    from accounts import services
+    from tests.conftest import sim_credentials
+
+    others = [
+        services.account_link_with_token(
+            owner=alice,
+            label=f"A{i}",
+            token=sim_credentials(sim_url)["token"],
+            signing_key=None,
+            endpoints=sim_endpoints,
+        )
+        for i in range(3)
+    ]
+    now = timezone.now()
+    sync.due_account_ids(now, limit=10)  # creates the sync states
+    SyncState.objects.update(last_requests=5)
+    SyncState.objects.filter(pk=others[0].pk).update(last_requests=1, interval_s=0.5)
+    picked = sync.due_account_ids(now, limit=10, request_budget=11)
+    # The riskiest first (1 call), then two 5-call accounts: 11 calls.
+    assert picked[0] == others[0].pk
+    assert len(picked) == 3
