@@ -255,6 +255,11 @@ class SyncState(models.Model):
     trade_cursor = models.BigIntegerField(null=True)
     order_cursor = models.BigIntegerField(null=True)
     last_full_sync_at = models.DateTimeField(null=True)
+    # What the last sync saw, so a quiet account's check needs no extra query: no positions and
+    # no open orders (idle), and digests of the balance (all fields / activity fields).
+    idle = models.BooleanField(default=False)
+    balance_digest = models.CharField(max_length=64, blank=True)
+    activity_digest = models.CharField(max_length=64, blank=True)
     # REST calls the last sync made: the dispatcher's cost estimate for the next one.
     last_requests = models.PositiveSmallIntegerField(default=5)
     backfill_done = models.BooleanField(default=False)

@@ -8,6 +8,7 @@ rolls back, the lease expires) or racing another worker all end with the same ro
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import uuid
 from dataclasses import dataclass, field
@@ -30,7 +31,7 @@ from portfolio.models import BalanceSnapshot, Order, Position, PositionSnapshot,
 from standx import errors as standx_errors
 from standx import models as sx
 from standx.ratelimit import CountingLimiter, RateLimiter, RedisRateLimiter
-from standx.rest import StandXClient
+from standx.rest import StandXClient, shared_http_client
 
 logger = logging.getLogger(__name__)
 
@@ -120,8 +121,9 @@ def _take_newer(items: Any, cursor: int | None) -> list[Any]:
     return out
 
 
-def _same(snapshot: BalanceSnapshot, balance: sx.Balance, names: tuple[str, ...]) -> bool:
-    return all(getattr(snapshot, n) == getattr(balance, n) for n in names)
+def balance_digest(balance: sx.Balance, names: tuple[str, ...]) -> str:
+    text = "|".join(format(getattr(balance, n).normalize(), "f") for n in names)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def fetch(client: StandXClient, account: StandXAccount, state: SyncState, now: datetime) -> Fetched:
@@ -131,7 +133,20 @@ def fetch(client: StandXClient, account: StandXAccount, state: SyncState, now: d
     costs one balance call while its balance stands still; an account with positions costs three
     calls, plus its trade and order history only when something moved (or every 5 minutes).
     """
-    last = BalanceSnapshot.objects.filter(account=account).order_by("-taken_at").first()
+    full_due = (
+        not state.backfill_done
+        or state.last_full_sync_at is None
+        or now - state.last_full_sync_at >= FULL_SYNC_EVERY
+        or not state.balance_digest
+    )
+    balance = None
+    if not full_due and state.idle:
+        balance = client.query_balance()
+        if balance_digest(balance, sx.BALANCE_FIELDS) == state.balance_digest:
+            return Fetched([], balance, [], [], [], quiet=True, full=False)
+    positions = client.query_positions()
+    balance = balance or client.query_balance()
+    open_orders = list(client.query_open_orders(limit=1200).result)
     stored_positions = {
         p.symbol: (p.qty, p.entry_price) for p in Position.objects.filter(account=account)
     }
@@ -140,25 +155,11 @@ def fetch(client: StandXClient, account: StandXAccount, state: SyncState, now: d
             "exchange_id", flat=True
         )
     )
-    full_due = (
-        not state.backfill_done
-        or state.last_full_sync_at is None
-        or now - state.last_full_sync_at >= FULL_SYNC_EVERY
-        or last is None
-    )
-    balance = None
-    if not full_due and not stored_positions and not stored_open and last is not None:
-        balance = client.query_balance()
-        if _same(last, balance, sx.BALANCE_FIELDS):
-            return Fetched([], balance, [], [], [], quiet=True, full=False)
-    positions = client.query_positions()
-    balance = balance or client.query_balance()
-    open_orders = list(client.query_open_orders(limit=1200).result)
     moved = (
         full_due
         or {p.symbol: (p.qty, p.entry_price) for p in positions} != stored_positions
         or {o.id for o in open_orders} != stored_open
-        or (last is not None and not _same(last, balance, ACTIVITY_FIELDS))
+        or balance_digest(balance, ACTIVITY_FIELDS) != state.activity_digest
     )
     if not moved:
         return Fetched(positions, balance, open_orders, [], [], full=False)
@@ -276,6 +277,9 @@ def store(account: StandXAccount, fetched: Fetched, now: datetime) -> dict[str, 
     state = SyncState.objects.select_for_update().get(pk=account.pk)
     if fetched.full:
         state.last_full_sync_at = now
+    state.idle = not fetched.positions and not fetched.open_orders
+    state.balance_digest = balance_digest(b, sx.BALANCE_FIELDS)
+    state.activity_digest = balance_digest(b, ACTIVITY_FIELDS)
     if fetched.new_trades:
         state.trade_cursor = max(state.trade_cursor or 0, *(t.id for t in fetched.new_trades))
     if fetched.new_orders:
@@ -287,7 +291,7 @@ def store(account: StandXAccount, fetched: Fetched, now: datetime) -> dict[str, 
     state.save(
         update_fields=[
             "trade_cursor", "order_cursor", "backfill_done", "backfill_trades", "backfill_orders",
-            "last_full_sync_at",
+            "last_full_sync_at", "idle", "balance_digest", "activity_digest",
         ]
     )  # fmt: skip
     return {"orders": len(orders), "trades": len(fetched.new_trades), "positions": len(incoming)}
@@ -316,13 +320,18 @@ def account_sync(account_id: int, *, limiter: RateLimiter | None = None) -> Outc
     """One sync of one account. Raises :class:`TransientSyncError` after recording the failure
     (the task retries it); a 401 marks the account "needs re-link" and stops its polling."""
     now = timezone.now()
-    account = StandXAccount.objects.filter(pk=account_id).first()
-    if account is None:
-        return Outcome.SKIPPED
-    sync_state_for(account)
     token = uuid.uuid4().hex
     if not lease_claim(account_id, token, now):
-        return Outcome.BUSY
+        account = StandXAccount.objects.filter(pk=account_id).first()
+        if account is None:
+            return Outcome.SKIPPED
+        if SyncState.objects.filter(pk=account_id).exists():
+            return Outcome.BUSY
+        sync_state_for(account)  # first sync of a new account
+        if not lease_claim(account_id, token, now):
+            return Outcome.BUSY
+    state = SyncState.objects.select_related("account").get(pk=account_id)
+    account = state.account
     if (
         not account.sync_enabled
         or not account.has_credentials
@@ -330,10 +339,9 @@ def account_sync(account_id: int, *, limiter: RateLimiter | None = None) -> Outc
     ):
         _release(account_id, token, next_due_at=now + timedelta(seconds=60))
         return Outcome.SKIPPED
-    state = SyncState.objects.get(pk=account_id)
     counter = CountingLimiter(limiter or shared_rate_limiter())
     try:
-        with client_for(account, rate_limiter=counter) as client:
+        with client_for(account, rate_limiter=counter, http_client=shared_http_client()) as client:
             fetched = fetch(client, account, state, now)
         if not fetched.quiet:
             store(account, fetched, now)

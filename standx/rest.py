@@ -8,6 +8,7 @@ cap. POSTs are never retried: the caller re-queries by ``cl_ord_id`` to learn wh
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -617,6 +618,23 @@ class StandXClient:
         offset = int((server + 0.5 - (before + after) / 2) * 1000)
         self.clock_offset_ms = offset if abs(offset) > 1500 else 0
         return self.clock_offset_ms
+
+
+_shared_http: httpx.Client | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_http_client() -> httpx.Client:
+    """A process-wide connection pool for clients made per request (workers, order views).
+
+    Building an ``httpx.Client`` loads the TLS trust store (~30 ms of CPU): more than a whole
+    account sync. Pass this as ``http_client=``; it is thread-safe and never closed by clients.
+    """
+    global _shared_http
+    with _shared_lock:
+        if _shared_http is None:
+            _shared_http = httpx.Client(timeout=10.0, headers={"user-agent": USER_AGENT})
+        return _shared_http
 
 
 def _items(data: Any, parser: Callable[[Any], T]) -> list[T]:

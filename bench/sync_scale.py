@@ -1,0 +1,272 @@
+"""Sync pipeline at scale against a local simulator with StandX's rate limits on.
+
+For each account count: a fresh simulator (per-IP limit 50 req/s enforced), accounts created
+through its control API with a realistic mix (0.5 % near liquidation with 10x isolated SOL
+longs, 5 % holding BTC positions, the rest flat), linked directly in a dedicated `standx_bench`
+database (skipping the two verification calls per link), then the real dispatcher and
+`account_sync` run in this process (a thread pool standing in for Celery workers; every REST call
+goes through the Redis-shared StandX rate limiter). After a warm-up that covers the first full
+backfill of every account, it measures for a fixed time and prints:
+
+- REST requests/s used (and 429s seen),
+- p99 age of every account's data, and the worst age among the accounts nearest liquidation,
+- CPU ms per account-sync (this process's CPU time / syncs), and rows written/s.
+
+    .venv/bin/python bench/sync_scale.py [--accounts 10 100 1000] [--seconds 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def _bench_database() -> None:
+    """Point Django at a `standx_bench` database on the configured (or embedded) server."""
+    from standx_web import embedded
+
+    url = os.environ.get("DATABASE_URL") or embedded.database_url()
+    parts = urlsplit(url)
+    bench = urlunsplit(parts._replace(path="/standx_bench"))
+    import psycopg
+
+    with psycopg.connect(urlunsplit(parts._replace(path="/postgres")), autocommit=True) as conn:
+        conn.execute("DROP DATABASE IF EXISTS standx_bench WITH (FORCE)")
+        conn.execute("CREATE DATABASE standx_bench")
+    os.environ["DATABASE_URL"] = bench
+    os.environ.setdefault("REDIS_URL", embedded.redis_url())
+    os.environ.setdefault("SECRET_KEY", "bench-secret-key-not-for-deployment-0123456789")
+    os.environ.setdefault("CREDENTIAL_KEYS", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "standx_web.settings")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_sim() -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "standx_sim", "--host", "127.0.0.1", "--port", str(port),
+         "--seed", "11", "--log-level", "warning"],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            if httpx.get(f"{url}/api/health", timeout=1).status_code == 200:
+                return proc, url
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    proc.kill()
+    raise SystemExit("the simulator did not start")
+
+
+def run_one(n: int, seconds: float, warmup_cap: float) -> dict[str, float]:
+    from django.core.management import call_command
+    from django.db import connection
+    from django.utils import timezone
+
+    from accounts import crypto
+    from accounts.models import AccountMode, StandXAccount, User
+    from portfolio import sync
+    from portfolio.models import (
+        BalanceSnapshot,
+        Order,
+        Position,
+        PositionSnapshot,
+        SyncState,
+        Trade,
+    )
+    from standx.ratelimit import CountingLimiter, NoRateLimit
+    from standx.rest import Credentials, Endpoints, StandXClient
+
+    call_command("flush", interactive=False, verbosity=0)
+    proc, url = start_sim()
+    try:
+        sim = httpx.Client(base_url=url, timeout=30)
+        sim.post("/sim/pause", json={"paused": True})
+        endpoints = Endpoints.for_simulator(url)
+        owner = User.objects.create_user("bench")
+        risky_n, holders_n = max(1, n // 200), max(1, n // 20)
+        # Setting up positions is not what is measured: limits off meanwhile.
+        sim.post("/sim/limits", json={"enabled": False})
+        risky_ids: list[int] = []
+        for i in range(n):
+            acct = sim.post("/sim/accounts", json={"chain": "bsc", "deposit": "10000"}).json()
+            creds = Credentials.from_strings(acct["token"], acct["signing_key"])
+            if i < risky_n + holders_n:
+                with StandXClient(creds, endpoints=endpoints, rate_limiter=NoRateLimit()) as c:
+                    if i < risky_n:
+                        c.change_margin_mode(symbol="SOL-USD", margin_mode="isolated")
+                        c.change_leverage(symbol="SOL-USD", leverage=10)
+                        c.new_order(symbol="SOL-USD", side="buy", order_type="market", qty="20")
+                    else:
+                        c.new_order(symbol="BTC-USD", side="buy", order_type="market", qty="0.01")
+            account = StandXAccount.objects.create(
+                owner=owner, label=f"bench {i}", chain="bsc", address=acct["address"],
+                perps_url=url, auth_url=url, ws_url=endpoints.ws_url,
+                ws_api_url=endpoints.ws_api_url, mode=AccountMode.TRADING,
+            )  # fmt: skip
+            account.token_encrypted = crypto.encrypt(
+                acct["token"], context=account.credential_context("token")
+            )
+            account.save(update_fields=["token_encrypted"])
+            if i < risky_n:
+                risky_ids.append(account.pk)
+        # Bring the 10x SOL longs to ~1.3x health: polled every second from now on.
+        first = StandXAccount.objects.get(pk=risky_ids[0])
+        pos = httpx.get(
+            f"{url}/api/query_positions", params={"symbol": "SOL-USD"},
+            headers={"authorization": f"Bearer {_token(first)}"},
+        ).json()[0]  # fmt: skip
+        q, e = Decimal(pos["qty"]), Decimal(pos["entry_price"])
+        hm, r = (
+            Decimal(pos["holding_margin"]),
+            Decimal(pos["maint_margin"]) / Decimal(pos["position_value"]),
+        )
+        target = ((q * e - hm) / (q * (1 - Decimal("1.3") * r))).quantize(Decimal("0.001"))
+        sim.post("/sim/price", json={"symbol": "SOL-USD", "mark_price": str(target)})
+        sim.post("/sim/limits", json={"enabled": True})
+
+        counter = CountingLimiter(sync.shared_rate_limiter())
+        stop = threading.Event()
+        failures = 0
+        syncs = 0
+        lock = threading.Lock()
+
+        def work(account_id: int) -> None:
+            nonlocal failures, syncs
+            try:
+                _sync_one(account_id)
+            finally:
+                inflight.discard(account_id)
+
+        def _sync_one(account_id: int) -> None:
+            nonlocal failures, syncs
+            try:
+                outcome = sync.account_sync(account_id, limiter=counter)
+                with lock:
+                    syncs += outcome == sync.Outcome.SYNCED
+            except sync.TransientSyncError:
+                with lock:
+                    failures += 1
+            finally:
+                connection.close()
+
+        pool = ThreadPoolExecutor(6)
+        inflight: set[int] = set()
+
+        def dispatcher() -> None:
+            while not stop.is_set():
+                ids = sync.due_account_ids(timezone.now(), limit=200, request_budget=45)
+                for account_id in ids:
+                    if account_id in inflight:
+                        continue
+                    inflight.add(account_id)
+                    pool.submit(work, account_id)
+                connection.close()
+                time.sleep(1)
+
+        thread = threading.Thread(target=dispatcher, daemon=True)
+        started = time.monotonic()
+        thread.start()
+        # Warm-up: every account's first (full backfill) sync.
+        while time.monotonic() - started < warmup_cap:
+            if not SyncState.objects.filter(last_success_at__isnull=True).exists():
+                break
+            time.sleep(1)
+        warmup = time.monotonic() - started
+
+        def rows() -> int:
+            return sum(
+                m.objects.count()
+                for m in (Trade, Order, Position, PositionSnapshot, BalanceSnapshot)
+            )
+
+        rows0, req0, syncs0, fail0 = rows(), counter.granted, syncs, failures
+        cpu0, t0 = time.process_time(), time.monotonic()
+        ages: list[float] = []
+        risky_ages: list[float] = []
+        while time.monotonic() - t0 < seconds:
+            now = timezone.now()
+            for account_id, last in SyncState.objects.values_list("account_id", "last_success_at"):
+                age = (now - last).total_seconds() if last else float("inf")
+                ages.append(age)
+                if account_id in risky_ids:
+                    risky_ages.append(age)
+            time.sleep(0.5)
+        elapsed, cpu = time.monotonic() - t0, time.process_time() - cpu0
+        stop.set()
+        thread.join()
+        pool.shutdown(wait=True)
+        done = syncs - syncs0
+        ages.sort()
+        return {
+            "accounts": n,
+            "warmup_s": warmup,
+            "rps": (counter.granted - req0) / elapsed,
+            "errors": failures - fail0,
+            "p99_age": ages[int(len(ages) * 0.99) - 1] if ages else 0,
+            "risky_max_age": max(risky_ages, default=0),
+            "risky_p50_age": statistics.median(risky_ages) if risky_ages else 0,
+            "cpu_ms_per_sync": cpu / done * 1000 if done else 0,
+            "syncs_per_s": done / elapsed,
+            "rows_per_s": (rows() - rows0) / elapsed,
+        }
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def _token(account: object) -> str:
+    from accounts.standx_access import credentials_for
+
+    return credentials_for(account).token  # type: ignore[arg-type]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--accounts", type=int, nargs="+", default=[10, 100, 1000])
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--warmup-cap", type=float, default=400)
+    args = parser.parse_args()
+    _bench_database()
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", verbosity=0)
+    print(
+        f"{'accounts':>8} {'warm-up':>8} {'req/s':>7} {'errors':>6} {'p99 age':>8} "
+        f"{'risky max':>9} {'risky p50':>9} {'CPU ms/sync':>11} {'syncs/s':>8} {'rows/s':>7}"
+    )
+    for n in args.accounts:
+        r = run_one(n, args.seconds, args.warmup_cap)
+        print(
+            f"{r['accounts']:>8.0f} {r['warmup_s']:>7.0f}s {r['rps']:>7.1f} {r['errors']:>6.0f} "
+            f"{r['p99_age']:>7.1f}s {r['risky_max_age']:>8.1f}s {r['risky_p50_age']:>8.1f}s "
+            f"{r['cpu_ms_per_sync']:>11.1f} {r['syncs_per_s']:>8.1f} {r['rows_per_s']:>7.1f}",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
