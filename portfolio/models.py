@@ -260,6 +260,9 @@ class SyncState(models.Model):
     idle = models.BooleanField(default=False)
     balance_digest = models.CharField(max_length=64, blank=True)
     activity_digest = models.CharField(max_length=64, blank=True)
+    # Positions' (symbol, size, entry, mode) and the open order ids, as the last sync stored them.
+    shape_digest = models.CharField(max_length=64, blank=True)
+    last_balance_at = models.DateTimeField(null=True)
     # REST calls the last sync made: the dispatcher's cost estimate for the next one.
     last_requests = models.PositiveSmallIntegerField(default=5)
     backfill_done = models.BooleanField(default=False)

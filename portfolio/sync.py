@@ -8,6 +8,7 @@ rolls back, the lease expires) or racing another worker all end with the same ro
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import uuid
@@ -121,9 +122,24 @@ def _take_newer(items: Any, cursor: int | None) -> list[Any]:
     return out
 
 
+def _digest(parts: list[str]) -> str:
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()
+
+
+def _num(value: Decimal) -> str:
+    return format(value.normalize(), "f")
+
+
 def balance_digest(balance: sx.Balance, names: tuple[str, ...]) -> str:
-    text = "|".join(format(getattr(balance, n).normalize(), "f") for n in names)
-    return hashlib.sha256(text.encode()).hexdigest()
+    return _digest([_num(getattr(balance, n)) for n in names])
+
+
+def shape_digest(positions: list[sx.Position], open_orders: list[sx.Order]) -> str:
+    """What changes only through trading: each position's size, entry and mode; open order ids."""
+    shapes = sorted(
+        f"{p.symbol}:{_num(p.qty)}:{_num(p.entry_price)}:{p.margin_mode}" for p in positions
+    )
+    return _digest([*shapes, *sorted(str(o.id) for o in open_orders)])
 
 
 def fetch(client: StandXClient, account: StandXAccount, state: SyncState, now: datetime) -> Fetched:
@@ -147,18 +163,9 @@ def fetch(client: StandXClient, account: StandXAccount, state: SyncState, now: d
     positions = client.query_positions()
     balance = balance or client.query_balance()
     open_orders = list(client.query_open_orders(limit=1200).result)
-    stored_positions = {
-        p.symbol: (p.qty, p.entry_price) for p in Position.objects.filter(account=account)
-    }
-    stored_open = set(
-        Order.objects.filter(account=account, status__in=["open", "untriggered"]).values_list(
-            "exchange_id", flat=True
-        )
-    )
     moved = (
         full_due
-        or {p.symbol: (p.qty, p.entry_price) for p in positions} != stored_positions
-        or {o.id for o in open_orders} != stored_open
+        or shape_digest(positions, open_orders) != state.shape_digest
         or balance_digest(balance, ACTIVITY_FIELDS) != state.activity_digest
     )
     if not moved:
@@ -242,9 +249,52 @@ def _snapshot_if_changed(
     )
 
 
-@transaction.atomic
-def store(account: StandXAccount, fetched: Fetched, now: datetime) -> dict[str, int]:
-    """Upsert one sync's data in one transaction; returns row counts written."""
+# Live fields that move with every mark; the rest of a position changes only through trading.
+LIVE_FIELDS = (
+    "mark_price", "position_value", "upnl", "realized_pnl", "leverage", "initial_margin",
+    "holding_margin", "maint_margin", "mmr", "liq_price", "bankruptcy_price",
+)  # fmt: skip
+# Accounts polled every second need no per-second equity curve.
+BALANCE_EVERY = timedelta(seconds=10)
+
+
+def _balance_fields(
+    account: StandXAccount, fetched: Fetched, state: SyncState, now: datetime, *, force: bool
+) -> dict[str, Any]:
+    b = fetched.balance
+    fields: dict[str, Any] = {
+        "idle": not fetched.positions and not fetched.open_orders,
+        "balance_digest": balance_digest(b, sx.BALANCE_FIELDS),
+        "activity_digest": balance_digest(b, ACTIVITY_FIELDS),
+        "shape_digest": shape_digest(fetched.positions, fetched.open_orders),
+    }
+    if force or state.last_balance_at is None or now - state.last_balance_at >= BALANCE_EVERY:
+        BalanceSnapshot.objects.create(
+            account=account, taken_at=now, **{n: getattr(b, n) for n in sx.BALANCE_FIELDS}
+        )
+        fields["last_balance_at"] = now
+    return fields
+
+
+def store_live(
+    account: StandXAccount, fetched: Fetched, state: SyncState, now: datetime
+) -> dict[str, Any]:
+    """Nothing traded since the last sync: refresh the positions' live numbers only."""
+    for p in fetched.positions:
+        Position.objects.filter(account=account, symbol=p.symbol).update(
+            synced_at=now, **{name: getattr(p, name) for name in LIVE_FIELDS}
+        )
+    return _balance_fields(account, fetched, state, now, force=False)
+
+
+def store(
+    account: StandXAccount, fetched: Fetched, state: SyncState, now: datetime
+) -> dict[str, Any]:
+    """Upsert a full read: orders, trades, positions (with history), balance, cursors.
+
+    Runs inside the caller's transaction; returns the sync-state fields to save with the lease
+    release, so rows and cursors commit together.
+    """
     orders = {
         o.id: o for o in [*fetched.new_orders, *fetched.open_orders, *fetched.refreshed_orders]
     }
@@ -269,32 +319,17 @@ def store(account: StandXAccount, fetched: Fetched, now: datetime) -> dict[str, 
         Position.objects.update_or_create(
             account=account, symbol=symbol, defaults=_position_values(p, now)
         )
-    b = fetched.balance
-    BalanceSnapshot.objects.create(
-        account=account, taken_at=now,
-        **{name: getattr(b, name) for name in sx.BALANCE_FIELDS},
-    )  # fmt: skip
-    state = SyncState.objects.select_for_update().get(pk=account.pk)
-    if fetched.full:
-        state.last_full_sync_at = now
-    state.idle = not fetched.positions and not fetched.open_orders
-    state.balance_digest = balance_digest(b, sx.BALANCE_FIELDS)
-    state.activity_digest = balance_digest(b, ACTIVITY_FIELDS)
+    fields = _balance_fields(account, fetched, state, now, force=True)
+    fields["last_full_sync_at"] = now
     if fetched.new_trades:
-        state.trade_cursor = max(state.trade_cursor or 0, *(t.id for t in fetched.new_trades))
+        fields["trade_cursor"] = max(state.trade_cursor or 0, *(t.id for t in fetched.new_trades))
     if fetched.new_orders:
-        state.order_cursor = max(state.order_cursor or 0, *(o.id for o in fetched.new_orders))
+        fields["order_cursor"] = max(state.order_cursor or 0, *(o.id for o in fetched.new_orders))
     if not state.backfill_done:
-        state.backfill_trades += len(fetched.new_trades)
-        state.backfill_orders += len(fetched.new_orders)
-        state.backfill_done = True
-    state.save(
-        update_fields=[
-            "trade_cursor", "order_cursor", "backfill_done", "backfill_trades", "backfill_orders",
-            "last_full_sync_at", "idle", "balance_digest", "activity_digest",
-        ]
-    )  # fmt: skip
-    return {"orders": len(orders), "trades": len(fetched.new_trades), "positions": len(incoming)}
+        fields["backfill_done"] = True
+        fields["backfill_trades"] = state.backfill_trades + len(fetched.new_trades)
+        fields["backfill_orders"] = state.backfill_orders + len(fetched.new_orders)
+    return fields
 
 
 def poll_interval(fetched: Fetched) -> float:
@@ -343,11 +378,6 @@ def account_sync(account_id: int, *, limiter: RateLimiter | None = None) -> Outc
     try:
         with client_for(account, rate_limiter=counter, http_client=shared_http_client()) as client:
             fetched = fetch(client, account, state, now)
-        if not fetched.quiet:
-            store(account, fetched, now)
-        if fetched.full:
-            # Every fill up to `now` is stored, so funding up to `now` can be rebuilt exactly.
-            funding.funding_rebuild(account, until=now)
     except standx_errors.AuthenticationError as exc:
         account_services.account_mark_needs_relink(
             account_id=account_id, reason=f"StandX refused the token ({exc.message}); re-link."
@@ -369,17 +399,28 @@ def account_sync(account_id: int, *, limiter: RateLimiter | None = None) -> Outc
             raise TransientSyncError(str(exc)) from None
         return Outcome.FAILED
     interval = poll_interval(fetched)
-    _release(
-        account_id,
-        token,
-        last_requests=min(counter.granted, 32767),
-        last_success_at=now,
-        last_error="",
-        consecutive_failures=0,
-        stale=False,
-        interval_s=interval,
-        next_due_at=now + timedelta(seconds=interval),
-    )
+    # A quiet sync writes one row: no transaction needed around it.
+    with transaction.atomic() if not fetched.quiet else contextlib.nullcontext():
+        fields: dict[str, Any] = {}
+        if fetched.full:
+            fields = store(account, fetched, state, now)
+            # Every fill up to `now` is stored, so funding up to `now` can be rebuilt exactly.
+            funding.funding_rebuild(account, until=now)
+        elif not fetched.quiet:
+            fields = store_live(account, fetched, state, now)
+        # Rows, cursors and the lease release commit together.
+        _release(
+            account_id,
+            token,
+            last_requests=min(counter.granted, 32767),
+            last_success_at=now,
+            last_error="",
+            consecutive_failures=0,
+            stale=False,
+            interval_s=interval,
+            next_due_at=now + timedelta(seconds=interval),
+            **fields,
+        )
     return Outcome.SYNCED
 
 
