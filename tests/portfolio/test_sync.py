@@ -331,3 +331,20 @@ def test_the_dispatcher_stays_within_the_request_budget(
     # The riskiest first (1 call), then two 5-call accounts: 11 calls.
     assert picked[0] == others[0].pk
     assert len(picked) == 3
+
+
+def test_sync_status_shows_backfill_progress(alice_linked: StandXAccount) -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("sync_status", stdout=out)
+    assert "pending" in out.getvalue()
+    sync.account_sync(alice_linked.pk, limiter=NO_LIMIT)
+    out = StringIO()
+    call_command("sync_status", "--user", "alice", stdout=out)
+    line = out.getvalue().splitlines()[1]
+    assert "Main" in line
+    assert "ok" in line
+    assert "done: 0t/0o" in line
