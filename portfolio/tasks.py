@@ -44,7 +44,7 @@ def sync_account(account_id: int) -> str:
 @shared_task(name="portfolio.dispatch_syncs", ignore_result=True, max_retries=0)
 def dispatch_syncs() -> int:
     """Enqueue the due accounts, riskiest first, within one second's share of the REST budget."""
-    budget = settings.SYNC_REQUESTS_PER_SECOND * settings.SYNC_DISPATCH_SECONDS
+    budget = max(1, int(settings.SYNC_REQUESTS_PER_SECOND * settings.SYNC_DISPATCH_SECONDS))
     ids = sync.due_account_ids(timezone.now(), limit=budget, request_budget=budget)
     for account_id in ids:
         # expires: a sync queued behind a backlog is replaced by the next dispatch anyway.

@@ -93,8 +93,9 @@ class Supervisor:
     def __init__(self) -> None:
         self.children: list[tuple[str, subprocess.Popen[bytes]]] = []
 
-    def start(self, name: str, args: list[str]) -> None:
-        proc = subprocess.Popen(args, cwd=BASE_DIR, start_new_session=True)
+    def start(self, name: str, args: list[str], env: dict[str, str] | None = None) -> None:
+        full_env = {**os.environ, **(env or {})}
+        proc = subprocess.Popen(args, cwd=BASE_DIR, start_new_session=True, env=full_env)
         self.children.append((name, proc))
         _log(f"started {name} (pid {proc.pid})")
 
@@ -191,6 +192,7 @@ def run_demo() -> int:
         supervisor.start(
             "worker",
             [PY, "-m", "celery", "-A", "standx_web", "worker", "-l", "INFO", "--concurrency", "2"],
+            env={"DATABASE_CONN_MAX_AGE": "60"},
         )
         supervisor.start(
             "beat", [PY, "-m", "celery", "-A", "standx_web", "beat", "-l", "INFO", "-s", schedule]

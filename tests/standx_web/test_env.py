@@ -48,6 +48,19 @@ def test_env_int_rejects_text_and_values_below_the_minimum(monkeypatch: pytest.M
     assert env_int("N", 1) == 42
 
 
+def test_env_float_parses_and_checks_its_minimum(monkeypatch: pytest.MonkeyPatch) -> None:
+    from standx_web.env import env_float
+
+    monkeypatch.setenv("F", "0.5")
+    assert env_float("F", 1.0) == 0.5
+    monkeypatch.setenv("F", "fast")
+    with pytest.raises(ImproperlyConfigured, match="must be a number"):
+        env_float("F", 1.0)
+    monkeypatch.setenv("F", "0.01")
+    with pytest.raises(ImproperlyConfigured, match=r"at least 0\.1"):
+        env_float("F", 1.0, minimum=0.1)
+
+
 def test_env_str_requires_a_value_without_default(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MISSING_THING", raising=False)
     with pytest.raises(ImproperlyConfigured, match="MISSING_THING is required"):
