@@ -424,6 +424,23 @@ def account_sync(account_id: int, *, limiter: RateLimiter | None = None) -> Outc
     return Outcome.SYNCED
 
 
+URGENT_INTERVAL_S = 2.0
+
+
+def due_accounts(
+    now: datetime, limit: int, *, request_budget: int | None = None
+) -> list[tuple[int, bool]]:
+    """``(account id, urgent)`` for the due accounts; urgent ones are polled every ≤2 s and go
+    to their own queue, so a backlog of quiet accounts never delays them."""
+    ids = due_account_ids(now, limit, request_budget=request_budget)
+    urgent = set(
+        SyncState.objects.filter(account_id__in=ids, interval_s__lte=URGENT_INTERVAL_S).values_list(
+            "account_id", flat=True
+        )
+    )
+    return [(account_id, account_id in urgent) for account_id in ids]
+
+
 def due_account_ids(now: datetime, limit: int, *, request_budget: int | None = None) -> list[int]:
     """Accounts due for a sync, riskiest (shortest interval) first.
 

@@ -16,6 +16,9 @@ from standx.rest import StandXClient
 from standx_web.celery_app import app
 from standx_web.health import WORKER_HEARTBEAT_KEY, record_heartbeat
 
+# Accounts near liquidation have a queue (and a worker) of their own: see docker-compose.yml.
+URGENT_QUEUE = "sync_urgent"
+DEFAULT_QUEUE = "celery"
 TransientError = (UnavailableError, ServerError, RateLimitedError, BadResponseError)
 
 
@@ -45,11 +48,15 @@ def sync_account(account_id: int) -> str:
 def dispatch_syncs() -> int:
     """Enqueue the due accounts, riskiest first, within one second's share of the REST budget."""
     budget = max(1, int(settings.SYNC_REQUESTS_PER_SECOND * settings.SYNC_DISPATCH_SECONDS))
-    ids = sync.due_account_ids(timezone.now(), limit=budget, request_budget=budget)
-    for account_id in ids:
+    due = sync.due_accounts(timezone.now(), limit=budget, request_budget=budget)
+    for account_id, urgent in due:
         # expires: a sync queued behind a backlog is replaced by the next dispatch anyway.
-        sync_account.apply_async(args=(account_id,), expires=settings.SYNC_DISPATCH_SECONDS * 5)
-    return len(ids)
+        sync_account.apply_async(
+            args=(account_id,),
+            queue=URGENT_QUEUE if urgent else DEFAULT_QUEUE,
+            expires=max(2.0, settings.SYNC_DISPATCH_SECONDS * 5),
+        )
+    return len(due)
 
 
 @shared_task(name="portfolio.downsample_snapshots", ignore_result=True, max_retries=0)

@@ -195,6 +195,12 @@ def run_demo() -> int:
             env={"DATABASE_CONN_MAX_AGE": "60"},
         )
         supervisor.start(
+            "urgent worker",
+            [PY, "-m", "celery", "-A", "standx_web", "worker", "-l", "INFO", "--concurrency",
+             "1", "-Q", "sync_urgent", "-n", "urgent@%h"],
+            env={"DATABASE_CONN_MAX_AGE": "60"},
+        )  # fmt: skip
+        supervisor.start(
             "beat", [PY, "-m", "celery", "-A", "standx_web", "beat", "-l", "INFO", "-s", schedule]
         )
         supervisor.start("pricestream", [PY, "manage.py", "pricestream"])

@@ -348,3 +348,12 @@ def test_sync_status_shows_backfill_progress(alice_linked: StandXAccount) -> Non
     assert "Main" in line
     assert "ok" in line
     assert "done: 0t/0o" in line
+
+
+def test_accounts_near_liquidation_are_marked_urgent(alice_linked: StandXAccount) -> None:
+    now = timezone.now()
+    sync.due_account_ids(now, limit=10)
+    SyncState.objects.filter(pk=alice_linked.pk).update(interval_s=1)
+    assert sync.due_accounts(now, limit=10) == [(alice_linked.pk, True)]
+    SyncState.objects.filter(pk=alice_linked.pk).update(interval_s=10)
+    assert sync.due_accounts(now, limit=10) == [(alice_linked.pk, False)]

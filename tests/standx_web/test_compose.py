@@ -40,9 +40,9 @@ def assert_entry_point_exists(argv: list[str]) -> None:
 
 
 def test_it_has_the_services_of_the_house_plan(compose: dict[str, Any]) -> None:
-    assert {"postgres", "redis", "migrate", "web", "worker", "beat", "pricestream"} <= set(
-        compose["services"]
-    )
+    assert {
+        "postgres", "redis", "migrate", "web", "worker", "worker-urgent", "beat", "pricestream",
+    } <= set(compose["services"])  # fmt: skip
     assert compose["services"]["postgres"]["image"].startswith("postgres:16")
     assert compose["services"]["redis"]["image"].startswith("redis:7")
 
@@ -54,7 +54,9 @@ def test_databases_have_health_checks_and_volumes(compose: dict[str, Any]) -> No
         assert service.get("volumes"), name
 
 
-@pytest.mark.parametrize("name", ["migrate", "web", "worker", "beat", "pricestream"])
+@pytest.mark.parametrize(
+    "name", ["migrate", "web", "worker", "worker-urgent", "beat", "pricestream"]
+)
 def test_each_app_command_resolves_to_an_entry_point(compose: dict[str, Any], name: str) -> None:
     assert_entry_point_exists(command_of(compose["services"][name]))
 
