@@ -21,7 +21,7 @@ from typing import Any
 import redis
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import Case, Q, Value, When
 from django.utils import timezone
 
 from accounts import services as account_services
@@ -124,9 +124,7 @@ FROM claimed JOIN accounts_standxaccount a ON a.id = claimed.account_id
 _STATE_LIST = ", ".join(f'"{f.column}"' for f in _STATE_FIELDS)
 _CLAIMED_LIST = ", ".join(f'claimed."{f.column}"' for f in _STATE_FIELDS)
 _ACCOUNT_LIST = ", ".join(f'a."{f.column}"' for f in _ACCOUNT_FIELDS)
-_CLAIM_SQL = _CLAIM_TEMPLATE.format(
-    state=_STATE_LIST, claimed=_CLAIMED_LIST, account=_ACCOUNT_LIST
-)
+_CLAIM_SQL = _CLAIM_TEMPLATE.format(state=_STATE_LIST, claimed=_CLAIMED_LIST, account=_ACCOUNT_LIST)
 
 
 def claim_and_load(account_id: int, token: str, now: datetime) -> SyncState | None:
@@ -490,8 +488,9 @@ def due_accounts(
 def due_account_ids(now: datetime, limit: int, *, request_budget: int | None = None) -> list[int]:
     """Accounts due for a sync, riskiest (shortest interval) first.
 
-    With ``request_budget``, stop once the expected REST calls (each account's last count) would
-    exceed it; the riskiest account is always included.
+    With ``request_budget``, stop once the expected REST calls would exceed it; the riskiest
+    account is always included. The expectation comes from the account's state, not its last
+    sync (whose cost may have been the one-off backfill): first sync 5, idle 1, otherwise 3.
     """
     syncable = StandXAccount.objects.filter(sync_enabled=True, status=AccountStatus.VERIFIED)
     missing = syncable.filter(sync_state__isnull=True)
@@ -502,7 +501,14 @@ def due_account_ids(now: datetime, limit: int, *, request_budget: int | None = N
         SyncState.objects.filter(account__in=syncable, next_due_at__lte=now)
         .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
         .order_by("interval_s", "next_due_at")
-        .values_list("account_id", "last_requests")[:limit]
+        .annotate(
+            cost=Case(
+                When(backfill_done=False, then=Value(5)),
+                When(idle=True, then=Value(1)),
+                default=Value(3),
+            )
+        )
+        .values_list("account_id", "cost")[:limit]
     )
     picked: list[int] = []
     spent = 0

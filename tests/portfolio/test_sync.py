@@ -324,12 +324,12 @@ def test_the_dispatcher_stays_within_the_request_budget(
         for i in range(3)
     ]
     now = timezone.now()
-    sync.due_account_ids(now, limit=10)  # creates the sync states
-    SyncState.objects.update(last_requests=5)
-    SyncState.objects.filter(pk=others[0].pk).update(last_requests=1, interval_s=0.5)
-    picked = sync.due_account_ids(now, limit=10, request_budget=11)
-    # The riskiest first (1 call), then two 5-call accounts: 11 calls.
-    assert picked[0] == others[0].pk
+    sync.due_account_ids(now, limit=10)  # creates the sync states: none synced yet (5 calls)
+    SyncState.objects.filter(pk=others[0].pk).update(backfill_done=True, idle=True, interval_s=0.5)
+    SyncState.objects.filter(pk=others[1].pk).update(backfill_done=True, idle=False, interval_s=1)
+    picked = sync.due_account_ids(now, limit=10, request_budget=9)
+    # The riskiest first (idle: 1 call), then one with positions (3), then a first sync (5).
+    assert picked[:2] == [others[0].pk, others[1].pk]
     assert len(picked) == 3
 
 
