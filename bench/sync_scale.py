@@ -282,7 +282,8 @@ def main() -> None:
     for n in args.accounts:
         r = run_one(n, args.seconds, args.warmup_cap)
         print(
-            f"{r['accounts']:>8.0f} {r['warmup_s']:>7.0f}s {r['settle_s']:>6.0f}s {r['rps']:>7.1f} {r['errors']:>6.0f} "
+            f"{r['accounts']:>8.0f} {r['warmup_s']:>7.0f}s {r['settle_s']:>6.0f}s "
+            f"{r['rps']:>7.1f} {r['errors']:>6.0f} "
             f"{r['p99_age']:>7.1f}s {r['risky_max_age']:>8.1f}s {r['risky_p50_age']:>8.1f}s "
             f"{r['cpu_ms_per_sync']:>11.1f} {r['syncs_per_s']:>8.1f} {r['rows_per_s']:>7.1f}",
             flush=True,
