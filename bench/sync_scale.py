@@ -26,9 +26,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -41,6 +39,8 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.simulator import start_sim  # noqa: E402
 
 
 def _bench_database() -> None:
@@ -62,30 +62,6 @@ def _bench_database() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "standx_web.settings")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_sim() -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "standx_sim", "--host", "127.0.0.1", "--port", str(port),
-         "--seed", "11", "--log-level", "warning"],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            if httpx.get(f"{url}/api/health", timeout=1).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    proc.kill()
-    raise SystemExit("the simulator did not start")
-
-
 def run_one(n: int, seconds: float, warmup_cap: float) -> dict[str, float]:
     from django.core.management import call_command
     from django.utils import timezone
@@ -105,7 +81,7 @@ def run_one(n: int, seconds: float, warmup_cap: float) -> dict[str, float]:
     from standx.rest import Credentials, Endpoints, StandXClient
 
     call_command("flush", interactive=False, verbosity=0)
-    proc, url = start_sim()
+    proc, url = start_sim(seed=11)
     try:
         sim = httpx.Client(base_url=url, timeout=30)
         sim.post("/sim/pause", json={"paused": True})
