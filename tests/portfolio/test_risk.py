@@ -51,7 +51,8 @@ def test_the_docs_position_to_every_digit() -> None:
     assert risk.distance == D("9341.55")
     assert pct(risk.distance_pct) == D("7.67")
     assert pct(risk.effective_leverage) == D("10.02")
-    assert pct(risk.roe * 100) == D("-0.19")  # type: ignore[operator]
+    assert risk.roe is not None
+    assert pct(risk.roe * 100) == D("-0.19")
     assert risk.liq_divergence is False
     assert risk.side == "long"
 
