@@ -92,20 +92,6 @@ def sync_state_for(account: StandXAccount) -> SyncState:
     return state
 
 
-def lease_claim(account_id: int, token: str, now: datetime) -> bool:
-    """Take the account's lease unless a live one exists (the conditional UPDATE is the lock)."""
-    claimed = (
-        SyncState.objects.filter(pk=account_id)
-        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
-        .update(
-            lease_until=now + timedelta(seconds=settings.SYNC_LEASE_SECONDS),
-            lease_token=token,
-            last_attempt_at=now,
-        )
-    )
-    return claimed == 1
-
-
 # The hot path in raw SQL: building these three statements through the ORM cost more CPU than
 # the rest of a quiet sync. Column names come from the models' metadata, never from input.
 _STATE_FIELDS = list(SyncState._meta.concrete_fields)

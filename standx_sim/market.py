@@ -409,19 +409,10 @@ class Market:
         }
 
     def stream_price_view(self, when: datetime) -> dict[str, Any]:
-        """WS `price` channel shape (`spread` as a pair)."""
-        bid, ask = self.best_bid(), self.best_ask()
-        return {
-            "base": self.spec.base,
-            "index_price": fmt(self.index),
-            "last_price": None if self.last_price is None else fmt(self.last_price),
-            "mark_price": fmt(self.mark),
-            "mid_price": fmt(to_tick((bid + ask) / 2, self.spec.price_tick)),
-            "quote": self.spec.quote,
-            "spread": [fmt(bid), fmt(ask)],
-            "symbol": self.spec.symbol,
-            "time": iso(when),
-        }
+        """WS `price` channel shape: the REST price view with `spread` as a [bid, ask] pair."""
+        view = self.price_view(when)
+        view["spread"] = [view.pop("spread_bid"), view.pop("spread_ask")]
+        return view
 
     def market_view(self, when: datetime, open_interest: Decimal) -> dict[str, Any]:
         """`query_symbol_market` shape."""

@@ -126,7 +126,7 @@ def test_later_activity_is_picked_up_from_the_cursor(
 
 def test_a_held_lease_makes_a_second_sync_a_no_op(alice_linked: StandXAccount) -> None:
     sync.sync_state_for(alice_linked)
-    assert sync.lease_claim(alice_linked.pk, "other-worker", timezone.now())
+    assert sync.claim_and_load(alice_linked.pk, "other-worker", timezone.now()) is not None
     assert sync.account_sync(alice_linked.pk, limiter=NO_LIMIT) == sync.Outcome.BUSY
     assert not Trade.objects.exists()
     assert not BalanceSnapshot.objects.exists()
