@@ -9,7 +9,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Max, Min
+from django.db.models import Case, F, Max, Min, Value, When
+from django.db.models.functions import Abs
 from django.utils import timezone
 
 from portfolio.models import FundingRate, MarketPrice, MarketSymbol, Position, Trade
@@ -67,13 +68,24 @@ def mark_store(
 
 
 def _reprice_positions(symbol: str, mark: Decimal) -> None:
-    # Between polls the exchange's uPnL is stale; qty is signed, so one formula serves both sides.
-    for position in Position.objects.filter(symbol=symbol).only("pk", "qty", "entry_price"):
-        Position.objects.filter(pk=position.pk).update(
-            mark_price=mark,
-            position_value=abs(position.qty) * mark,
-            upnl=position.qty * (mark - position.entry_price),
-        )
+    """Between polls the exchange's uPnL is stale: recompute it at the new mark, in one statement.
+
+    qty is signed, so one formula serves both sides. The maintenance margin scales with the
+    notional at the same rate (r = MM / notional), so health and liquidation price stay exact
+    until the next poll brings the exchange's own figures.
+    """
+    Position.objects.filter(symbol=symbol).update(
+        maint_margin=Case(
+            When(
+                position_value__gt=0,
+                then=F("maint_margin") * Abs(F("qty")) * Value(mark) / F("position_value"),
+            ),
+            default=F("maint_margin"),
+        ),
+        mark_price=Value(mark),
+        position_value=Abs(F("qty")) * Value(mark),
+        upnl=F("qty") * (Value(mark) - F("entry_price")),
+    )
 
 
 def market_sync(client: StandXClient, *, now: datetime | None = None) -> int:

@@ -6,6 +6,7 @@ Decimal precision: prices and quantities up to 18 integer and 18 fractional digi
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 
 from accounts.models import StandXAccount
@@ -271,3 +272,128 @@ class SyncState(models.Model):
 
     def __str__(self) -> str:
         return f"sync of {self.account_id}"
+
+
+def threshold(**kwargs: object) -> models.DecimalField:
+    return models.DecimalField(max_digits=30, decimal_places=10, **kwargs)  # type: ignore[arg-type]
+
+
+class AlertRule(models.Model):
+    """One user's alert rule (see :mod:`portfolio.alerts`); defaults are made at sign-up."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="alert_rules"
+    )
+    key = models.SlugField(max_length=40)
+    metric = models.CharField(max_length=30)
+    direction = models.CharField(max_length=5)
+    severity = models.CharField(max_length=10)
+    trigger = threshold()
+    clear = threshold()
+    pending_seconds = models.PositiveIntegerField(default=0)
+    repeat_seconds = models.PositiveIntegerField(null=True, blank=True)
+    enabled = models.BooleanField(default=True)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "key"], name="alert_rule_once")]
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.user_id})"
+
+
+class AlertSettings(models.Model):
+    """When a user wants to be told: quiet hours in their time zone, snooze, email fallback."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="alert_settings",
+    )
+    time_zone = models.CharField(max_length=64, default="UTC")
+    quiet_start = models.TimeField(null=True, blank=True)
+    quiet_end = models.TimeField(null=True, blank=True)
+    snoozed_until = models.DateTimeField(null=True, blank=True)
+    email_critical = models.BooleanField(default=True)
+
+    def __str__(self) -> str:
+        return f"alert settings of {self.user_id}"
+
+
+class AlertStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    FIRING = "firing", "Firing"
+    RESOLVED = "resolved", "Resolved"
+
+
+OPEN_ALERT_STATUSES = (AlertStatus.PENDING, AlertStatus.FIRING)
+
+
+class Alert(models.Model):
+    """One rule's episode for one account (and symbol, or "" for the whole account).
+
+    At most one open (pending or firing) alert per rule x account x symbol; resolved ones are
+    the history.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    account = models.ForeignKey(StandXAccount, on_delete=models.CASCADE, related_name="alerts")
+    rule = models.ForeignKey(AlertRule, on_delete=models.CASCADE, related_name="alerts")
+    symbol = models.CharField(max_length=30, blank=True)
+    status = models.CharField(max_length=10, choices=AlertStatus.choices)
+    severity = models.CharField(max_length=10)
+    since = models.DateTimeField()
+    value = threshold()
+    opened_at = models.DateTimeField()
+    fired_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    last_notified = models.DateTimeField(null=True, blank=True)
+    notifications = models.PositiveIntegerField(default=0)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    title = models.CharField(max_length=200, blank=True)
+    body = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["rule", "account", "symbol"],
+                condition=models.Q(status__in=["pending", "firing"]),
+                name="one_open_alert_per_scope",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["user", "status"], name="alert_user_status"),
+            models.Index(fields=["user", "-opened_at", "-id"], name="alert_user_recent"),
+            models.Index(fields=["account", "status"], name="alert_account_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rule_id} {self.symbol or 'account'} {self.status}"
+
+
+class AlertEventKind(models.TextChoices):
+    FIRED = "fired", "Fired"
+    REPEATED = "repeated", "Repeated"
+    RESOLVED = "resolved", "Resolved"
+
+
+class AlertEvent(models.Model):
+    """One notification of an alert: what was sent, and whether quiet hours held it back."""
+
+    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=10, choices=AlertEventKind.choices)
+    severity = models.CharField(max_length=10)
+    value = threshold()
+    at = models.DateTimeField()
+    title = models.CharField(max_length=200)
+    body = models.CharField(max_length=500)
+    delivered = models.BooleanField(default=True)
+    emailed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["alert", "-at"], name="alertevent_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.title}"

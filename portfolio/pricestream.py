@@ -1,8 +1,13 @@
 """The price stream: one long-running process holding StandX's public ``price`` channel for every
 symbol any linked account holds.
 
-Marks are stored (at most once a second per symbol) and the affected positions re-priced between
-polls. The stream reconnects with backoff (``standx.stream``); when a held symbol has had no
+Each new mark is stored, the affected positions re-priced and their accounts' alert rules
+evaluated (:func:`portfolio.alerting.alerts_evaluate_symbol`) between polls. Prices are coalesced
+per symbol: while one is being processed, newer ones replace each other, so a burst never builds
+a backlog and the latest mark is always the next one handled. An unchanged mark is rewritten at
+most every ``write_every`` seconds.
+
+The stream reconnects with backoff (``standx.stream``); when a held symbol has had no
 price for ``stale_after`` seconds, it is read over REST instead. A heartbeat in Redis tells
 ``/healthz`` the process is alive.
 """
@@ -18,7 +23,7 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 
-from portfolio import market
+from portfolio import alerting, market
 from standx import errors as standx_errors
 from standx.models import opt_dec
 from standx.rest import StandXClient
@@ -48,11 +53,15 @@ class PriceStreamRunner:
         self.symbols: set[str] = set()
         self.last_seen: dict[str, float] = {}
         self.last_written: dict[str, float] = {}
+        self.last_mark: dict[str, Decimal | None] = {}
+        self.latest: dict[str, tuple[Decimal | None, Decimal | None, Decimal | None]] = {}
+        self.wakeup = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:
         await self.refresh_symbols()
         tasks = [
             asyncio.create_task(self._consume()),
+            asyncio.create_task(self._process()),
             asyncio.create_task(self._every(self.refresh_every, self.refresh_symbols)),
             asyncio.create_task(self._every(self.heartbeat_every, self._heartbeat_and_fallback)),
         ]
@@ -90,10 +99,7 @@ class PriceStreamRunner:
         if not isinstance(data, dict) or not isinstance(data.get("symbol"), str):
             return
         symbol = data["symbol"]
-        now = time.monotonic()
-        self.last_seen[symbol] = now
-        if now - self.last_written.get(symbol, 0.0) < self.write_every:
-            return
+        self.last_seen[symbol] = time.monotonic()
         try:
             mark = opt_dec(data.get("mark_price"), "mark_price")
             index = opt_dec(data.get("index_price"), "index_price")
@@ -101,16 +107,32 @@ class PriceStreamRunner:
         except standx_errors.BadResponseError:
             logger.warning("price stream: malformed price for %s ignored", symbol)
             return
-        self.last_written[symbol] = now
-        await self._store(symbol, mark, index, last, "stream")
+        self.latest[symbol] = (mark, index, last)
+        self.wakeup.set()
+
+    async def _process(self) -> None:
+        while True:
+            await self.wakeup.wait()
+            self.wakeup.clear()
+            while self.latest:
+                symbol = next(iter(self.latest))
+                mark, index, last = self.latest.pop(symbol)
+                now = time.monotonic()
+                unchanged = mark == self.last_mark.get(symbol, object())
+                if unchanged and now - self.last_written.get(symbol, 0.0) < self.write_every:
+                    continue
+                self.last_written[symbol] = now
+                self.last_mark[symbol] = mark
+                try:
+                    await self._store(symbol, mark, index, last, "stream")
+                except Exception:  # one bad write must not stop the stream
+                    logger.exception("price stream: storing %s failed", symbol)
 
     async def _store(
         self, symbol: str, mark: Decimal | None, index: Decimal | None, last: Decimal | None,
         source: str,
     ) -> None:  # fmt: skip
-        await sync_to_async(market.mark_store)(
-            symbol, mark=mark, index=index, last=last, source=source
-        )
+        await sync_to_async(_store_and_evaluate)(symbol, mark, index, last, source)
 
     async def _heartbeat_and_fallback(self) -> None:
         now = time.monotonic()
@@ -124,9 +146,19 @@ class PriceStreamRunner:
             with self.rest_client() as client:
                 for symbol in symbols:
                     price = client.query_symbol_price(symbol=symbol)
-                    market.mark_store(
-                        symbol, mark=price.mark_price, index=price.index_price,
-                        last=price.last_price, source="rest",
-                    )  # fmt: skip
+                    _store_and_evaluate(
+                        symbol, price.mark_price, price.index_price, price.last_price, "rest"
+                    )
         except standx_errors.StandXError as exc:
             logger.warning("price stream: REST fallback failed: %s", exc)
+
+
+def _store_and_evaluate(
+    symbol: str, mark: Decimal | None, index: Decimal | None, last: Decimal | None, source: str
+) -> None:
+    market.mark_store(symbol, mark=mark, index=index, last=last, source=source)
+    if mark is not None:
+        try:
+            alerting.alerts_evaluate_symbol(symbol)
+        except Exception:  # the mark is stored; the next one evaluates again
+            logger.exception("price stream: alert evaluation for %s failed", symbol)

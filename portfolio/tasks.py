@@ -10,7 +10,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from accounts.standx_access import default_endpoints
-from portfolio import market, retention, sync
+from portfolio import alerting, market, notify, retention, sync
 from standx.errors import BadResponseError, RateLimitedError, ServerError, UnavailableError
 from standx.rest import StandXClient
 from standx_web.celery_app import app
@@ -75,6 +75,8 @@ def setup_periodic_tasks(sender: Any, **kwargs: Any) -> None:
     sender.add_periodic_task(every, dispatch_syncs.s(), name="dispatch syncs", expires=every)
     # Funding and symbol rules change slowly; marks come from the price stream in between.
     sender.add_periodic_task(30.0, sync_market.s(), name="sync market data", expires=30)
+    sweep = settings.ALERT_SWEEP_SECONDS
+    sender.add_periodic_task(sweep, sweep_alerts.s(), name="sweep alerts", expires=sweep)
     sender.add_periodic_task(
         crontab(minute=17), downsample_snapshots.s(), name="downsample snapshots", expires=3000
     )
@@ -95,3 +97,22 @@ def sync_market() -> int:
         endpoints=default_endpoints(), rate_limiter=sync.shared_rate_limiter()
     ) as client:
         return market.market_sync(client)
+
+
+@shared_task(name="portfolio.sweep_alerts", ignore_result=True, max_retries=0)
+def sweep_alerts() -> int:
+    """Data age and token expiry of every account: "your monitor is blind" needs no sync."""
+    return alerting.alerts_sweep()
+
+
+@shared_task(
+    name="portfolio.send_alert_email",
+    ignore_result=True,
+    autoretry_for=(OSError,),
+    retry_backoff=5,
+    retry_backoff_max=300,
+    max_retries=5,
+)
+def send_alert_email(event_id: int) -> bool:
+    """The email fallback of one critical alert event (sent at most once)."""
+    return notify.alert_email_send(event_id)

@@ -248,6 +248,9 @@ SYNC_LEASE_SECONDS = env_int("SYNC_LEASE_SECONDS", 60, minimum=1)
 
 # EMAIL (critical-alert fallback; console in development and demo)
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+# Where links in alert emails point (the dashboard's public address).
+SITE_URL = env_str("SITE_URL", "http://localhost:8000").rstrip("/")
+ALERT_SWEEP_SECONDS = env_float("ALERT_SWEEP_SECONDS", 15.0, minimum=1.0)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "StandX Portfolio <alerts@localhost>")
 
 # LOGGING
