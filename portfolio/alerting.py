@@ -560,3 +560,64 @@ def alerts_snooze(*, user_id: int, until: datetime | None) -> None:
     realtime.publish_to_user(
         user_id, {"type": "snooze", "until": until.isoformat() if until else None}
     )
+
+
+@dataclass(frozen=True)
+class PreviewRow:
+    rule_key: str
+    label: str
+    where: str
+    value: str
+    fires: bool  # the value is past the trigger now
+    note: str  # "fires now", "fires if it lasts 10 s", "within limits"
+
+
+def rules_preview(user_id: int, rules: list[tuple[AlertRule, Rule]]) -> list[PreviewRow]:
+    """What the given (possibly unsaved) rules make of the user's accounts right now.
+
+    Read-only: nothing is stored or sent. Rows past their trigger come first.
+    """
+    now = timezone.now()
+    ids = list(StandXAccount.objects.filter(owner_id=user_id).values_list("pk", flat=True))
+    views = load_views(ids, ALL_METRICS, now)
+    symbols = {p.symbol for v in views for p in v.positions}
+    ticks, funding = _ticks(symbols), _funding(symbols)
+    rows: list[PreviewRow] = []
+    for view in views:
+        observed = observe(view, ALL_METRICS, now, ticks=ticks, funding=funding)
+        for row, rule in rules:
+            label = alert_text.METRICS[rule.metric].label
+            for symbol, value in sorted(observed.get(rule.metric, {}).items()):
+                fires = rule.enabled and rule.bad(value)
+                if not rule.enabled:
+                    note = "rule off"
+                elif not fires:
+                    note = "within limits"
+                elif rule.pending:
+                    note = f"fires if it lasts {int(rule.pending.total_seconds())} s"
+                else:
+                    note = "fires now"
+                rows.append(
+                    PreviewRow(
+                        rule_key=row.key,
+                        label=label,
+                        where=alert_text.scope_name(view.account.label, symbol),
+                        value=alert_text.fmt_value(rule.metric, value),
+                        fires=fires,
+                        note=note,
+                    )
+                )
+    rows.sort(key=lambda r: not r.fires)
+    return rows
+
+
+def rules_save(user_id: int, formset: Any, settings_form: Any) -> None:
+    """Save edited rules and settings, then re-evaluate the user's accounts at once so a
+    changed threshold fires (or resolves) without waiting for the next mark."""
+    with transaction.atomic():
+        for form in formset.forms:
+            if form.instance.user_id == user_id:
+                form.save()
+        settings_form.save()
+    ids = list(StandXAccount.objects.filter(owner_id=user_id).values_list("pk", flat=True))
+    alerts_evaluate(ids, now=timezone.now())

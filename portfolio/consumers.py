@@ -8,7 +8,7 @@ from asgiref.sync import async_to_sync
 from channels.exceptions import DenyConnection
 from channels.generic.websocket import JsonWebsocketConsumer
 
-from portfolio import realtime
+from portfolio import alerting, realtime
 from portfolio.selectors import live_state_for_user
 
 
@@ -32,8 +32,14 @@ class LiveConsumer(JsonWebsocketConsumer):
             async_to_sync(self.channel_layer.group_discard)(self.group, self.channel_name)
 
     def receive_json(self, content: Any, **kwargs: Any) -> None:
-        if isinstance(content, dict) and content.get("type") == "ping":
+        if not isinstance(content, dict):
+            return
+        kind = content.get("type")
+        if kind == "ping":
             self.send_json({"type": "pong"})
+        elif kind == "ack" and isinstance(content.get("id"), int):
+            # Every tab of the user hears the acknowledgement through the group.
+            alerting.alert_acknowledge(user_id=self.scope["user"].pk, alert_id=content["id"])
 
     def live_event(self, event: dict[str, Any]) -> None:
         """Relays one event published by :mod:`portfolio.realtime`."""

@@ -78,3 +78,80 @@ async def test_events_reach_only_their_users_tabs() -> None:
     assert await bob_ws.receive_nothing(timeout=0.5)
     await alice_ws.disconnect()
     await bob_ws.disconnect()
+
+
+def alice_critical_alert() -> int:
+    """Alice's SOL position crosses her critical health level; returns the alert's id."""
+    from decimal import Decimal
+
+    from portfolio import alerting, market
+    from portfolio.models import Alert
+    from tests.portfolio.test_alerting import hold_sol, make_account
+
+    account = make_account(User.objects.get(username="alice"))
+    hold_sol(account)
+    market.mark_store("SOL-USD", mark=Decimal("91.1"), source="stream")
+    alerting.alerts_evaluate_symbol("SOL-USD")
+    return Alert.objects.get(rule__key="health-critical").pk
+
+
+async def connect_as(cookie: bytes) -> WebsocketCommunicator:
+    ws = WebsocketCommunicator(application, "/ws/live/", headers=[*HEADERS, (b"cookie", cookie)])
+    assert (await ws.connect())[0]
+    return ws
+
+
+async def test_alerts_reach_their_owner_and_never_another_users_browser() -> None:
+    alice_ws = await connect_as(await session_cookie_for("alice"))
+    bob_ws = await connect_as(await session_cookie_for("bob"))
+    await alice_ws.receive_json_from(timeout=5)
+    await bob_ws.receive_json_from(timeout=5)
+
+    alert_id = await sync_to_async(alice_critical_alert)()
+
+    message = await alice_ws.receive_json_from(timeout=5)
+    assert message["type"] == "alert"
+    assert message["kind"] == "fired"
+    assert message["notify"] is True
+    assert message["firing"] == 1
+    assert message["alert"]["id"] == alert_id
+    assert message["alert"]["severity"] == "critical"
+    assert message["event"]["title"] == "Critical: SOL-USD (Main) margin health 1.21×"
+    assert message["alert"]["url"].endswith(f"#pos-{message['alert']['account_id']}-SOL-USD")
+    assert await bob_ws.receive_nothing(timeout=0.5)
+    await alice_ws.disconnect()
+    await bob_ws.disconnect()
+
+
+async def test_a_new_connection_gets_the_firing_alerts_and_acknowledges_them() -> None:
+    cookie = await session_cookie_for("alice")
+    alert_id = await sync_to_async(alice_critical_alert)()
+    ws = await connect_as(cookie)
+    other_tab = await connect_as(cookie)
+    state = (await ws.receive_json_from(timeout=5))["state"]["alerts"]
+    await other_tab.receive_json_from(timeout=5)
+    assert [a["id"] for a in state["firing"]] == [alert_id]
+    assert state["firing"][0]["acknowledged"] is False
+    assert state["recent"][0]["kind"] == "fired"
+
+    await ws.send_json_to({"type": "ack", "id": alert_id})
+    # Every tab of the user hears it.
+    assert await ws.receive_json_from(timeout=5) == {"type": "alert_ack", "id": alert_id}
+    assert await other_tab.receive_json_from(timeout=5) == {"type": "alert_ack", "id": alert_id}
+    await ws.disconnect()
+    await other_tab.disconnect()
+
+
+async def test_bob_cannot_acknowledge_alices_alert_over_the_socket() -> None:
+    await session_cookie_for("alice")
+    alert_id = await sync_to_async(alice_critical_alert)()
+    bob_ws = await connect_as(await session_cookie_for("bob"))
+    state = (await bob_ws.receive_json_from(timeout=5))["state"]["alerts"]
+    assert state["firing"] == []
+    await bob_ws.send_json_to({"type": "ack", "id": alert_id})
+    assert await bob_ws.receive_nothing(timeout=0.5)
+    from portfolio.models import Alert
+
+    acked = await sync_to_async(lambda: Alert.objects.get(pk=alert_id).acknowledged_at)()
+    assert acked is None
+    await bob_ws.disconnect()
