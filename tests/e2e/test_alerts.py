@@ -1,0 +1,168 @@
+"""Risk alerts end to end: the simulator's mark moves, the price stream evaluates the rules, and
+the demo user's browser shows a Notification and the alert centre; then the price recovers and
+a "resolved" message follows.
+
+Chromium's notifications are recorded by a thin wrapper around ``window.Notification`` (the
+real one is still called): a headless browser has no notification tray to look at.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Page, expect
+
+from accounts import services
+from accounts.models import StandXAccount, User
+from accounts.standx_access import client_for
+from portfolio import sync
+from portfolio.models import Position
+from standx.ratelimit import NoRateLimit
+from standx.rest import Endpoints
+from tests.conftest import PASSWORD, child_env, child_server, sim_credentials, wait_for
+from tests.e2e.test_link_accounts import log_in
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+RECORD_NOTIFICATIONS = """
+(() => {
+  const Real = window.Notification;
+  let asked = false;
+  window.__notes = [];
+  window.__noteObjects = [];
+  class Recording extends EventTarget {
+    constructor(title, options = {}) {
+      super();
+      window.__notes.push({ title, ...options });
+      window.__noteObjects.push(this);
+      try { this.real = new Real(title, options); } catch (e) { this.real = null; }
+    }
+    close() { this.real?.close(); }
+    // "default" until the page asks on a user gesture, as in a fresh profile.
+    static get permission() { return asked ? Real.permission : "default"; }
+    static async requestPermission() { asked = true; return Real.permission; }
+  }
+  window.Notification = Recording;
+})();
+"""
+
+
+@pytest.fixture
+def demo_with_sol_long(sim_url: str) -> Iterator[StandXAccount]:
+    """The demo user with a linked simulator account holding an isolated SOL long at 10x."""
+    demo = User.objects.create_user("demo", password=PASSWORD)
+    creds = sim_credentials(sim_url)
+    account = services.account_link_with_token(
+        owner=demo, label="Demo", token=creds["token"], signing_key=creds["signing_key"],
+        endpoints=Endpoints.for_simulator(sim_url),
+    )  # fmt: skip
+    httpx.post(f"{sim_url}/sim/pause", json={"paused": True}, timeout=10)
+    try:
+        with client_for(account, rate_limiter=NoRateLimit()) as client:
+            client.new_order(
+                symbol="SOL-USD", side="buy", order_type="market", qty="20",
+                time_in_force="ioc", margin_mode="isolated", leverage=10,
+            )  # fmt: skip
+        wait_for(lambda: sync.account_sync(account.pk, limiter=NoRateLimit()) and
+                 Position.objects.filter(account=account, symbol="SOL-USD").exists(), 15)  # fmt: skip
+        yield account
+    finally:
+        httpx.post(f"{sim_url}/sim/pause", json={"paused": False}, timeout=10)
+
+
+@pytest.fixture
+def pricestream(sim_url: str, demo_with_sol_long: StandXAccount) -> Iterator[None]:
+    ws = "ws" + sim_url.removeprefix("http")
+    env = child_env(
+        STANDX_PERPS_URL=sim_url, STANDX_AUTH_URL=sim_url,
+        STANDX_WS_URL=f"{ws}/ws-stream/v1", STANDX_WS_API_URL=f"{ws}/ws-api/v1",
+    )  # fmt: skip
+    with child_server("pricestream", ["manage.py", "pricestream"], ready_path=None, env=env):
+        yield
+
+
+def mark_for_health(position: Position, health: Decimal) -> Decimal:
+    """The mark at which this isolated long's health multiple is ``health`` (see risk.py)."""
+    assert position.holding_margin is not None
+    assert position.maint_margin is not None
+    assert position.position_value
+    rate = position.maint_margin / position.position_value
+    q = position.qty
+    mark = (q * position.entry_price - position.holding_margin) / (q * (1 - health * rate))
+    return mark.quantize(Decimal("0.001"))
+
+
+def set_mark(sim_url: str, mark: Decimal) -> None:
+    response = httpx.post(
+        f"{sim_url}/sim/price", json={"symbol": "SOL-USD", "mark_price": str(mark)}, timeout=10
+    )
+    response.raise_for_status()
+
+
+def notes(page: Page) -> list[dict[str, Any]]:
+    return list(page.evaluate("window.__notes"))
+
+
+def test_a_mark_near_liquidation_notifies_the_demo_user_and_the_recovery_resolves_it(
+    browser: Any,
+    daphne_url: str,
+    sim_url: str,
+    demo_with_sol_long: StandXAccount,
+    pricestream: None,
+    screenshot_dir: Path,
+) -> None:
+    position = Position.objects.get(account=demo_with_sol_long, symbol="SOL-USD")
+    context = browser.new_context()
+    context.grant_permissions(["notifications"], origin=daphne_url)
+    page = context.new_page()
+    try:
+        page.add_init_script(RECORD_NOTIFICATIONS)
+        log_in(page, daphne_url, "demo")
+        expect(page.locator("#conn-state")).to_have_text("Live")
+        page.get_by_role("button", name="Alerts").click()
+        # Permission is asked on this click, never unprompted.
+        page.get_by_role("button", name="Enable browser notifications").click()
+        expect(page.get_by_role("button", name="Enable browser notifications")).to_be_hidden()
+        expect(page.locator("#alert-list")).to_contain_text("Nothing is firing.")
+
+        set_mark(sim_url, mark_for_health(position, Decimal("1.2")))
+
+        critical = wait_for(
+            lambda: [n for n in notes(page) if n["title"].startswith("Critical: SOL-USD (Demo) margin health")],
+            20,
+        )  # fmt: skip
+        note = critical[0]
+        assert note["title"] == "Critical: SOL-USD (Demo) margin health 1.20×"
+        assert "alert below 1.30×" in note["body"]
+        assert note["requireInteraction"] is True
+        assert note["tag"].startswith("standx-alert-")
+        centre = page.locator("#alert-list")
+        expect(centre).to_contain_text("Critical: SOL-USD (Demo) margin health 1.20×")
+        expect(page).to_have_title("(1) Overview · StandX Portfolio")
+        page.screenshot(path=str(screenshot_dir / "alert-centre.png"))
+
+        # Acknowledge from the centre; the item stays while the alert fires.
+        centre.get_by_role("button", name="Acknowledge: Critical: SOL-USD (Demo) margin health 1.20×").click()
+        expect(centre.locator(".alert-item.acked")).to_have_count(1)
+
+        set_mark(sim_url, position.entry_price)
+        resolved = wait_for(
+            lambda: [n for n in notes(page) if n["title"].startswith("Resolved: SOL-USD (Demo) margin health back to")],
+            20,
+        )  # fmt: skip
+        assert resolved[0]["tag"] == note["tag"]  # replaces the critical one
+        assert resolved[0]["requireInteraction"] is False
+        expect(centre).to_contain_text("Nothing is firing.")
+        expect(page).to_have_title("Overview · StandX Portfolio")
+        expect(page.locator("#alert-recent")).to_contain_text("Resolved: SOL-USD (Demo)")
+
+        # Clicking the notification brings the trader to the position.
+        page.evaluate("window.__noteObjects[0].dispatchEvent(new Event('click'))")
+        page.wait_for_url(f"**#pos-{demo_with_sol_long.pk}-SOL-USD")
+    finally:
+        context.close()
