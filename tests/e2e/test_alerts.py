@@ -68,8 +68,12 @@ def demo_with_sol_long(sim_url: str) -> Iterator[StandXAccount]:
                 symbol="SOL-USD", side="buy", order_type="market", qty="20",
                 time_in_force="ioc", margin_mode="isolated", leverage=10,
             )  # fmt: skip
-        wait_for(lambda: sync.account_sync(account.pk, limiter=NoRateLimit()) and
-                 Position.objects.filter(account=account, symbol="SOL-USD").exists(), 15)  # fmt: skip
+
+        def synced() -> bool:
+            sync.account_sync(account.pk, limiter=NoRateLimit())
+            return Position.objects.filter(account=account, symbol="SOL-USD").exists()
+
+        wait_for(synced, 15)
         yield account
     finally:
         httpx.post(f"{sim_url}/sim/pause", json={"paused": False}, timeout=10)
@@ -108,6 +112,10 @@ def notes(page: Page) -> list[dict[str, Any]]:
     return list(page.evaluate("window.__notes"))
 
 
+def titled(page: Page, prefix: str) -> list[dict[str, Any]]:
+    return [n for n in notes(page) if n["title"].startswith(prefix)]
+
+
 def test_a_mark_near_liquidation_notifies_the_demo_user_and_the_recovery_resolves_it(
     browser: Any,
     daphne_url: str,
@@ -132,10 +140,7 @@ def test_a_mark_near_liquidation_notifies_the_demo_user_and_the_recovery_resolve
 
         set_mark(sim_url, mark_for_health(position, Decimal("1.2")))
 
-        critical = wait_for(
-            lambda: [n for n in notes(page) if n["title"].startswith("Critical: SOL-USD (Demo) margin health")],
-            20,
-        )  # fmt: skip
+        critical = wait_for(lambda: titled(page, "Critical: SOL-USD (Demo) margin health"), 20)
         note = critical[0]
         assert note["title"] == "Critical: SOL-USD (Demo) margin health 1.20×"
         assert "alert below 1.30×" in note["body"]
@@ -147,14 +152,13 @@ def test_a_mark_near_liquidation_notifies_the_demo_user_and_the_recovery_resolve
         page.screenshot(path=str(screenshot_dir / "alert-centre.png"))
 
         # Acknowledge from the centre; the item stays while the alert fires.
-        centre.get_by_role("button", name="Acknowledge: Critical: SOL-USD (Demo) margin health 1.20×").click()
+        centre.get_by_role(
+            "button", name="Acknowledge: Critical: SOL-USD (Demo) margin health 1.20×"
+        ).click()
         expect(centre.locator(".alert-item.acked")).to_have_count(1)
 
         set_mark(sim_url, position.entry_price)
-        resolved = wait_for(
-            lambda: [n for n in notes(page) if n["title"].startswith("Resolved: SOL-USD (Demo) margin health back to")],
-            20,
-        )  # fmt: skip
+        resolved = wait_for(lambda: titled(page, "Resolved: SOL-USD (Demo) margin health back"), 20)
         assert resolved[0]["tag"] == note["tag"]  # replaces the critical one
         assert resolved[0]["requireInteraction"] is False
         expect(centre).to_contain_text("Nothing is firing.")
