@@ -288,14 +288,14 @@ def load_views(
     return list(views.values())
 
 
-def _ticks(symbols: Iterable[str]) -> dict[str, Decimal]:
+def ticks_for(symbols: Iterable[str]) -> dict[str, Decimal]:
     return {
         s.symbol: Decimal(1).scaleb(-s.price_tick_decimals)
         for s in MarketSymbol.objects.filter(symbol__in=set(symbols))
     }
 
 
-def _funding(symbols: Iterable[str]) -> dict[str, Decimal]:
+def funding_for(symbols: Iterable[str]) -> dict[str, Decimal]:
     return {
         m.symbol: m.funding_rate
         for m in MarketPrice.objects.filter(symbol__in=set(symbols), funding_rate__isnull=False)
@@ -381,8 +381,8 @@ def alerts_evaluate(
         _lock_accounts(ids)
         views = load_views(ids, metrics, now)
         symbols = {p.symbol for v in views for p in v.positions}
-        ticks = _ticks(symbols) if metrics & PRICE_METRICS else {}
-        funding = _funding(symbols) if Metric.FUNDING_RATE_ABS in metrics else {}
+        ticks = ticks_for(symbols) if metrics & PRICE_METRICS else {}
+        funding = funding_for(symbols) if Metric.FUNDING_RATE_ABS in metrics else {}
         owners = {v.account.owner_id for v in views}
         rules: dict[int, list[tuple[int, Rule]]] = defaultdict(list)
         for user_id, rule_id, *fields in AlertRule.objects.filter(
@@ -619,7 +619,7 @@ def rules_preview(user_id: int, rules: list[tuple[AlertRule, Rule]]) -> list[Pre
     ids = list(StandXAccount.objects.filter(owner_id=user_id).values_list("pk", flat=True))
     views = load_views(ids, ALL_METRICS, now)
     symbols = {p.symbol for v in views for p in v.positions}
-    ticks, funding = _ticks(symbols), _funding(symbols)
+    ticks, funding = ticks_for(symbols), funding_for(symbols)
     rows: list[PreviewRow] = []
     for view in views:
         observed = observe(view, ALL_METRICS, now, ticks=ticks, funding=funding)

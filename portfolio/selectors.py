@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from django.db.models import Prefetch
 from django.utils import timezone
 
+from accounts.models import StandXAccount
 from portfolio.alerting import alert_payload
+from portfolio.alerts import Metric
 from portfolio.models import Alert, AlertEvent, AlertSettings, AlertStatus
 from standx_web.health import health_report
 
@@ -85,3 +88,74 @@ def alert_history(
     more = len(rows) > limit
     rows = rows[:limit]
     return AlertPage(rows, rows[-1].pk if more and rows else None)
+
+
+@dataclass(frozen=True)
+class PositionRow:
+    anchor: str  # "pos-<account id>-<symbol>": where an alert's link lands
+    account: str
+    symbol: str
+    side: str
+    size: Decimal
+    entry: Decimal
+    mark: Decimal | None
+    notional: Decimal
+    upnl: Decimal
+    roe_pct: Decimal | None
+    leverage: Decimal | None
+    margin_mode: str
+    liq_price: Decimal | None
+    exchange_liq_price: Decimal | None
+    distance_pct: Decimal | None
+    health: Decimal | None
+    level: str  # "", "warn" or "bad" by the user's own health rules
+
+
+def positions_for_user(user_id: int) -> list[PositionRow]:
+    """Every open position of the user's accounts with its risk, worst health first."""
+    from portfolio.alerting import ALL_METRICS, account_risk_of, load_views, ticks_for
+    from portfolio.models import AlertRule
+
+    ids = list(StandXAccount.objects.filter(owner_id=user_id).values_list("pk", flat=True))
+    views = load_views(ids, ALL_METRICS - {Metric.DRAWDOWN_PCT, Metric.LIQUIDATED}, timezone.now())
+    ticks = ticks_for({p.symbol for v in views for p in v.positions})
+    levels = dict(
+        AlertRule.objects.filter(
+            user_id=user_id, key__in=["health-warning", "health-critical"], enabled=True
+        ).values_list("key", "trigger")
+    )
+    rows: list[PositionRow] = []
+    for view in views:
+        ar = account_risk_of(view, ticks)
+        for p, pr in zip(view.positions, ar.positions, strict=True):
+            isolated = p.margin_mode == "isolated" and p.holding_margin is not None
+            health = pr.health if isolated else (ar.cross_health if view.balance else None)
+            level = ""
+            if health is not None:
+                if "health-critical" in levels and health < levels["health-critical"]:
+                    level = "bad"
+                elif "health-warning" in levels and health < levels["health-warning"]:
+                    level = "warn"
+            rows.append(
+                PositionRow(
+                    anchor=f"pos-{view.account.pk}-{p.symbol}",
+                    account=view.account.label,
+                    symbol=p.symbol,
+                    side=pr.side,
+                    size=abs(p.qty),
+                    entry=p.entry_price,
+                    mark=p.mark_price,
+                    notional=pr.notional,
+                    upnl=pr.upnl,
+                    roe_pct=pr.roe * 100 if pr.roe is not None else None,
+                    leverage=p.leverage,
+                    margin_mode=p.margin_mode,
+                    liq_price=pr.liq_price,
+                    exchange_liq_price=p.liq_price,
+                    distance_pct=pr.distance_pct,
+                    health=health,
+                    level=level,
+                )
+            )
+    rows.sort(key=lambda r: (r.health is None, r.health or 0))
+    return rows

@@ -30,8 +30,11 @@ def _user_id(request: HttpRequest) -> int:
 @login_required
 def overview(request: HttpRequest) -> HttpResponse:
     accounts = list(accounts_for(request.user))  # type: ignore[arg-type]
+    positions = selectors.positions_for_user(_user_id(request)) if accounts else []
     return render(
-        request, "portfolio/overview.html", {"health": health_report(), "accounts": accounts}
+        request,
+        "portfolio/overview.html",
+        {"health": health_report(), "accounts": accounts, "positions": positions},
     )
 
 

@@ -190,3 +190,21 @@ def test_history_pages_by_keyset(alice: User, firing: Alert) -> None:
     second = client.get(reverse("portfolio:alerts"), {"before": cursor})
     ids = [a.pk for a in first.context["alerts"]] + [a.pk for a in second.context["alerts"]]
     assert len(ids) == len(set(ids)) == 61
+
+
+def test_the_overview_lists_positions_with_their_risk_at_the_users_alert_levels(
+    alice: User, bob: User, firing: Alert
+) -> None:
+    page = logged_in(alice).get(reverse("portfolio:overview")).content.decode()
+    anchor = f'id="pos-{firing.account_id}-SOL-USD" class="bad"'
+    assert anchor in page  # the alert's link lands on this row, red below 1.3×
+    assert "<strong>1.21×</strong>" in page
+    assert "91.1" in page
+    assert "SOL-USD" not in logged_in(bob).get(reverse("portfolio:overview")).content.decode()
+
+
+def test_a_position_between_the_warning_and_critical_levels_is_amber(alice: User) -> None:
+    account = make_account(alice)
+    hold_sol(account, "91.7")  # health 1.85
+    page = logged_in(alice).get(reverse("portfolio:overview")).content.decode()
+    assert f'id="pos-{account.pk}-SOL-USD" class="warn"' in page
