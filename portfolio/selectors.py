@@ -111,6 +111,15 @@ class PositionRow:
     level: str  # "", "warn" or "bad" by the user's own health rules
 
 
+def _display_price(price: Decimal | None, tick: Decimal | None, like: Decimal) -> Decimal | None:
+    # Without the symbol's tick (market data not synced yet), show as many places as the entry.
+    if price is None or tick is not None:
+        return price
+    exponent = like.normalize().as_tuple().exponent
+    places = -exponent if isinstance(exponent, int) and exponent < 0 else 0
+    return price.quantize(Decimal(1).scaleb(-places))
+
+
 def positions_for_user(user_id: int) -> list[PositionRow]:
     """Every open position of the user's accounts with its risk, worst health first."""
     from portfolio.alerting import ALL_METRICS, account_risk_of, load_views, ticks_for
@@ -150,7 +159,7 @@ def positions_for_user(user_id: int) -> list[PositionRow]:
                     roe_pct=pr.roe * 100 if pr.roe is not None else None,
                     leverage=p.leverage,
                     margin_mode=p.margin_mode,
-                    liq_price=pr.liq_price,
+                    liq_price=_display_price(pr.liq_price, ticks.get(p.symbol), p.entry_price),
                     exchange_liq_price=p.liq_price,
                     distance_pct=pr.distance_pct,
                     health=health,
@@ -159,3 +168,94 @@ def positions_for_user(user_id: int) -> list[PositionRow]:
             )
     rows.sort(key=lambda r: (r.health is None, r.health or 0))
     return rows
+
+
+@dataclass(frozen=True)
+class AccountSummary:
+    anchor: str
+    label: str
+    has_data: bool
+    equity: Decimal
+    balance: Decimal
+    upnl: Decimal
+    realized_24h: Decimal
+    margin_used: Decimal
+    available: Decimal | None
+    health: Decimal | None  # the worst scope's health multiple
+    level: str  # "", "warn", "bad" by the user's health rules
+    age_s: int | None  # seconds since the last successful sync
+    stale: bool
+
+
+@dataclass(frozen=True)
+class PortfolioSummary:
+    accounts: list[AccountSummary]
+    equity: Decimal
+    balance: Decimal
+    upnl: Decimal
+    realized_24h: Decimal
+    margin_used: Decimal
+    available: Decimal
+
+
+STALE_AFTER_S = 120  # the default "data stale" rule's trigger
+
+
+def portfolio_summary(user_id: int) -> PortfolioSummary:
+    """Per linked account and in total: equity at the live mark, balance, uPnL, 24 h realized
+    PnL, margin used and available, worst health and data age."""
+    from portfolio.alerting import ALL_METRICS, account_risk_of, load_views, ticks_for
+    from portfolio.models import AlertRule
+
+    now = timezone.now()
+    ids = list(StandXAccount.objects.filter(owner_id=user_id).values_list("pk", flat=True))
+    metrics = ALL_METRICS - {Metric.DRAWDOWN_PCT, Metric.LIQUIDATED}
+    views = load_views(ids, metrics, now)
+    ticks = ticks_for({p.symbol for v in views for p in v.positions})
+    levels = dict(
+        AlertRule.objects.filter(
+            user_id=user_id, key__in=["health-warning", "health-critical"], enabled=True
+        ).values_list("key", "trigger")
+    )
+    zero = Decimal(0)
+    rows: list[AccountSummary] = []
+    for view in sorted(views, key=lambda v: v.account.label.lower()):
+        b = view.balance
+        ar = account_risk_of(view, ticks)
+        upnl = sum((p.upnl for p in ar.positions), zero)
+        health = ar.worst_health if b is not None or not ar.positions else None
+        level = ""
+        if health is not None:
+            if "health-critical" in levels and health < levels["health-critical"]:
+                level = "bad"
+            elif "health-warning" in levels and health < levels["health-warning"]:
+                level = "warn"
+        state = getattr(view.account, "sync_state", None)
+        last = state.last_success_at if state else None
+        age = int((now - last).total_seconds()) if last else None
+        rows.append(
+            AccountSummary(
+                anchor=f"account-{view.account.pk}",
+                label=view.account.label,
+                has_data=b is not None,
+                equity=(b.balance + upnl) if b else zero,
+                balance=b.balance if b else zero,
+                upnl=upnl,
+                realized_24h=b.pnl_freeze if b else zero,
+                margin_used=(b.cross_margin + b.isolated_balance) if b else zero,
+                available=b.cross_available if b else None,
+                health=health,
+                level=level,
+                age_s=age,
+                stale=age is None or age > STALE_AFTER_S or bool(state and state.stale),
+            )
+        )
+    return PortfolioSummary(
+        accounts=rows,
+        equity=sum((r.equity for r in rows), zero),
+        balance=sum((r.balance for r in rows), zero),
+        upnl=sum((r.upnl for r in rows), zero),
+        realized_24h=sum((r.realized_24h for r in rows), zero),
+        margin_used=sum((r.margin_used for r in rows), zero),
+        available=sum((r.available or zero for r in rows), zero),
+    )

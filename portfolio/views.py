@@ -30,11 +30,18 @@ def _user_id(request: HttpRequest) -> int:
 @login_required
 def overview(request: HttpRequest) -> HttpResponse:
     accounts = list(accounts_for(request.user))  # type: ignore[arg-type]
-    positions = selectors.positions_for_user(_user_id(request)) if accounts else []
+    user_id = _user_id(request)
+    positions = selectors.positions_for_user(user_id) if accounts else []
+    summary = selectors.portfolio_summary(user_id) if accounts else None
     return render(
         request,
         "portfolio/overview.html",
-        {"health": health_report(), "accounts": accounts, "positions": positions},
+        {
+            "health": health_report(),
+            "accounts": accounts,
+            "positions": positions,
+            "summary": summary,
+        },
     )
 
 

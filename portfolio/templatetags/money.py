@@ -32,3 +32,14 @@ def signed(value: object, places: int | str = 2) -> str:
     """Like ``num`` with an explicit sign: "+12.50", "-3.10"."""
     text = num(value, places)
     return text if text.startswith("-") or text == "—" else f"+{text}"
+
+
+@register.filter
+def age(seconds: int | None) -> str:
+    """Seconds as a short age: "4 s", "10 min", "3 h", "2 d"."""
+    if seconds is None:
+        return "—"
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds // size} {unit}"
+    return f"{max(0, seconds)} s"

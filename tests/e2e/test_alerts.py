@@ -32,7 +32,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 RECORD_NOTIFICATIONS = """
 (() => {
   const Real = window.Notification;
-  let asked = false;
+  // The grant outlives a reload, as a real permission does.
+  let asked = sessionStorage.getItem("asked") === "1";
   window.__notes = [];
   window.__noteObjects = [];
   class Recording extends EventTarget {
@@ -45,7 +46,11 @@ RECORD_NOTIFICATIONS = """
     close() { this.real?.close(); }
     // "default" until the page asks on a user gesture, as in a fresh profile.
     static get permission() { return asked ? Real.permission : "default"; }
-    static async requestPermission() { asked = true; return Real.permission; }
+    static async requestPermission() {
+      asked = true;
+      sessionStorage.setItem("asked", "1");
+      return Real.permission;
+    }
   }
   window.Notification = Recording;
 })();
@@ -150,6 +155,13 @@ def test_a_mark_near_liquidation_notifies_the_demo_user_and_the_recovery_resolve
         expect(centre).to_contain_text("Critical: SOL-USD (Demo) margin health 1.20×")
         expect(page).to_have_title("(1) Overview · StandX Portfolio")
         page.screenshot(path=str(screenshot_dir / "alert-centre.png"))
+        # The position's row on a fresh overview is red: below the user's critical level.
+        page.reload()
+        row = page.locator(f"#pos-{demo_with_sol_long.pk}-SOL-USD")
+        expect(row).to_have_class("bad")
+        expect(row).to_contain_text("1.20×")
+        page.screenshot(path=str(screenshot_dir / "overview-risk.png"), full_page=True)
+        page.get_by_role("button", name="Alerts").click()
 
         # Acknowledge from the centre; the item stays while the alert fires.
         centre.get_by_role(

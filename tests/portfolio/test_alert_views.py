@@ -208,3 +208,31 @@ def test_a_position_between_the_warning_and_critical_levels_is_amber(alice: User
     hold_sol(account, "91.7")  # health 1.85
     page = logged_in(alice).get(reverse("portfolio:overview")).content.decode()
     assert f'id="pos-{account.pk}-SOL-USD" class="warn"' in page
+
+
+def test_the_overview_totals_each_account_at_the_live_mark_and_shows_its_data_age(
+    alice: User,
+) -> None:
+    from portfolio.models import SyncState
+    from tests.portfolio.test_alerting import balance
+
+    main = make_account(alice)
+    other = make_account(alice, "Swing", "0xc")
+    hold_sol(main, "110")  # +200 uPnL at the live mark
+    balance(main, "1000")
+    balance(other, "500")
+    now = timezone.now()
+    SyncState.objects.create(account=main, next_due_at=now, last_success_at=now)
+    SyncState.objects.create(
+        account=other, next_due_at=now, last_success_at=now - timedelta(minutes=10)
+    )
+    response = logged_in(alice).get(reverse("portfolio:overview"))
+    summary = response.context["summary"]
+    assert [a.label for a in summary.accounts] == ["Main", "Swing"]
+    assert summary.upnl == Decimal(200)
+    assert summary.equity == Decimal(1700)  # balances 1000 + 500, plus the uPnL
+    assert summary.accounts[1].stale is True
+    assert summary.accounts[0].stale is False
+    page = response.content.decode()
+    assert "1,700.00" in page
+    assert 'class="stale">updated 10 min ago' in page
