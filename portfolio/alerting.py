@@ -108,20 +108,6 @@ def rules_create_defaults(user_id: int) -> None:
     AlertSettings.objects.get_or_create(user_id=user_id)
 
 
-def rule_of(row: AlertRule) -> Rule:
-    return Rule(
-        key=row.key,
-        metric=Metric(row.metric),
-        direction=row.direction,  # type: ignore[arg-type]
-        trigger=row.trigger,
-        clear=row.clear,
-        severity=Severity(row.severity),
-        pending=timedelta(seconds=row.pending_seconds),
-        repeat=timedelta(seconds=row.repeat_seconds) if row.repeat_seconds else None,
-        enabled=row.enabled,
-    )
-
-
 RULE_FIELDS = (
     "key", "metric", "direction", "trigger", "clear", "severity", "pending_seconds",
     "repeat_seconds", "enabled",
@@ -143,6 +129,10 @@ def _rule_from_fields(fields: tuple[Any, ...]) -> Rule:
         repeat=timedelta(seconds=repeat) if repeat else None,
         enabled=enabled,
     )
+
+
+def rule_of(row: AlertRule) -> Rule:
+    return _rule_from_fields(tuple(getattr(row, name) for name in RULE_FIELDS))
 
 
 def prefs_of(row: AlertSettings | None) -> tuple[DeliveryPrefs, zoneinfo.ZoneInfo]:
@@ -199,6 +189,16 @@ def account_risk_of(view: AccountView, ticks: dict[str, Decimal]) -> risk.Accoun
     )
 
 
+def scope_health(
+    p: Position, pr: risk.PositionRisk, ar: risk.AccountRisk, *, has_balance: bool
+) -> Decimal | None:
+    """A position's health multiple: its own when isolated, the cross bucket's otherwise (which
+    needs the account's balance)."""
+    if p.margin_mode == "isolated" and p.holding_margin is not None:
+        return pr.health
+    return ar.cross_health if has_balance else None
+
+
 def observe(
     view: AccountView,
     metrics: frozenset[Metric],
@@ -215,7 +215,7 @@ def observe(
         ar = account_risk_of(view, ticks)
         for p, pr in zip(view.positions, ar.positions, strict=True):
             isolated = p.margin_mode == "isolated" and p.holding_margin is not None
-            health = pr.health if isolated else (ar.cross_health if has_balance else None)
+            health = scope_health(p, pr, ar, has_balance=has_balance)
             if health is not None:
                 out[Metric.HEALTH][p.symbol] = health
             if pr.distance_pct is not None and (isolated or has_balance):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -10,9 +11,17 @@ from django.db.models import Prefetch
 from django.utils import timezone
 
 from accounts.models import StandXAccount
-from portfolio.alerting import alert_payload
+from portfolio.alerting import (
+    ALL_METRICS,
+    AccountView,
+    account_risk_of,
+    alert_payload,
+    load_views,
+    scope_health,
+    ticks_for,
+)
 from portfolio.alerts import Metric
-from portfolio.models import Alert, AlertEvent, AlertSettings, AlertStatus
+from portfolio.models import Alert, AlertEvent, AlertRule, AlertSettings, AlertStatus
 from standx_web.health import health_report
 
 CENTRE_RECENT = 20
@@ -120,31 +129,48 @@ def _display_price(price: Decimal | None, tick: Decimal | None, like: Decimal) -
     return price.quantize(Decimal(1).scaleb(-places))
 
 
-def positions_for_user(user_id: int) -> list[PositionRow]:
-    """Every open position of the user's accounts with its risk, worst health first."""
-    from portfolio.alerting import ALL_METRICS, account_risk_of, load_views, ticks_for
-    from portfolio.models import AlertRule
+@dataclass(frozen=True)
+class RiskContext:
+    """One load of a user's accounts, shared by the overview's summary and positions."""
 
+    views: list[AccountView]
+    ticks: dict[str, Decimal]
+    levels: dict[str, Decimal]  # the user's enabled health rule triggers, by rule key
+    now: datetime
+
+
+def risk_context(user_id: int) -> RiskContext:
+    now = timezone.now()
     ids = list(StandXAccount.objects.filter(owner_id=user_id).values_list("pk", flat=True))
-    views = load_views(ids, ALL_METRICS - {Metric.DRAWDOWN_PCT, Metric.LIQUIDATED}, timezone.now())
-    ticks = ticks_for({p.symbol for v in views for p in v.positions})
+    views = load_views(ids, ALL_METRICS - {Metric.DRAWDOWN_PCT, Metric.LIQUIDATED}, now)
     levels = dict(
         AlertRule.objects.filter(
             user_id=user_id, key__in=["health-warning", "health-critical"], enabled=True
         ).values_list("key", "trigger")
     )
+    return RiskContext(
+        views, ticks_for({p.symbol for v in views for p in v.positions}), levels, now
+    )
+
+
+def health_level(health: Decimal | None, levels: dict[str, Decimal]) -> str:
+    """ "bad" below the user's critical health level, "warn" below the warning one, else ""."""
+    if health is None:
+        return ""
+    if "health-critical" in levels and health < levels["health-critical"]:
+        return "bad"
+    if "health-warning" in levels and health < levels["health-warning"]:
+        return "warn"
+    return ""
+
+
+def positions_for_user(ctx: RiskContext) -> list[PositionRow]:
+    """Every open position of the user's accounts with its risk, worst health first."""
     rows: list[PositionRow] = []
-    for view in views:
-        ar = account_risk_of(view, ticks)
+    for view in ctx.views:
+        ar = account_risk_of(view, ctx.ticks)
         for p, pr in zip(view.positions, ar.positions, strict=True):
-            isolated = p.margin_mode == "isolated" and p.holding_margin is not None
-            health = pr.health if isolated else (ar.cross_health if view.balance else None)
-            level = ""
-            if health is not None:
-                if "health-critical" in levels and health < levels["health-critical"]:
-                    level = "bad"
-                elif "health-warning" in levels and health < levels["health-warning"]:
-                    level = "warn"
+            health = scope_health(p, pr, ar, has_balance=view.balance is not None)
             rows.append(
                 PositionRow(
                     anchor=f"pos-{view.account.pk}-{p.symbol}",
@@ -159,11 +185,11 @@ def positions_for_user(user_id: int) -> list[PositionRow]:
                     roe_pct=pr.roe * 100 if pr.roe is not None else None,
                     leverage=p.leverage,
                     margin_mode=p.margin_mode,
-                    liq_price=_display_price(pr.liq_price, ticks.get(p.symbol), p.entry_price),
+                    liq_price=_display_price(pr.liq_price, ctx.ticks.get(p.symbol), p.entry_price),
                     exchange_liq_price=p.liq_price,
                     distance_pct=pr.distance_pct,
                     health=health,
-                    level=level,
+                    level=health_level(health, ctx.levels),
                 )
             )
     rows.sort(key=lambda r: (r.health is None, r.health or 0))
@@ -201,35 +227,17 @@ class PortfolioSummary:
 STALE_AFTER_S = 120  # the default "data stale" rule's trigger
 
 
-def portfolio_summary(user_id: int) -> PortfolioSummary:
+def portfolio_summary(ctx: RiskContext) -> PortfolioSummary:
     """Per linked account and in total: equity at the live mark, balance, uPnL, 24 h realized
     PnL, margin used and available, worst health and data age."""
-    from portfolio.alerting import ALL_METRICS, account_risk_of, load_views, ticks_for
-    from portfolio.models import AlertRule
-
-    now = timezone.now()
-    ids = list(StandXAccount.objects.filter(owner_id=user_id).values_list("pk", flat=True))
-    metrics = ALL_METRICS - {Metric.DRAWDOWN_PCT, Metric.LIQUIDATED}
-    views = load_views(ids, metrics, now)
-    ticks = ticks_for({p.symbol for v in views for p in v.positions})
-    levels = dict(
-        AlertRule.objects.filter(
-            user_id=user_id, key__in=["health-warning", "health-critical"], enabled=True
-        ).values_list("key", "trigger")
-    )
+    now = ctx.now
     zero = Decimal(0)
     rows: list[AccountSummary] = []
-    for view in sorted(views, key=lambda v: v.account.label.lower()):
+    for view in sorted(ctx.views, key=lambda v: v.account.label.lower()):
         b = view.balance
-        ar = account_risk_of(view, ticks)
+        ar = account_risk_of(view, ctx.ticks)
         upnl = sum((p.upnl for p in ar.positions), zero)
         health = ar.worst_health if b is not None or not ar.positions else None
-        level = ""
-        if health is not None:
-            if "health-critical" in levels and health < levels["health-critical"]:
-                level = "bad"
-            elif "health-warning" in levels and health < levels["health-warning"]:
-                level = "warn"
         state = getattr(view.account, "sync_state", None)
         last = state.last_success_at if state else None
         age = int((now - last).total_seconds()) if last else None
@@ -245,7 +253,7 @@ def portfolio_summary(user_id: int) -> PortfolioSummary:
                 margin_used=(b.cross_margin + b.isolated_balance) if b else zero,
                 available=b.cross_available if b else None,
                 health=health,
-                level=level,
+                level=health_level(health, ctx.levels),
                 age_s=age,
                 stale=age is None or age > STALE_AFTER_S or bool(state and state.stale),
             )

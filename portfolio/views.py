@@ -31,8 +31,9 @@ def _user_id(request: HttpRequest) -> int:
 def overview(request: HttpRequest) -> HttpResponse:
     accounts = list(accounts_for(request.user))  # type: ignore[arg-type]
     user_id = _user_id(request)
-    positions = selectors.positions_for_user(user_id) if accounts else []
-    summary = selectors.portfolio_summary(user_id) if accounts else None
+    ctx = selectors.risk_context(user_id) if accounts else None
+    positions = selectors.positions_for_user(ctx) if ctx else []
+    summary = selectors.portfolio_summary(ctx) if ctx else None
     return render(
         request,
         "portfolio/overview.html",
