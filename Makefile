@@ -6,11 +6,19 @@ STAMP := $(VENV)/.installed
 
 .PHONY: install run test lint typecheck format requirements clean
 
-$(STAMP): requirements/base.txt requirements/dev.txt
+NPM_STAMP := node_modules/.installed
+
+$(STAMP): requirements/base.txt requirements/dev.txt $(NPM_STAMP)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip uv
 	$(VENV)/bin/uv pip install --python $(PY) --quiet -r requirements/dev.txt
 	@touch $(STAMP)
+
+# Front-end libraries (lightweight-charts) from the npm registry into node_modules/ (ignored);
+# no lock file is written: package.json pins exact versions.
+$(NPM_STAMP): package.json
+	npm install --no-package-lock --no-audit --no-fund --loglevel=error
+	@touch $(NPM_STAMP)
 
 install: $(STAMP)
 
@@ -39,4 +47,4 @@ requirements: $(STAMP)
 	$(VENV)/bin/uv pip compile --quiet --no-header --python-version 3.11 --extra dev pyproject.toml -o requirements/dev.txt
 
 clean:
-	rm -rf var/staticfiles var/celerybeat-schedule*
+	rm -rf var/staticfiles var/celerybeat-schedule* node_modules

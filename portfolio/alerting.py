@@ -178,15 +178,19 @@ def _position_input(p: Position, ticks: dict[str, Decimal]) -> risk.PositionInpu
     )
 
 
-def account_risk_of(view: AccountView, ticks: dict[str, Decimal]) -> risk.AccountRisk:
+def risk_inputs_of(
+    view: AccountView, ticks: dict[str, Decimal]
+) -> tuple[risk.AccountInput, list[risk.PositionInput]]:
     balance = view.balance
-    return risk.account_risk(
-        risk.AccountInput(
-            cross_balance=balance.cross_balance if balance else risk.ZERO,
-            cross_available=balance.cross_available if balance else None,
-        ),
-        [_position_input(p, ticks) for p in view.positions],
+    account = risk.AccountInput(
+        cross_balance=balance.cross_balance if balance else risk.ZERO,
+        cross_available=balance.cross_available if balance else None,
     )
+    return account, [_position_input(p, ticks) for p in view.positions]
+
+
+def account_risk_of(view: AccountView, ticks: dict[str, Decimal]) -> risk.AccountRisk:
+    return risk.account_risk(*risk_inputs_of(view, ticks))
 
 
 def scope_health(
@@ -244,10 +248,18 @@ def observe(
 
 
 def load_views(
-    account_ids: list[int], metrics: frozenset[Metric], now: datetime
+    account_ids: list[int] | None,
+    metrics: frozenset[Metric],
+    now: datetime,
+    *,
+    owner_id: int | None = None,
 ) -> list[AccountView]:
-    """Everything :func:`observe` needs for many accounts, in a handful of queries."""
-    accounts = StandXAccount.objects.filter(pk__in=any_of(account_ids))
+    """Everything :func:`observe` needs for many accounts (or all of one owner's), in a handful
+    of queries."""
+    if account_ids is None:
+        accounts = StandXAccount.objects.filter(owner_id=owner_id)
+    else:
+        accounts = StandXAccount.objects.filter(pk__in=any_of(account_ids))
     if metrics & SWEEP_METRICS:
         accounts = accounts.select_related("sync_state")
     else:  # the price path: a thousand accounts, three fields each
@@ -435,7 +447,10 @@ def alerts_evaluate(
                     work.append(pending)
         if deleted:
             Alert.objects.filter(pk__in=deleted).delete()
-        return _save(work, views, now)
+        made = _save(work, views, now)
+        if metrics & PRICE_METRICS:  # a sync or a mark: the pages' numbers moved too
+            realtime.publish_portfolio_changed(owners)
+        return made
 
 
 def _apply(

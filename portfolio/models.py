@@ -204,7 +204,9 @@ class Trade(models.Model):
         ]
         # Keyset pagination of the trade history: newest first within an account.
         indexes = [
-            models.Index(fields=["account", "-traded_at", "-exchange_id"], name="trade_recent")
+            models.Index(fields=["account", "-traded_at", "-exchange_id"], name="trade_recent"),
+            # The trade history page's keyset: (time, id), newest first.
+            models.Index(fields=["account", "-traded_at", "-id"], name="trade_page"),
         ]
 
     def __str__(self) -> str:

@@ -3,25 +3,37 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.db import connection
 from django.db.models import Prefetch
 from django.utils import timezone
 
-from accounts.models import StandXAccount
+from portfolio import risk
 from portfolio.alerting import (
     ALL_METRICS,
     AccountView,
     account_risk_of,
     alert_payload,
     load_views,
+    risk_inputs_of,
     scope_health,
     ticks_for,
 )
 from portfolio.alerts import Metric
-from portfolio.models import Alert, AlertEvent, AlertRule, AlertSettings, AlertStatus
+from portfolio.models import (
+    Alert,
+    AlertEvent,
+    AlertRule,
+    AlertSettings,
+    AlertStatus,
+    FundingRate,
+    MarketPrice,
+    MarketSymbol,
+    Trade,
+)
 from standx_web.health import health_report
 
 CENTRE_RECENT = 20
@@ -102,6 +114,7 @@ def alert_history(
 @dataclass(frozen=True)
 class PositionRow:
     anchor: str  # "pos-<account id>-<symbol>": where an alert's link lands
+    account_id: int
     account: str
     symbol: str
     side: str
@@ -118,6 +131,7 @@ class PositionRow:
     distance_pct: Decimal | None
     health: Decimal | None
     level: str  # "", "warn" or "bad" by the user's own health rules
+    funding: Decimal  # since the position opened: received positive, paid negative
 
 
 def _display_price(price: Decimal | None, tick: Decimal | None, like: Decimal) -> Decimal | None:
@@ -138,11 +152,15 @@ class RiskContext:
     levels: dict[str, Decimal]  # the user's enabled health rule triggers, by rule key
     now: datetime
 
+    @property
+    def account_ids(self) -> list[int]:
+        return [v.account.pk for v in self.views]
+
 
 def risk_context(user_id: int) -> RiskContext:
     now = timezone.now()
-    ids = list(StandXAccount.objects.filter(owner_id=user_id).values_list("pk", flat=True))
-    views = load_views(ids, ALL_METRICS - {Metric.DRAWDOWN_PCT, Metric.LIQUIDATED}, now)
+    metrics = ALL_METRICS - {Metric.DRAWDOWN_PCT, Metric.LIQUIDATED}
+    views = sorted(load_views(None, metrics, now, owner_id=user_id), key=lambda v: v.account.pk)
     levels = dict(
         AlertRule.objects.filter(
             user_id=user_id, key__in=["health-warning", "health-critical"], enabled=True
@@ -164,9 +182,30 @@ def health_level(health: Decimal | None, levels: dict[str, Decimal]) -> str:
     return ""
 
 
-def positions_for_user(ctx: RiskContext) -> list[PositionRow]:
+# Funding of each open position since it opened (FundingPayment is rebuilt per funding time).
+FUNDING_SQL = """
+SELECT p.account_id, p.symbol, COALESCE(SUM(f.amount), 0)
+FROM portfolio_position p
+JOIN portfolio_fundingpayment f
+  ON f.account_id = p.account_id AND f.symbol = p.symbol
+ AND (p.opened_at IS NULL OR f.funding_time >= p.opened_at)
+WHERE p.account_id = ANY(%s)
+GROUP BY p.account_id, p.symbol
+"""
+
+
+def funding_of_positions(account_ids: list[int]) -> dict[tuple[int, str], Decimal]:
+    if not account_ids:
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute(FUNDING_SQL, [account_ids])
+        return {(a, s): amount for a, s, amount in cursor.fetchall()}
+
+
+def positions_for_user(ctx: RiskContext, *, with_funding: bool = False) -> list[PositionRow]:
     """Every open position of the user's accounts with its risk, worst health first."""
     rows: list[PositionRow] = []
+    funding = funding_of_positions(ctx.account_ids) if with_funding else {}
     for view in ctx.views:
         ar = account_risk_of(view, ctx.ticks)
         for p, pr in zip(view.positions, ar.positions, strict=True):
@@ -174,6 +213,7 @@ def positions_for_user(ctx: RiskContext) -> list[PositionRow]:
             rows.append(
                 PositionRow(
                     anchor=f"pos-{view.account.pk}-{p.symbol}",
+                    account_id=view.account.pk,
                     account=view.account.label,
                     symbol=p.symbol,
                     side=pr.side,
@@ -190,6 +230,7 @@ def positions_for_user(ctx: RiskContext) -> list[PositionRow]:
                     distance_pct=pr.distance_pct,
                     health=health,
                     level=health_level(health, ctx.levels),
+                    funding=funding.get((view.account.pk, p.symbol), Decimal(0)),
                 )
             )
     rows.sort(key=lambda r: (r.health is None, r.health or 0))
@@ -210,6 +251,7 @@ class AccountSummary:
     health: Decimal | None  # the worst scope's health multiple
     level: str  # "", "warn", "bad" by the user's health rules
     age_s: int | None  # seconds since the last successful sync
+    synced_at: datetime | None
     stale: bool
 
 
@@ -255,6 +297,7 @@ def portfolio_summary(ctx: RiskContext) -> PortfolioSummary:
                 health=health,
                 level=health_level(health, ctx.levels),
                 age_s=age,
+                synced_at=last,
                 stale=age is None or age > STALE_AFTER_S or bool(state and state.stale),
             )
         )
@@ -266,4 +309,139 @@ def portfolio_summary(ctx: RiskContext) -> PortfolioSummary:
         realized_24h=sum((r.realized_24h for r in rows), zero),
         margin_used=sum((r.margin_used for r in rows), zero),
         available=sum((r.available or zero for r in rows), zero),
+    )
+
+
+# -- stress -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StressPosition:
+    anchor: str
+    account: str
+    symbol: str
+    mark: Decimal
+    health: Decimal | None
+    level: str
+    liquidated: bool
+
+
+@dataclass(frozen=True)
+class StressAccount:
+    label: str
+    equity_before: Decimal
+    equity_after: Decimal
+    health_before: Decimal | None
+    health_after: Decimal | None
+    level: str
+    liquidated: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class StressView:
+    symbol: str  # "" for all symbols
+    pct: Decimal
+    accounts: list[StressAccount]
+    positions: list[StressPosition]
+    equity_before: Decimal
+    equity_after: Decimal
+
+    @property
+    def liquidated(self) -> list[StressPosition]:
+        return [p for p in self.positions if p.liquidated]
+
+
+def stress_for_user(ctx: RiskContext, symbol: str, pct: Decimal) -> StressView:
+    """The user's accounts if ``symbol``'s mark (every mark when ``symbol`` is "") moved by
+    ``pct`` percent: equity, health, and which positions would be liquidated."""
+    zero = Decimal(0)
+    accounts: list[StressAccount] = []
+    positions: list[StressPosition] = []
+    for view in sorted(ctx.views, key=lambda v: v.account.label.lower()):
+        if not view.positions:
+            continue
+        account_in, positions_in = risk_inputs_of(view, ctx.ticks)
+        before = risk.account_risk(account_in, positions_in)
+        moves = {symbol: pct} if symbol else {}
+        result = risk.stress(account_in, positions_in, moves, all_symbols=None if symbol else pct)
+        after = result.risk
+        has_balance = view.balance is not None
+        for p, pr in zip(view.positions, after.positions, strict=True):
+            health = scope_health(p, pr, after, has_balance=has_balance)
+            mark = (p.mark_price or p.entry_price) * (1 + result.moves[p.symbol] / 100)
+            tick = ctx.ticks.get(p.symbol)
+            positions.append(
+                StressPosition(
+                    anchor=f"pos-{view.account.pk}-{p.symbol}",
+                    account=view.account.label,
+                    symbol=p.symbol,
+                    mark=mark.quantize(tick) if tick else mark,
+                    health=health,
+                    level=health_level(health, ctx.levels),
+                    liquidated=p.symbol in result.liquidated,
+                )
+            )
+        health_after = after.worst_health if has_balance or not view.positions else None
+        accounts.append(
+            StressAccount(
+                label=view.account.label,
+                equity_before=before.equity,
+                equity_after=after.equity,
+                health_before=before.worst_health if has_balance else None,
+                health_after=health_after,
+                level=health_level(health_after, ctx.levels),
+                liquidated=result.liquidated,
+            )
+        )
+    return StressView(
+        symbol=symbol,
+        pct=pct,
+        accounts=accounts,
+        positions=positions,
+        equity_before=sum((a.equity_before for a in accounts), zero),
+        equity_after=sum((a.equity_after for a in accounts), zero),
+    )
+
+
+# -- symbol page --------------------------------------------------------------------------------
+
+FUNDING_HISTORY_DAYS = 7
+MARKERS_SHOWN = 500
+
+
+@dataclass(frozen=True)
+class SymbolPage:
+    info: MarketSymbol | None
+    price: MarketPrice | None
+    funding: list[FundingRate]  # newest first
+    markers: list[dict[str, Any]]  # the user's fills: chart markers, oldest first
+    positions: list[PositionRow]
+
+
+def symbol_page(ctx: RiskContext, symbol: str) -> SymbolPage:
+    now = ctx.now
+    funding = list(
+        FundingRate.objects.filter(
+            symbol=symbol, time__gte=now - timedelta(days=FUNDING_HISTORY_DAYS)
+        ).order_by("-time")
+    )
+    fills = list(
+        Trade.objects.filter(account_id__in=ctx.account_ids, symbol=symbol)
+        .order_by("-traded_at", "-pk")
+        .values_list("traded_at", "side", "qty", "price")[:MARKERS_SHOWN]
+    )
+    markers = [
+        {
+            "time": int(at.timestamp()),
+            "side": side,
+            "text": f"{side.title()} {qty.normalize():f} @ {price.normalize():f}",
+        }
+        for at, side, qty, price in reversed(fills)
+    ]
+    return SymbolPage(
+        info=MarketSymbol.objects.filter(symbol=symbol).first(),
+        price=MarketPrice.objects.filter(symbol=symbol).first(),
+        funding=funding,
+        markers=markers,
+        positions=[p for p in positions_for_user(ctx) if p.symbol == symbol],
     )

@@ -12,7 +12,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from accounts.selectors import accounts_for
-from portfolio import alerting, selectors
+from portfolio import alerting, charts, selectors
+from portfolio.auth import user_id_of
 from portfolio.forms import AlertRuleFormSet, AlertSettingsForm, SnoozeForm
 from portfolio.models import AlertRule, AlertSettings
 from standx_web.health import health_report
@@ -21,19 +22,18 @@ HISTORY_PAGE = 50
 SNOOZE_TEXT = {30: "30 minutes", 60: "1 hour", 240: "4 hours", 720: "12 hours"}
 
 
-def _user_id(request: HttpRequest) -> int:
-    pk = request.user.pk
-    assert isinstance(pk, int)  # login_required: always a stored user
-    return pk
-
-
 @login_required
 def overview(request: HttpRequest) -> HttpResponse:
     accounts = list(accounts_for(request.user))  # type: ignore[arg-type]
-    user_id = _user_id(request)
+    user_id = user_id_of(request)
     ctx = selectors.risk_context(user_id) if accounts else None
     positions = selectors.positions_for_user(ctx) if ctx else []
     summary = selectors.portfolio_summary(ctx) if ctx else None
+    curve = (
+        charts.equity_curve(ctx.account_ids, charts.DEFAULT_RANGE, ctx.now).as_json()
+        if ctx
+        else None
+    )
     return render(
         request,
         "portfolio/overview.html",
@@ -42,6 +42,8 @@ def overview(request: HttpRequest) -> HttpResponse:
             "accounts": accounts,
             "positions": positions,
             "summary": summary,
+            "curve": curve,
+            "ranges": charts.RANGES.values(),
         },
     )
 
@@ -51,7 +53,7 @@ def alert_history(request: HttpRequest) -> HttpResponse:
     status = request.GET.get("status", "")
     before = request.GET.get("before", "")
     page = selectors.alert_history(
-        _user_id(request),
+        user_id_of(request),
         status=status if status in ("firing", "resolved") else None,
         before_id=int(before) if before.isdigit() else None,
         limit=HISTORY_PAGE,
@@ -66,7 +68,7 @@ def alert_history(request: HttpRequest) -> HttpResponse:
 @login_required
 def alert_rules(request: HttpRequest) -> HttpResponse:
     """Edit thresholds and delivery; "Preview" shows what the submitted rules would fire now."""
-    user_id = _user_id(request)
+    user_id = user_id_of(request)
     alerting.rules_create_defaults(user_id)  # users made before rules existed
     rules = AlertRule.objects.filter(user_id=user_id)
     prefs = AlertSettings.objects.get(user_id=user_id)
@@ -96,7 +98,7 @@ def alert_rules(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def alert_ack(request: HttpRequest, pk: int) -> HttpResponse:
-    if alerting.alert_acknowledge(user_id=_user_id(request), alert_id=pk) is None:
+    if alerting.alert_acknowledge(user_id=user_id_of(request), alert_id=pk) is None:
         raise Http404
     target = request.POST.get("next", "")
     if not url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
@@ -113,7 +115,7 @@ def alert_snooze(request: HttpRequest) -> HttpResponse:
     else:
         minutes = form.cleaned_data["minutes"]
         until = timezone.now() + timedelta(minutes=minutes) if minutes else None
-        alerting.alerts_snooze(user_id=_user_id(request), until=until)
+        alerting.alerts_snooze(user_id=user_id_of(request), until=until)
         messages.success(
             request,
             f"Warnings snoozed for {SNOOZE_TEXT.get(minutes, f'{minutes} minutes')}; "

@@ -140,7 +140,11 @@ USE_TZ = True
 # STATIC FILES (served by whitenoise; `manage.py collectstatic` fills STATIC_ROOT)
 # https://whitenoise.readthedocs.io/en/stable/django.html
 STATIC_URL = "static/"
-STATICFILES_DIRS = [BASE_DIR / "static"]
+STATICFILES_DIRS: list[Path | tuple[str, Path]] = [BASE_DIR / "static"]
+# lightweight-charts from npm (`make install`), served as static/vendor/lightweight-charts/.
+CHARTS_DIST = BASE_DIR / "node_modules" / "lightweight-charts" / "dist"
+if CHARTS_DIST.is_dir():
+    STATICFILES_DIRS.append(("vendor/lightweight-charts", CHARTS_DIST))
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "var" / "staticfiles")))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

@@ -235,4 +235,5 @@ def test_the_overview_totals_each_account_at_the_live_mark_and_shows_its_data_ag
     assert summary.accounts[0].stale is False
     page = response.content.decode()
     assert "1,700.00" in page
-    assert 'class="stale">updated 10 min ago' in page
+    assert 'class="stale" data-synced-at=' in page
+    assert "updated 10 min ago" in page

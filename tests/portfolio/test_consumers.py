@@ -155,3 +155,18 @@ async def test_bob_cannot_acknowledge_alices_alert_over_the_socket() -> None:
     acked = await sync_to_async(lambda: Alert.objects.get(pk=alert_id).acknowledged_at)()
     assert acked is None
     await bob_ws.disconnect()
+
+
+async def test_a_moved_mark_tells_the_owners_pages_to_refresh_their_numbers() -> None:
+    alice_ws = await connect_as(await session_cookie_for("alice"))
+    bob_ws = await connect_as(await session_cookie_for("bob"))
+    await alice_ws.receive_json_from(timeout=5)
+    await bob_ws.receive_json_from(timeout=5)
+
+    await sync_to_async(alice_critical_alert)()
+
+    kinds = [(await alice_ws.receive_json_from(timeout=5))["type"] for _ in range(2)]
+    assert kinds == ["alert", "portfolio"]
+    assert await bob_ws.receive_nothing(timeout=0.5)
+    await alice_ws.disconnect()
+    await bob_ws.disconnect()

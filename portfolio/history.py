@@ -1,0 +1,288 @@
+"""Read side of the history pages: open orders, order history, trade history, CSV exports.
+
+Pages are keyset-paginated, newest first, on (time, id) for trades and (exchange id, id) for
+orders, so page 2,000 costs what page 1 costs. Totals are one aggregate over the same filter.
+Exports walk the same keyset in chunks, so no export holds more than one chunk in memory.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any, Generic, TypeVar
+
+from asgiref.sync import sync_to_async
+from django.db.models import Count, DecimalField, F, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce
+
+from portfolio.models import FundingPayment, Order, Trade
+
+T = TypeVar("T")
+ZERO = Decimal(0)
+OPEN_STATUSES = ("open", "untriggered")
+EXPORT_CHUNK = 2000
+OPEN_ORDERS_SHOWN = 500
+
+
+@dataclass(frozen=True)
+class HistoryFilter:
+    """What the history pages filter by. ``account_ids`` is already limited to the user's own."""
+
+    account_ids: Sequence[int]
+    symbol: str = ""
+    side: str = ""
+    start: datetime | None = None
+    end: datetime | None = None  # exclusive
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """A keyset position: the last row's sort key and id. Encoded as ``<key>.<id>``."""
+
+    key: int  # microseconds since the epoch (trades) or the exchange's order id (orders)
+    id: int
+
+    def encode(self) -> str:
+        return f"{self.key}.{self.id}"
+
+    @classmethod
+    def decode(cls, text: str | None) -> Cursor | None:
+        """None for anything that is not a cursor we made (the page then starts at the top)."""
+        if not text:
+            return None
+        key, _, pk = text.partition(".")
+        if not (key.lstrip("-").isdigit() and pk.isdigit()) or len(text) > 40:
+            return None
+        return cls(int(key), int(pk))
+
+
+def _micros(at: datetime) -> int:
+    delta = at - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def _from_micros(value: int) -> datetime:
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=value)
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    rows: list[T]
+    next_cursor: str | None  # None on the last page
+
+
+@dataclass(frozen=True)
+class Keyset:
+    time_field: str  # the first sort column, newest first
+    is_time: bool
+
+    def after(self, query: QuerySet[Any], cursor: Cursor | None) -> QuerySet[Any]:
+        if cursor is None:
+            return query
+        key: Any = _from_micros(cursor.key) if self.is_time else cursor.key
+        return query.filter(
+            Q(**{f"{self.time_field}__lt": key}) | Q(**{self.time_field: key, "pk__lt": cursor.id})
+        )
+
+    def ordered(self, query: QuerySet[Any]) -> QuerySet[Any]:
+        return query.order_by(f"-{self.time_field}", "-pk")
+
+    def cursor_of(self, row: Any) -> Cursor:
+        value = getattr(row, self.time_field)
+        return Cursor(_micros(value) if self.is_time else int(value), row.pk)
+
+
+TRADES = Keyset("traded_at", is_time=True)
+ORDERS = Keyset("exchange_id", is_time=False)
+
+
+def _page(keyset: Keyset, query: QuerySet[Any], cursor: Cursor | None, limit: int) -> Page[Any]:
+    rows = list(keyset.ordered(keyset.after(query, cursor))[: limit + 1])
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return Page(rows, keyset.cursor_of(rows[-1]).encode() if more and rows else None)
+
+
+def _filtered(query: QuerySet[Any], f: HistoryFilter, time_field: str) -> QuerySet[Any]:
+    query = query.filter(account_id__in=list(f.account_ids))
+    if f.symbol:
+        query = query.filter(symbol=f.symbol)
+    if f.side:
+        query = query.filter(side=f.side)
+    if f.start:
+        query = query.filter(**{f"{time_field}__gte": f.start})
+    if f.end:
+        query = query.filter(**{f"{time_field}__lt": f.end})
+    return query
+
+
+def trades_query(f: HistoryFilter) -> QuerySet[Trade]:
+    return _filtered(Trade.objects.all(), f, "traded_at")
+
+
+def orders_query(f: HistoryFilter) -> QuerySet[Order]:
+    return _filtered(Order.objects.all(), f, "created_at")
+
+
+def trade_page(f: HistoryFilter, cursor: Cursor | None, limit: int = 100) -> Page[Trade]:
+    return _page(TRADES, trades_query(f).select_related("account"), cursor, limit)
+
+
+def order_page(f: HistoryFilter, cursor: Cursor | None, limit: int = 100) -> Page[Order]:
+    query = orders_query(f).exclude(status__in=OPEN_STATUSES).select_related("account")
+    return _page(ORDERS, query, cursor, limit)
+
+
+def open_orders(f: HistoryFilter) -> list[Order]:
+    """The open and untriggered orders, newest first (at most ``OPEN_ORDERS_SHOWN``)."""
+    query = orders_query(
+        HistoryFilter(f.account_ids, f.symbol, f.side)  # open orders ignore the date range
+    ).filter(status__in=OPEN_STATUSES)
+    return list(query.select_related("account").order_by("-exchange_id")[:OPEN_ORDERS_SHOWN])
+
+
+def _money_sum(expression: Any) -> Coalesce:
+    return Coalesce(
+        Sum(expression, output_field=DecimalField(max_digits=36, decimal_places=18)),
+        ZERO,
+        output_field=DecimalField(max_digits=36, decimal_places=18),
+    )
+
+
+@dataclass(frozen=True)
+class TradeTotals:
+    count: int
+    volume: Decimal  # notional traded: sum of price x qty
+    fees: Decimal
+    realized_pnl: Decimal
+    funding: Decimal  # received positive, paid negative; side does not apply
+    net: Decimal = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "net", self.realized_pnl - self.fees + self.funding)
+
+
+def trade_totals(f: HistoryFilter) -> TradeTotals:
+    agg = trades_query(f).aggregate(
+        count=Count("pk"),
+        volume=_money_sum(F("price") * F("qty")),
+        fees=_money_sum("fee_qty"),
+        pnl=_money_sum("pnl"),
+    )
+    funding = FundingPayment.objects.filter(account_id__in=list(f.account_ids))
+    if f.symbol:
+        funding = funding.filter(symbol=f.symbol)
+    if f.start:
+        funding = funding.filter(funding_time__gte=f.start)
+    if f.end:
+        funding = funding.filter(funding_time__lt=f.end)
+    paid = funding.aggregate(total=_money_sum("amount"))["total"]
+    return TradeTotals(agg["count"], agg["volume"], agg["fees"], agg["pnl"], paid)
+
+
+@dataclass(frozen=True)
+class OrderTotals:
+    count: int
+    filled_volume: Decimal  # sum of filled qty x average fill price
+
+
+def order_totals(f: HistoryFilter) -> OrderTotals:
+    agg = (
+        orders_query(f)
+        .exclude(status__in=OPEN_STATUSES)
+        .aggregate(
+            count=Count("pk"),
+            volume=_money_sum(F("fill_qty") * Coalesce(F("fill_avg_price"), ZERO)),
+        )
+    )
+    return OrderTotals(agg["count"], agg["volume"])
+
+
+def symbols_of(account_ids: Sequence[int]) -> list[str]:
+    """Symbols the accounts ever traded or ordered, for the filter's choices."""
+    traded = Trade.objects.filter(account_id__in=list(account_ids)).values_list("symbol")
+    ordered = Order.objects.filter(account_id__in=list(account_ids)).values_list("symbol")
+    return sorted({s for (s,) in traded.union(ordered)})
+
+
+# -- CSV exports ----------------------------------------------------------------------------------
+
+TRADE_COLUMNS = [
+    "time_utc", "account", "symbol", "side", "qty", "price", "value",
+    "fee", "fee_asset", "realized_pnl", "trade_id", "order_id",
+]  # fmt: skip
+ORDER_COLUMNS = [
+    "created_utc", "updated_utc", "account", "symbol", "side", "type", "status",
+    "time_in_force", "qty", "price", "filled_qty", "avg_fill_price", "reduce_only",
+    "leverage", "order_id", "cl_ord_id", "liquidation",
+]  # fmt: skip
+
+
+def _iso(at: datetime | None) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ") if at else ""
+
+
+def _text(value: Decimal | None) -> str:
+    # Decimal's own string, not float: "0.000100000000000000" becomes "0.0001".
+    if value is None:
+        return ""
+    text = format(value.normalize(), "f")
+    return "0" if text in ("-0", "") else text
+
+
+def trade_csv_row(t: Trade, labels: dict[int, str]) -> list[str]:
+    return [
+        _iso(t.traded_at), labels.get(t.account_id, ""), t.symbol, t.side, _text(t.qty),
+        _text(t.price), _text(t.value if t.value is not None else t.price * t.qty),
+        _text(t.fee_qty), t.fee_asset, _text(t.pnl), str(t.exchange_id),
+        str(t.order_exchange_id),
+    ]  # fmt: skip
+
+
+def order_csv_row(o: Order, labels: dict[int, str]) -> list[str]:
+    return [
+        _iso(o.created_at), _iso(o.updated_at), labels.get(o.account_id, ""), o.symbol, o.side,
+        o.order_type, o.status, o.time_in_force, _text(o.qty), _text(o.price),
+        _text(o.fill_qty), _text(o.fill_avg_price), "yes" if o.reduce_only else "no",
+        _text(o.leverage), str(o.exchange_id), o.cl_ord_id, "yes" if o.liq_id else "no",
+    ]  # fmt: skip
+
+
+def _csv_line(values: Iterable[str]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer).writerow(values)
+    return buffer.getvalue()
+
+
+def _rows(query: QuerySet[Any]) -> list[Any]:
+    return list(query)
+
+
+async def csv_stream(
+    columns: list[str],
+    keyset: Keyset,
+    query: QuerySet[Any],
+    row: Callable[[Any, dict[int, str]], list[str]],
+    labels: dict[int, str],
+    size: int = EXPORT_CHUNK,
+) -> AsyncIterator[str]:
+    """An async iterator of CSV text, one chunk of rows per database query.
+
+    Async so that daphne streams it: Django would read a sync iterator to the end before
+    sending anything under ASGI.
+    """
+    yield _csv_line(columns)
+    cursor: Cursor | None = None
+    while True:
+        page = keyset.ordered(keyset.after(query, cursor))[:size]
+        rows: list[Any] = await sync_to_async(_rows, thread_sensitive=True)(page)
+        if not rows:
+            return
+        yield "".join(_csv_line(row(r, labels)) for r in rows)
+        if len(rows) < size:
+            return
+        cursor = keyset.cursor_of(rows[-1])

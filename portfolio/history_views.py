@@ -1,0 +1,128 @@
+"""Order and trade history pages and their CSV exports."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+
+from accounts.models import StandXAccount
+from portfolio import history
+from portfolio.forms import HistoryFilterForm
+
+PAGE_ROWS = 100
+
+
+def _filters(
+    request: HttpRequest,
+) -> tuple[HistoryFilterForm, history.HistoryFilter, dict[int, str]]:
+    """The form bound to the query string and the filter it gives. An invalid field is shown
+    with its error and ignored, so the page still lists something."""
+    accounts = list(
+        StandXAccount.objects.filter(owner_id=request.user.pk)
+        .order_by("label")
+        .values_list("pk", "label")
+    )
+    labels = dict(accounts)
+    ids = list(labels)
+    form = HistoryFilterForm(
+        request.GET or None, accounts=accounts, symbols=history.symbols_of(ids)
+    )
+    data: dict[str, Any] = {}
+    if form.is_bound:
+        form.is_valid()
+        data = getattr(form, "cleaned_data", {})
+    account = data.get("account")
+    start, end = data.get("start"), data.get("end")
+    f = history.HistoryFilter(
+        account_ids=[account] if account in labels else ids,
+        symbol=data.get("symbol") or "",
+        side=data.get("side") or "",
+        start=datetime.combine(start, time(), tzinfo=UTC) if start else None,
+        end=datetime.combine(end, time(), tzinfo=UTC) + timedelta(days=1) if end else None,
+    )
+    return form, f, labels
+
+
+def _query_without_cursor(request: HttpRequest) -> str:
+    query = request.GET.copy()
+    query.pop("after", None)
+    return query.urlencode()
+
+
+@login_required
+def trades(request: HttpRequest) -> HttpResponse:
+    form, f, labels = _filters(request)
+    cursor = history.Cursor.decode(request.GET.get("after"))
+    page = history.trade_page(f, cursor, PAGE_ROWS) if labels else history.Page([], None)
+    return render(
+        request,
+        "portfolio/trades.html",
+        {
+            "form": form,
+            "has_accounts": bool(labels),
+            "page": page,
+            "totals": history.trade_totals(f) if labels else None,
+            "query": _query_without_cursor(request),
+            "first_page": cursor is None,
+        },
+    )
+
+
+@login_required
+def orders(request: HttpRequest) -> HttpResponse:
+    form, f, labels = _filters(request)
+    cursor = history.Cursor.decode(request.GET.get("after"))
+    page = history.order_page(f, cursor, PAGE_ROWS) if labels else history.Page([], None)
+    return render(
+        request,
+        "portfolio/orders.html",
+        {
+            "form": form,
+            "has_accounts": bool(labels),
+            "open_orders": history.open_orders(f) if labels and cursor is None else [],
+            "open_limit": history.OPEN_ORDERS_SHOWN,
+            "page": page,
+            "totals": history.order_totals(f) if labels else None,
+            "query": _query_without_cursor(request),
+            "first_page": cursor is None,
+        },
+    )
+
+
+def _csv_response(name: str, stream: Any) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(stream, content_type="text/csv; charset=utf-8")
+    stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+    response["Content-Disposition"] = f'attachment; filename="standx-{name}-{stamp}.csv"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@login_required
+def trades_csv(request: HttpRequest) -> StreamingHttpResponse:
+    _, f, labels = _filters(request)
+    stream = history.csv_stream(
+        history.TRADE_COLUMNS,
+        history.TRADES,
+        history.trades_query(f),
+        history.trade_csv_row,
+        labels,
+    )
+    return _csv_response("trades", stream)
+
+
+@login_required
+def orders_csv(request: HttpRequest) -> StreamingHttpResponse:
+    _, f, labels = _filters(request)
+    stream = history.csv_stream(
+        history.ORDER_COLUMNS,
+        history.ORDERS,
+        history.orders_query(f),
+        history.order_csv_row,
+        labels,
+    )
+    return _csv_response("orders", stream)

@@ -1,0 +1,155 @@
+// Charts drawn with TradingView's lightweight-charts (static/vendor, from npm at setup).
+// The server sends decimal strings; Number() here is only for drawing.
+const LC = window.LightweightCharts;
+
+function css(name) { return getComputedStyle(document.documentElement).getPropertyValue(name).trim(); }
+function readJSON(id) {
+  const el = document.getElementById(id);
+  return el ? JSON.parse(el.textContent) : null;
+}
+function points(series) { return series.map((p) => ({ time: p.time, value: Number(p.value) })); }
+
+function makeChart(el, height) {
+  return LC.createChart(el, {
+    autoSize: true,
+    height,
+    layout: { background: { color: "transparent" }, textColor: css("--muted"), attributionLogo: false },
+    grid: { vertLines: { color: css("--border") }, horzLines: { color: css("--border") } },
+    rightPriceScale: { borderColor: css("--border") },
+    timeScale: { borderColor: css("--border"), timeVisible: true, secondsVisible: false },
+    crosshair: { mode: LC.CrosshairMode.Normal },
+  });
+}
+
+function unavailable(el) {
+  el.innerHTML = '<p class="muted chart-empty">Charts are unavailable: the chart library did not load.</p>';
+}
+
+function fmtSigned(text, places) {
+  const n = Number(text);
+  const s = n.toLocaleString("en-US", { minimumFractionDigits: places, maximumFractionDigits: places });
+  return n >= 0 ? `+${s}` : s;
+}
+
+function equity() {
+  const el = document.getElementById("equity-chart");
+  const data = readJSON("equity-data");
+  if (!el || !data) return;
+  if (!LC) { unavailable(el); return; }
+  const ddEl = document.getElementById("drawdown-chart");
+  const chart = makeChart(el, 260);
+  const line = chart.addSeries(LC.AreaSeries, {
+    lineColor: css("--accent"), topColor: "rgba(45, 212, 191, 0.30)", bottomColor: "rgba(45, 212, 191, 0.02)",
+    lineWidth: 2, priceFormat: { type: "price", precision: 2, minMove: 0.01 },
+  });
+  const ddChart = makeChart(ddEl, 120);
+  const dd = ddChart.addSeries(LC.AreaSeries, {
+    lineColor: css("--bad"), topColor: "rgba(248, 113, 113, 0.05)", bottomColor: "rgba(248, 113, 113, 0.35)",
+    lineWidth: 1, priceFormat: { type: "price", precision: 2, minMove: 0.01 },
+  });
+  // Scroll and zoom the two panels together.
+  chart.timeScale().subscribeVisibleLogicalRangeChange((r) => r && ddChart.timeScale().setVisibleLogicalRange(r));
+  ddChart.timeScale().subscribeVisibleLogicalRangeChange((r) => r && chart.timeScale().setVisibleLogicalRange(r));
+
+  function show(curve) {
+    const empty = el.querySelector(".chart-empty");
+    if (empty) empty.remove();
+    line.setData(points(curve.equity));
+    dd.setData(points(curve.drawdown));
+    chart.timeScale().fitContent();
+    ddChart.timeScale().fitContent();
+    const caption = document.getElementById("equity-caption");
+    if (caption) {
+      caption.textContent = curve.equity.length
+        ? `Change over the range: ${curve.change === null ? "—" : fmtSigned(curve.change, 2)}` +
+          `${curve.change_pct === null ? "" : ` (${fmtSigned(curve.change_pct, 2)}%)`}` +
+          ` · largest drawdown ${Number(curve.max_drawdown_pct).toFixed(2)}%`
+        : "No balance history in this range.";
+    }
+    el.dataset.points = String(curve.equity.length);
+    el.dataset.range = curve.range;
+  }
+  show(data);
+
+  for (const button of document.querySelectorAll("#equity-ranges button")) {
+    button.addEventListener("click", async () => {
+      const response = await fetch(`equity.json?range=${encodeURIComponent(button.dataset.range)}`, { credentials: "same-origin" });
+      if (!response.ok) return;
+      show(await response.json());
+      for (const b of document.querySelectorAll("#equity-ranges button")) b.setAttribute("aria-pressed", String(b === button));
+    });
+  }
+}
+
+// Markers sit on the candle that contains the fill (lightweight-charts needs a bar's time).
+function snapMarkers(markers, candles, width) {
+  if (!candles.length) return [];
+  const first = candles[0].time;
+  const end = candles[candles.length - 1].time + width;
+  const times = new Set(candles.map((c) => c.time));
+  const out = [];
+  for (const m of markers) {
+    if (m.time < first || m.time >= end) continue;
+    const bar = m.time - ((m.time - first) % width);
+    if (!times.has(bar)) continue;
+    const buy = m.side === "buy";
+    out.push({
+      time: bar, position: buy ? "belowBar" : "aboveBar", shape: buy ? "arrowUp" : "arrowDown",
+      color: buy ? css("--ok") : css("--bad"), text: m.text,
+    });
+  }
+  return out;
+}
+
+function candlesChart() {
+  const el = document.getElementById("candle-chart");
+  const data = readJSON("symbol-chart");
+  if (!el || !data) return;
+  if (!LC) { unavailable(el); return; }
+  const chart = makeChart(el, 380);
+  const series = chart.addSeries(LC.CandlestickSeries, {
+    upColor: css("--ok"), downColor: css("--bad"), wickUpColor: css("--ok"), wickDownColor: css("--bad"),
+    borderVisible: false,
+  });
+  const markers = LC.createSeriesMarkers(series, []);
+  const error = document.getElementById("candles-error");
+
+  function show(candles, width) {
+    const empty = el.querySelector(".chart-empty");
+    if (empty) empty.remove();
+    series.setData(candles.map((c) => ({
+      time: c.time, open: Number(c.open), high: Number(c.high), low: Number(c.low), close: Number(c.close),
+    })));
+    const placed = snapMarkers(data.markers, candles, width);
+    markers.setMarkers(placed);
+    chart.timeScale().fitContent();
+    el.dataset.candles = String(candles.length);
+    el.dataset.markers = String(placed.length);
+  }
+  show(data.candles, data.resolution_s);
+
+  for (const button of document.querySelectorAll("#resolutions button")) {
+    button.addEventListener("click", async () => {
+      const url = `${el.dataset.candlesUrl}?resolution=${encodeURIComponent(button.dataset.resolution)}`;
+      const response = await fetch(url, { credentials: "same-origin" });
+      const body = await response.json().catch(() => ({ error: "The price history could not be read." }));
+      if (!response.ok) { error.textContent = body.error; error.hidden = false; return; }
+      error.hidden = true;
+      show(body.candles, body.resolution_s);
+      for (const b of document.querySelectorAll("#resolutions button")) b.setAttribute("aria-pressed", String(b === button));
+    });
+  }
+
+  const fundingEl = document.getElementById("funding-chart");
+  if (fundingEl && data.funding.length) {
+    const fchart = makeChart(fundingEl, 140);
+    const bars = fchart.addSeries(LC.HistogramSeries, { priceFormat: { type: "price", precision: 4, minMove: 0.0001 } });
+    bars.setData(data.funding.map((f) => ({
+      time: f.time, value: Number(f.value), color: Number(f.value) >= 0 ? css("--ok") : css("--bad"),
+    })));
+    fchart.timeScale().fitContent();
+  }
+}
+
+equity();
+candlesChart();
