@@ -19,7 +19,7 @@ from asgiref.sync import sync_to_async
 from django.db.models import Count, DecimalField, F, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 
-from portfolio.models import FundingPayment, Order, Trade
+from portfolio.models import FundingPayment, MarketSymbol, Order, Position, Trade
 
 T = TypeVar("T")
 ZERO = Decimal(0)
@@ -84,8 +84,10 @@ class Keyset:
         if cursor is None:
             return query
         key: Any = _from_micros(cursor.key) if self.is_time else cursor.key
+        # "key <= k" alone bounds the index scan; the OR then settles ties at the boundary.
         return query.filter(
-            Q(**{f"{self.time_field}__lt": key}) | Q(**{self.time_field: key, "pk__lt": cursor.id})
+            Q(**{f"{self.time_field}__lte": key})
+            & (Q(**{f"{self.time_field}__lt": key}) | Q(pk__lt=cursor.id))
         )
 
     def ordered(self, query: QuerySet[Any]) -> QuerySet[Any]:
@@ -100,10 +102,40 @@ TRADES = Keyset("traded_at", is_time=True)
 ORDERS = Keyset("exchange_id", is_time=False)
 
 
-def _page(keyset: Keyset, query: QuerySet[Any], cursor: Cursor | None, limit: int) -> Page[Any]:
-    rows = list(keyset.ordered(keyset.after(query, cursor))[: limit + 1])
+def newest(
+    keyset: Keyset,
+    query: QuerySet[Any],
+    account_ids: Sequence[int],
+    cursor: Cursor | None,
+    limit: int,
+) -> list[Any]:
+    """The newest ``limit`` rows after ``cursor`` across accounts.
+
+    One index-ordered slice per account, merged: a single ORDER BY over several accounts would
+    sort every matching row (100,000 trades: 45 ms instead of 2).
+    """
+    base = keyset.after(query, cursor)
+    ids = list(account_ids)
+    if len(ids) <= 1:
+        return list(keyset.ordered(base)[:limit])
+    parts = [keyset.ordered(base.filter(account_id=a))[:limit] for a in ids]
+    merged = parts[0].union(*parts[1:], all=True)
+    return list(merged.order_by(f"-{keyset.time_field}", "-id")[:limit])
+
+
+def _page(
+    keyset: Keyset,
+    query: QuerySet[Any],
+    f: HistoryFilter,
+    cursor: Cursor | None,
+    limit: int,
+    labels: dict[int, str],
+) -> Page[Any]:
+    rows = newest(keyset, query, f.account_ids, cursor, limit + 1)
     more = len(rows) > limit
     rows = rows[:limit]
+    for row in rows:
+        row.account_label = labels.get(row.account_id, "")
     return Page(rows, keyset.cursor_of(rows[-1]).encode() if more and rows else None)
 
 
@@ -128,21 +160,26 @@ def orders_query(f: HistoryFilter) -> QuerySet[Order]:
     return _filtered(Order.objects.all(), f, "created_at")
 
 
-def trade_page(f: HistoryFilter, cursor: Cursor | None, limit: int = 100) -> Page[Trade]:
-    return _page(TRADES, trades_query(f).select_related("account"), cursor, limit)
+def trade_page(
+    f: HistoryFilter, cursor: Cursor | None, labels: dict[int, str], limit: int = 100
+) -> Page[Trade]:
+    return _page(TRADES, trades_query(f), f, cursor, limit, labels)
 
 
-def order_page(f: HistoryFilter, cursor: Cursor | None, limit: int = 100) -> Page[Order]:
-    query = orders_query(f).exclude(status__in=OPEN_STATUSES).select_related("account")
-    return _page(ORDERS, query, cursor, limit)
+def order_page(
+    f: HistoryFilter, cursor: Cursor | None, labels: dict[int, str], limit: int = 100
+) -> Page[Order]:
+    query = orders_query(f).exclude(status__in=OPEN_STATUSES)
+    return _page(ORDERS, query, f, cursor, limit, labels)
 
 
-def open_orders(f: HistoryFilter) -> list[Order]:
-    """The open and untriggered orders, newest first (at most ``OPEN_ORDERS_SHOWN``)."""
-    query = orders_query(
-        HistoryFilter(f.account_ids, f.symbol, f.side)  # open orders ignore the date range
-    ).filter(status__in=OPEN_STATUSES)
-    return list(query.select_related("account").order_by("-exchange_id")[:OPEN_ORDERS_SHOWN])
+def open_orders(f: HistoryFilter, labels: dict[int, str]) -> list[Order]:
+    """The open and untriggered orders, newest first (at most ``OPEN_ORDERS_SHOWN``); the date
+    range does not apply: an order placed last month may still be open."""
+    query = orders_query(HistoryFilter(f.account_ids, f.symbol, f.side)).filter(
+        status__in=OPEN_STATUSES
+    )
+    return _page(ORDERS, query, f, None, OPEN_ORDERS_SHOWN, labels).rows
 
 
 def _money_sum(expression: Any) -> Coalesce:
@@ -203,10 +240,11 @@ def order_totals(f: HistoryFilter) -> OrderTotals:
 
 
 def symbols_of(account_ids: Sequence[int]) -> list[str]:
-    """Symbols the accounts ever traded or ordered, for the filter's choices."""
-    traded = Trade.objects.filter(account_id__in=list(account_ids)).values_list("symbol")
-    ordered = Order.objects.filter(account_id__in=list(account_ids)).values_list("symbol")
-    return sorted({s for (s,) in traded.union(ordered)})
+    """The filter's symbol choices: every symbol the exchange lists and any the accounts hold
+    (scanning 100,000 trades for their distinct symbols would cost more than the page)."""
+    listed = MarketSymbol.objects.values_list("symbol")
+    held = Position.objects.filter(account_id__in=list(account_ids)).values_list("symbol")
+    return sorted({s for (s,) in listed.union(held)})
 
 
 # -- CSV exports ----------------------------------------------------------------------------------
@@ -258,14 +296,11 @@ def _csv_line(values: Iterable[str]) -> str:
     return buffer.getvalue()
 
 
-def _rows(query: QuerySet[Any]) -> list[Any]:
-    return list(query)
-
-
 async def csv_stream(
     columns: list[str],
     keyset: Keyset,
     query: QuerySet[Any],
+    account_ids: Sequence[int],
     row: Callable[[Any, dict[int, str]], list[str]],
     labels: dict[int, str],
     size: int = EXPORT_CHUNK,
@@ -278,11 +313,14 @@ async def csv_stream(
     yield _csv_line(columns)
     cursor: Cursor | None = None
     while True:
-        page = keyset.ordered(keyset.after(query, cursor))[:size]
-        rows: list[Any] = await sync_to_async(_rows, thread_sensitive=True)(page)
+        rows: list[Any] = await sync_to_async(newest, thread_sensitive=True)(
+            keyset, query, account_ids, cursor, size
+        )
         if not rows:
             return
-        yield "".join(_csv_line(row(r, labels)) for r in rows)
+        buffer = io.StringIO()
+        csv.writer(buffer).writerows(row(r, labels) for r in rows)
+        yield buffer.getvalue()
         if len(rows) < size:
             return
         cursor = keyset.cursor_of(rows[-1])

@@ -58,7 +58,7 @@ def _query_without_cursor(request: HttpRequest) -> str:
 def trades(request: HttpRequest) -> HttpResponse:
     form, f, labels = _filters(request)
     cursor = history.Cursor.decode(request.GET.get("after"))
-    page = history.trade_page(f, cursor, PAGE_ROWS) if labels else history.Page([], None)
+    page = history.trade_page(f, cursor, labels, PAGE_ROWS) if labels else history.Page([], None)
     return render(
         request,
         "portfolio/trades.html",
@@ -77,14 +77,14 @@ def trades(request: HttpRequest) -> HttpResponse:
 def orders(request: HttpRequest) -> HttpResponse:
     form, f, labels = _filters(request)
     cursor = history.Cursor.decode(request.GET.get("after"))
-    page = history.order_page(f, cursor, PAGE_ROWS) if labels else history.Page([], None)
+    page = history.order_page(f, cursor, labels, PAGE_ROWS) if labels else history.Page([], None)
     return render(
         request,
         "portfolio/orders.html",
         {
             "form": form,
             "has_accounts": bool(labels),
-            "open_orders": history.open_orders(f) if labels and cursor is None else [],
+            "open_orders": history.open_orders(f, labels) if labels and cursor is None else [],
             "open_limit": history.OPEN_ORDERS_SHOWN,
             "page": page,
             "totals": history.order_totals(f) if labels else None,
@@ -109,6 +109,7 @@ def trades_csv(request: HttpRequest) -> StreamingHttpResponse:
         history.TRADE_COLUMNS,
         history.TRADES,
         history.trades_query(f),
+        f.account_ids,
         history.trade_csv_row,
         labels,
     )
@@ -122,6 +123,7 @@ def orders_csv(request: HttpRequest) -> StreamingHttpResponse:
         history.ORDER_COLUMNS,
         history.ORDERS,
         history.orders_query(f),
+        f.account_ids,
         history.order_csv_row,
         labels,
     )

@@ -85,17 +85,18 @@ def _endpoints_for_user(user_id: int) -> Endpoints:
 
 @login_required
 def symbol_detail(request: HttpRequest, symbol: str) -> HttpResponse:
-    user_id = user_id_of(request)
-    _symbol_or_404(user_id, symbol)
-    ctx = selectors.risk_context(user_id)
+    ctx = selectors.risk_context(user_id_of(request))
     page = selectors.symbol_page(ctx, symbol)
+    if not page.known:
+        raise Http404("No such symbol")
+    endpoints = endpoints_for(ctx.views[0].account) if ctx.views else default_endpoints()
     resolution = request.GET.get("resolution", charts.DEFAULT_RESOLUTION)
     if resolution not in charts.RESOLUTIONS:
         resolution = charts.DEFAULT_RESOLUTION
     candles: list[dict[str, object]] = []
     candles_error = ""
     try:
-        candles = charts.candles(_endpoints_for_user(user_id), symbol, resolution, timezone.now())
+        candles = charts.candles(endpoints, symbol, resolution, timezone.now())
     except charts.CandlesUnavailable as exc:
         candles_error = str(exc)
     change = None

@@ -11,7 +11,7 @@ from django.db import connection
 from django.db.models import Prefetch
 from django.utils import timezone
 
-from portfolio import risk
+from portfolio import history, risk
 from portfolio.alerting import (
     ALL_METRICS,
     AccountView,
@@ -417,6 +417,11 @@ class SymbolPage:
     markers: list[dict[str, Any]]  # the user's fills: chart markers, oldest first
     positions: list[PositionRow]
 
+    @property
+    def known(self) -> bool:
+        """Listed by the exchange, held or traded by the user: worth a page."""
+        return bool(self.info or self.positions or self.markers)
+
 
 def symbol_page(ctx: RiskContext, symbol: str) -> SymbolPage:
     now = ctx.now
@@ -425,18 +430,22 @@ def symbol_page(ctx: RiskContext, symbol: str) -> SymbolPage:
             symbol=symbol, time__gte=now - timedelta(days=FUNDING_HISTORY_DAYS)
         ).order_by("-time")
     )
-    fills = list(
-        Trade.objects.filter(account_id__in=ctx.account_ids, symbol=symbol)
-        .order_by("-traded_at", "-pk")
-        .values_list("traded_at", "side", "qty", "price")[:MARKERS_SHOWN]
+    fills = history.newest(
+        history.TRADES,
+        Trade.objects.filter(account_id__in=ctx.account_ids, symbol=symbol).only(
+            "account_id", "traded_at", "side", "qty", "price"
+        ),
+        ctx.account_ids,
+        None,
+        MARKERS_SHOWN,
     )
     markers = [
         {
-            "time": int(at.timestamp()),
-            "side": side,
-            "text": f"{side.title()} {qty.normalize():f} @ {price.normalize():f}",
+            "time": int(t.traded_at.timestamp()),
+            "side": t.side,
+            "text": f"{t.side.title()} {t.qty.normalize():f} @ {t.price.normalize():f}",
         }
-        for at, side, qty, price in reversed(fills)
+        for t in reversed(fills)
     ]
     return SymbolPage(
         info=MarketSymbol.objects.filter(symbol=symbol).first(),

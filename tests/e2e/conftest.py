@@ -7,8 +7,10 @@ pytest-asyncio cannot share one process.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from django.db import connections
@@ -23,6 +25,7 @@ CHROMIUM_ARGS = [
     "--disable-quic",
     "--no-first-run",
 ]
+T = TypeVar("T")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
 
 
@@ -61,3 +64,18 @@ def browser() -> Iterator[object]:
 def screenshot_dir() -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     return SCREENSHOTS
+
+
+def off_loop(fn: Callable[[], T]) -> T:
+    """Run ``fn`` in a worker thread: Playwright's sync API keeps an event loop in the test's
+    thread, where Channels' ``async_to_sync`` (used by the live push after a sync) refuses to
+    run. The thread's database connection is closed before returning."""
+
+    def call() -> T:
+        try:
+            return fn()
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(call).result()

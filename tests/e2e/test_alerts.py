@@ -25,6 +25,7 @@ from portfolio.models import Position
 from standx.ratelimit import NoRateLimit
 from standx.rest import Endpoints
 from tests.conftest import PASSWORD, child_env, child_server, sim_credentials, wait_for
+from tests.e2e.conftest import off_loop
 from tests.e2e.test_link_accounts import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -75,7 +76,7 @@ def demo_with_sol_long(sim_url: str) -> Iterator[StandXAccount]:
             )  # fmt: skip
 
         def synced() -> bool:
-            sync.account_sync(account.pk, limiter=NoRateLimit())
+            off_loop(lambda: sync.account_sync(account.pk, limiter=NoRateLimit()))
             return Position.objects.filter(account=account, symbol="SOL-USD").exists()
 
         wait_for(synced, 15)

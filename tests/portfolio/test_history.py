@@ -48,7 +48,7 @@ def every_page(f: history.HistoryFilter, limit: int) -> list[int]:
     seen: list[int] = []
     cursor = None
     while True:
-        page = history.trade_page(f, cursor, limit)
+        page = history.trade_page(f, cursor, {}, limit)
         seen += [t.exchange_id for t in page.rows]
         if page.next_cursor is None:
             return seen
@@ -70,6 +70,21 @@ def test_keyset_pages_visit_every_trade_once_newest_first_even_with_equal_times(
     assert [times[i] for i in seen] == sorted((times[i] for i in seen), reverse=True)
 
 
+def test_pages_across_several_accounts_merge_them_in_time_order(alice: User) -> None:
+    main = make_account(alice)
+    hedge = make_account(alice, label="Hedge", address="0xb")
+    trades(main, 23)
+    trades(hedge, 31, start_id=1000)
+    seen = every_page(history.HistoryFilter([main.pk, hedge.pk]), limit=8)
+    assert len(seen) == len(set(seen)) == 54
+    keys = {t.exchange_id: (t.traded_at, t.pk) for t in Trade.objects.all()}
+    assert [keys[i] for i in seen] == sorted((keys[i] for i in seen), reverse=True)
+    labelled = history.trade_page(
+        history.HistoryFilter([main.pk, hedge.pk]), None, {main.pk: "Main", hedge.pk: "Hedge"}
+    )
+    assert {getattr(t, "account_label", None) for t in labelled.rows} == {"Main", "Hedge"}
+
+
 def test_filters_narrow_by_symbol_side_and_date(account: StandXAccount) -> None:
     trades(account, 10)
     trades(account, 4, symbol="BTC-USD", start_id=100)
@@ -77,7 +92,7 @@ def test_filters_narrow_by_symbol_side_and_date(account: StandXAccount) -> None:
         [account.pk], symbol="SOL-USD", side="buy",
         start=T0 + timedelta(minutes=2), end=T0 + timedelta(minutes=8),
     )  # fmt: skip
-    rows = history.trade_page(f, None, 100).rows
+    rows = history.trade_page(f, None, {}, 100).rows
     assert rows
     assert all(t.symbol == "SOL-USD" and t.side == "buy" for t in rows)
     assert all(f.start <= t.traded_at < f.end for t in rows)  # type: ignore[operator]
@@ -106,7 +121,7 @@ def test_the_trade_csv_streams_every_row_in_chunks_with_exact_decimals(
     async def collect() -> list[str]:
         f = history.HistoryFilter([account.pk])
         stream = history.csv_stream(
-            history.TRADE_COLUMNS, history.TRADES, history.trades_query(f),
+            history.TRADE_COLUMNS, history.TRADES, history.trades_query(f), [account.pk],
             history.trade_csv_row, {account.pk: "Main"}, size=7,
         )  # fmt: skip
         return [chunk async for chunk in stream]
@@ -129,8 +144,8 @@ def test_open_orders_are_listed_apart_from_the_finished_history(account: StandXA
             fill_avg_price=D(90) if status == "filled" else None, created_at=T0,
         )  # fmt: skip
     f = history.HistoryFilter([account.pk])
-    assert [o.status for o in history.open_orders(f)] == ["untriggered", "open"]
-    assert [o.status for o in history.order_page(f, None).rows] == ["canceled", "filled"]
+    assert [o.status for o in history.open_orders(f, {})] == ["untriggered", "open"]
+    assert [o.status for o in history.order_page(f, None, {}).rows] == ["canceled", "filled"]
     assert history.order_totals(f).filled_volume == D(90)
 
 

@@ -1,0 +1,285 @@
+"""The dashboard end to end: the demo user trades on the simulator, the sync stores it, and
+Chromium opens every page; the figures on screen must be the database's and the simulator's.
+
+Screenshots of the overview and positions pages, at desktop and phone widths, go to
+var/screenshots (the best two are copied into docs/screenshots for the README).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from django.utils import timezone
+from playwright.sync_api import Page, expect
+
+from accounts import services
+from accounts.models import StandXAccount, User
+from accounts.standx_access import client_for
+from portfolio import funding, market, selectors, sync
+from portfolio.models import BalanceSnapshot, Order, Position, Trade
+from portfolio.templatetags.money import num, signed
+from standx.ratelimit import NoRateLimit
+from standx.rest import Endpoints, StandXClient
+from tests.conftest import PASSWORD, child_env, child_server, sim_credentials, wait_for
+from tests.e2e.conftest import off_loop
+from tests.e2e.test_link_accounts import log_in
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1360, "height": 900}
+
+
+def sim_marks(sim_url: str) -> dict[str, Decimal]:
+    state = httpx.get(f"{sim_url}/sim/state", timeout=10).json()
+    return {symbol: Decimal(mark) for symbol, mark in state["marks"].items()}
+
+
+@pytest.fixture
+def demo_trader(sim_url: str) -> Iterator[StandXAccount]:
+    """The demo user, trading on the simulator: an isolated SOL long, a cross BTC short, a
+    partly closed SOL position (a realized fill), a resting ETH bid, a funding payment, and a
+    week of balance history."""
+    demo = User.objects.create_user("demo", password=PASSWORD)
+    creds = sim_credentials(sim_url)
+    account = services.account_link_with_token(
+        owner=demo, label="Demo", token=creds["token"], signing_key=creds["signing_key"],
+        endpoints=Endpoints.for_simulator(sim_url),
+    )  # fmt: skip
+    httpx.post(f"{sim_url}/sim/pause", json={"paused": True}, timeout=10)
+    try:
+        eth_bid = (sim_marks(sim_url)["ETH-USD"] * Decimal("0.95")).quantize(Decimal("0.01"))
+        with client_for(account, rate_limiter=NoRateLimit()) as client:
+            for order in (
+                {"symbol": "SOL-USD", "side": "buy", "qty": "20", "margin_mode": "isolated",
+                 "leverage": 10},
+                {"symbol": "SOL-USD", "side": "sell", "qty": "5", "reduce_only": True},
+                {"symbol": "BTC-USD", "side": "sell", "qty": "0.05", "margin_mode": "cross",
+                 "leverage": 5},
+            ):  # fmt: skip
+                client.new_order(order_type="market", time_in_force="ioc", **order)  # type: ignore[arg-type]
+            client.new_order(
+                symbol="ETH-USD", side="buy", order_type="limit", qty="1", price=eth_bid,
+                time_in_force="gtc", margin_mode="cross", leverage=5,
+            )  # fmt: skip
+        httpx.post(f"{sim_url}/sim/funding", json={"symbol": "SOL-USD"}, timeout=10)
+
+        def synced() -> bool:
+            off_loop(lambda: sync.account_sync(account.pk, limiter=NoRateLimit()))
+            return (
+                Position.objects.filter(account=account).count() == 2
+                and Order.objects.filter(account=account, status="open").exists()
+                and Trade.objects.filter(account=account).count() >= 3
+            )
+
+        wait_for(synced, 20)
+        with StandXClient(endpoints=Endpoints.for_simulator(sim_url)) as public:
+            market.market_sync(public)
+        off_loop(lambda: funding.funding_rebuild(account, until=timezone.now()))
+        history_of(account)
+        yield account
+    finally:
+        httpx.post(f"{sim_url}/sim/pause", json={"paused": False}, timeout=10)
+
+
+def history_of(account: StandXAccount) -> None:
+    """A week of earlier balance snapshots under the synced one, so the curve has a shape."""
+    latest = BalanceSnapshot.objects.filter(account=account).latest("taken_at")
+    now = timezone.now()
+    rows = []
+    for hours in range(168, 0, -6):
+        factor = Decimal(1) + Decimal((hours % 48) - 24) / Decimal(400)
+        rows.append(
+            BalanceSnapshot(
+                account=account,
+                taken_at=now - timedelta(hours=hours),
+                **{
+                    f: getattr(latest, f)
+                    for f in (
+                        "isolated_balance",
+                        "isolated_upnl",
+                        "cross_balance",
+                        "cross_margin",
+                        "cross_upnl",
+                        "locked",
+                        "cross_available",
+                        "balance",
+                        "upnl",
+                        "pnl_freeze",
+                    )
+                },
+                equity=(latest.equity * factor).quantize(Decimal("0.01")),
+            )
+        )
+    BalanceSnapshot.objects.bulk_create(rows)
+
+
+@pytest.fixture
+def price_stream(sim_url: str, demo_trader: StandXAccount) -> Iterator[None]:
+    ws = "ws" + sim_url.removeprefix("http")
+    env = child_env(
+        STANDX_PERPS_URL=sim_url, STANDX_AUTH_URL=sim_url,
+        STANDX_WS_URL=f"{ws}/ws-stream/v1", STANDX_WS_API_URL=f"{ws}/ws-api/v1",
+    )  # fmt: skip
+    with child_server("pricestream", ["manage.py", "pricestream"], ready_path=None, env=env):
+        yield
+
+
+def field(page: Page, selector: str) -> str:
+    return page.locator(selector).inner_text().strip()
+
+
+def test_every_page_shows_the_databases_and_the_simulators_figures(
+    browser: Any, daphne_url: str, sim_url: str, demo_trader: StandXAccount, screenshot_dir: Path
+) -> None:
+    account = demo_trader
+    demo = account.owner
+    ctx = selectors.risk_context(demo.pk)
+    summary = selectors.portfolio_summary(ctx)
+    rows = {p.symbol: p for p in selectors.positions_for_user(ctx, with_funding=True)}
+    ledger = httpx.get(f"{sim_url}/sim/ledger", params={"address": account.address}).json()
+    context = browser.new_context(viewport=DESKTOP)
+    page = context.new_page()
+    try:
+        log_in(page, daphne_url, "demo")
+        # Overview: totals, the account row, the equity curve drawn by lightweight-charts.
+        expect(page.locator("#conn-state")).to_have_text("Live")
+        assert field(page, "#portfolio-totals [data-field=equity]") == num(summary.equity, 2)
+        assert field(page, "#portfolio-totals [data-field=upnl]") == signed(summary.upnl, 2)
+        assert Decimal(ledger["balance"]["balance"]) == summary.balance  # the simulator agrees
+        expect(page.locator("#equity-chart canvas").first).to_be_visible()
+        assert int(page.locator("#equity-chart").get_attribute("data-points") or 0) > 20
+        page.get_by_role("button", name="24h").click()
+        expect(page.locator("#equity-chart")).to_have_attribute("data-range", "24h")
+        expect(page.locator("#drawdown-chart canvas").first).to_be_visible()
+        page.screenshot(path=str(screenshot_dir / "overview-desktop.png"), full_page=True)
+
+        # Positions: each row as the database has it, funding, sorting, the stress test.
+        page.get_by_role("link", name="Positions", exact=True).click()
+        sol = page.locator(f"#pos-{account.pk}-SOL-USD")
+        btc = page.locator(f"#pos-{account.pk}-BTC-USD")
+        expect(sol).to_contain_text(num(rows["SOL-USD"].size))
+        expect(sol).to_contain_text("isolated")
+        expect(btc).to_contain_text("cross")
+        assert field(page, f"#pos-{account.pk}-SOL-USD [data-field=funding]") == signed(
+            rows["SOL-USD"].funding, 2
+        )
+        sim_sol = next(p for p in ledger_positions(sim_url, account) if p["symbol"] == "SOL-USD")
+        assert (
+            Decimal(sim_sol["qty"]) == Position.objects.get(account=account, symbol="SOL-USD").qty
+        )
+        page.locator("#positions thead th", has_text="Position").get_by_role("button").click()
+        expect(page.locator("#positions tbody tr").first).to_have_id(f"pos-{account.pk}-BTC-USD")
+        page.locator("#positions thead th", has_text="Position").get_by_role("button").click()
+        expect(page.locator("#positions tbody tr").first).to_have_id(f"pos-{account.pk}-SOL-USD")
+        page.get_by_label("Move", exact=True).select_option("SOL-USD")
+        page.locator("#stress-range").fill("-30")
+        expect(page.locator("#stress-liquidated")).to_contain_text("would be liquidated: SOL-USD")
+        page.screenshot(path=str(screenshot_dir / "positions-desktop.png"), full_page=True)
+        page.locator("#stress-range").fill("0")
+        expect(page.locator("#stress-liquidated")).to_have_text("No position would be liquidated.")
+
+        # Orders: the resting bid is open; the market orders are history.
+        page.get_by_role("link", name="Orders", exact=True).click()
+        open_order = Order.objects.get(account=account, status="open")
+        expect(
+            page.locator(f"#open-orders tr[data-id='{open_order.exchange_id}']")
+        ).to_contain_text("ETH-USD")
+        finished = Order.objects.filter(account=account).exclude(status__in=["open", "untriggered"])
+        expect(page.locator("#order-history tbody tr")).to_have_count(finished.count())
+        sim_open = [o for o in ledger["orders"] if o["status"] in ("open", "new")]
+        assert [int(o["id"]) for o in sim_open] == [open_order.exchange_id]
+
+        # Trades: every fill, the totals the database gives, and the CSV with the same rows.
+        page.get_by_role("link", name="Trades", exact=True).click()
+        trades = Trade.objects.filter(account=account)
+        expect(page.locator("#trades tbody tr")).to_have_count(trades.count())
+        assert trades.count() == len(ledger["trades"])
+        assert field(page, "#trade-totals [data-field=count]") == str(trades.count())
+        fees = sum((t.fee_qty for t in trades), Decimal(0))
+        assert field(page, "#trade-totals [data-field=fees]") == num(fees, 2)
+        with page.expect_download() as download:
+            page.get_by_role("link", name="Export CSV").click()
+        lines = Path(download.value.path()).read_text().splitlines()
+        assert len(lines) == 1 + trades.count()
+        page.get_by_label("Side").select_option("sell")
+        page.get_by_role("button", name="Apply").click()
+        expect(page.locator("#trades tbody tr")).to_have_count(trades.filter(side="sell").count())
+
+        # Symbol page: candles from kline/history, the user's fills marked, market stats.
+        page.locator("#trades").get_by_role("link", name="SOL-USD").first.click()
+        expect(page.get_by_role("heading", name="SOL-USD", level=1)).to_be_visible()
+        expect(page.locator("#candle-chart canvas").first).to_be_visible()
+        assert int(page.locator("#candle-chart").get_attribute("data-candles") or 0) > 0
+        price = market_price("SOL-USD")
+        assert field(page, "#market-stats [data-field=mark]") == num(price)
+        page.get_by_role("button", name="1m", exact=True).click()
+        expect(page.get_by_role("button", name="1m", exact=True)).to_have_attribute(
+            "aria-pressed", "true"
+        )
+        expect(page.locator("#candles-error")).to_be_hidden()
+        assert int(page.locator("#candle-chart").get_attribute("data-markers") or 0) >= 1
+    finally:
+        context.close()
+
+    phone = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True)
+    page = phone.new_page()
+    try:
+        log_in(page, daphne_url, "demo")
+        expect(page.locator("#equity-chart canvas").first).to_be_visible()
+        page.screenshot(path=str(screenshot_dir / "overview-phone.png"), full_page=True)
+        page.goto(f"{daphne_url}/positions/")
+        expect(page.locator(f"#pos-{account.pk}-SOL-USD")).to_be_visible()
+        page.screenshot(path=str(screenshot_dir / "positions-phone.png"), full_page=True)
+        # Nothing wider than the phone except inside the scrolling table wrappers.
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= PHONE["width"]
+    finally:
+        phone.close()
+
+
+def ledger_positions(sim_url: str, account: StandXAccount) -> list[dict[str, Any]]:
+    with client_for(account, rate_limiter=NoRateLimit()) as client:
+        return [{"symbol": p.symbol, "qty": str(p.qty)} for p in client.query_positions()]
+
+
+def market_price(symbol: str) -> Decimal:
+    from portfolio.models import MarketPrice
+
+    mark = MarketPrice.objects.get(symbol=symbol).mark_price
+    assert mark is not None
+    return mark
+
+
+def test_numbers_change_in_place_when_the_mark_moves(
+    browser: Any, daphne_url: str, sim_url: str, demo_trader: StandXAccount, price_stream: None
+) -> None:
+    account = demo_trader
+    context = browser.new_context(viewport=DESKTOP)
+    page = context.new_page()
+    try:
+        log_in(page, daphne_url, "demo")
+        expect(page.locator("#conn-state")).to_have_text("Live")
+        page.evaluate("window.__sameDocument = true")
+        before = field(page, "#portfolio-totals [data-field=equity]")
+        mark = (sim_marks(sim_url)["SOL-USD"] * Decimal("1.02")).quantize(Decimal("0.001"))
+        httpx.post(
+            f"{sim_url}/sim/price", json={"symbol": "SOL-USD", "mark_price": str(mark)}, timeout=10
+        ).raise_for_status()
+        cell = page.locator(f"#pos-{account.pk}-SOL-USD [data-field=mark]")
+        expect(cell).to_have_text(num(mark), timeout=15_000)
+        assert field(page, "#portfolio-totals [data-field=equity]") != before
+        assert page.evaluate("window.__sameDocument") is True  # no reload happened
+        # The database agrees with what the page now shows.
+        ctx = selectors.risk_context(account.owner_id)
+        assert field(page, "#portfolio-totals [data-field=equity]") == num(
+            selectors.portfolio_summary(ctx).equity, 2
+        )
+    finally:
+        context.close()
