@@ -9,6 +9,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from portfolio.models import (
+    AuditEntry,
     BalanceSnapshot,
     FundingRate,
     MarketPrice,
@@ -92,3 +93,21 @@ class MarketSymbolAdmin(ReadOnlyAdmin):
 class FundingRateAdmin(ReadOnlyAdmin):
     list_display = ("symbol", "time", "funding_rate", "mark_price")
     list_filter = ("symbol",)
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(ReadOnlyAdmin):
+    """Every signed request made from the dashboard (bodies hold no secrets)."""
+
+    list_display = ("created_at", "user", "account_label", "action", "status", "cl_ord_id",
+                    "exchange_order_id", "result")  # fmt: skip
+    list_filter = ("status", "action")
+    search_fields = ("cl_ord_id", "request_id", "account_label", "user__username")
+    date_hierarchy = "created_at"
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # the log is the record: never edited, never deleted
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        queryset = super().get_queryset(request).select_related("user")
+        return queryset if request.user.is_superuser else queryset.filter(user=request.user)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
@@ -17,20 +18,22 @@ from portfolio.forms import HistoryFilterForm
 PAGE_ROWS = 100
 
 
-def _filters(
-    request: HttpRequest,
-) -> tuple[HistoryFilterForm, history.HistoryFilter, dict[int, str]]:
+@dataclass(frozen=True)
+class Accounts:
+    labels: dict[int, str]
+    tradable: set[int]  # linked for trading: cancel buttons
+
+
+def _filters(request: HttpRequest) -> tuple[HistoryFilterForm, history.HistoryFilter, Accounts]:
     """The form bound to the query string and the filter it gives. An invalid field is shown
     with its error and ignored, so the page still lists something."""
-    accounts = list(
-        StandXAccount.objects.filter(owner_id=request.user.pk)
-        .order_by("label")
-        .values_list("pk", "label")
-    )
-    labels = dict(accounts)
-    ids = list(labels)
+    owned = list(StandXAccount.objects.filter(owner_id=request.user.pk).order_by("label"))
+    accounts = Accounts({a.pk: a.label for a in owned}, {a.pk for a in owned if a.can_trade})
+    ids = list(accounts.labels)
     form = HistoryFilterForm(
-        request.GET or None, accounts=accounts, symbols=history.symbols_of(ids)
+        request.GET or None,
+        accounts=list(accounts.labels.items()),
+        symbols=history.symbols_of(ids),
     )
     data: dict[str, Any] = {}
     if form.is_bound:
@@ -39,13 +42,13 @@ def _filters(
     account = data.get("account")
     start, end = data.get("start"), data.get("end")
     f = history.HistoryFilter(
-        account_ids=[account] if account in labels else ids,
+        account_ids=[account] if account in accounts.labels else ids,
         symbol=data.get("symbol") or "",
         side=data.get("side") or "",
         start=datetime.combine(start, time(), tzinfo=UTC) if start else None,
         end=datetime.combine(end, time(), tzinfo=UTC) + timedelta(days=1) if end else None,
     )
-    return form, f, labels
+    return form, f, accounts
 
 
 def _query_without_cursor(request: HttpRequest) -> str:
@@ -56,7 +59,8 @@ def _query_without_cursor(request: HttpRequest) -> str:
 
 @login_required
 def trades(request: HttpRequest) -> HttpResponse:
-    form, f, labels = _filters(request)
+    form, f, accounts = _filters(request)
+    labels = accounts.labels
     cursor = history.Cursor.decode(request.GET.get("after"))
     page = history.trade_page(f, cursor, labels, PAGE_ROWS) if labels else history.Page([], None)
     return render(
@@ -75,7 +79,8 @@ def trades(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def orders(request: HttpRequest) -> HttpResponse:
-    form, f, labels = _filters(request)
+    form, f, accounts = _filters(request)
+    labels = accounts.labels
     cursor = history.Cursor.decode(request.GET.get("after"))
     page = history.order_page(f, cursor, labels, PAGE_ROWS) if labels else history.Page([], None)
     return render(
@@ -86,6 +91,8 @@ def orders(request: HttpRequest) -> HttpResponse:
             "has_accounts": bool(labels),
             "open_orders": history.open_orders(f, labels) if labels and cursor is None else [],
             "open_limit": history.OPEN_ORDERS_SHOWN,
+            "tradable": accounts.tradable,
+            "tradable_accounts": [(pk, labels[pk]) for pk in sorted(accounts.tradable)],
             "page": page,
             "totals": history.order_totals(f) if labels else None,
             "query": _query_without_cursor(request),
@@ -104,27 +111,27 @@ def _csv_response(name: str, stream: Any) -> StreamingHttpResponse:
 
 @login_required
 def trades_csv(request: HttpRequest) -> StreamingHttpResponse:
-    _, f, labels = _filters(request)
+    _, f, accounts = _filters(request)
     stream = history.csv_stream(
         history.TRADE_COLUMNS,
         history.TRADES,
         history.trades_query(f),
         f.account_ids,
         history.trade_csv_row,
-        labels,
+        accounts.labels,
     )
     return _csv_response("trades", stream)
 
 
 @login_required
 def orders_csv(request: HttpRequest) -> StreamingHttpResponse:
-    _, f, labels = _filters(request)
+    _, f, accounts = _filters(request)
     stream = history.csv_stream(
         history.ORDER_COLUMNS,
         history.ORDERS,
         history.orders_query(f),
         f.account_ids,
         history.order_csv_row,
-        labels,
+        accounts.labels,
     )
     return _csv_response("orders", stream)

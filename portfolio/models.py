@@ -399,3 +399,49 @@ class AlertEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.title}"
+
+
+class AuditStatus(models.TextChoices):
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent, waiting for the outcome"
+    ACCEPTED = "accepted", "Accepted"
+    FILLED = "filled", "Filled"
+    DONE = "done", "Done"
+    REJECTED = "rejected", "Rejected"
+    FAILED = "failed", "Failed"
+
+
+class AuditEntry(models.Model):
+    """One signed request to StandX made from the dashboard: who, which account, what was sent
+    and what came of it. Never the signature, the token or the signing key."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    account = models.ForeignKey(
+        StandXAccount, on_delete=models.SET_NULL, null=True, related_name="audit"
+    )
+    account_label = models.CharField(max_length=80)  # kept when the account is unlinked
+    action = models.CharField(max_length=30)  # "new_order", "close_position", "kill_switch", ...
+    endpoint = models.CharField(max_length=60)
+    body = models.JSONField(default=dict)
+    cl_ord_id = models.CharField(max_length=64, blank=True)
+    request_id = models.CharField(max_length=100, blank=True)
+    exchange_order_id = models.BigIntegerField(null=True, blank=True)
+    status = models.CharField(max_length=10, choices=AuditStatus.choices)
+    result = models.CharField(max_length=300, blank=True)  # in plain words
+    created_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            # A double click or a retry of the same form never sends a second order.
+            models.UniqueConstraint(
+                fields=["account", "cl_ord_id"],
+                condition=~models.Q(cl_ord_id=""),
+                name="audit_cl_ord_once",
+            )
+        ]
+        indexes = [models.Index(fields=["user", "-created_at", "-id"], name="audit_user_recent")]
+        verbose_name_plural = "audit entries"
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.account_label} {self.status}"

@@ -41,6 +41,7 @@ def positions(request: HttpRequest) -> HttpResponse:
             "summary": selectors.portfolio_summary(ctx) if ctx.views else None,
             "stress_form": form,
             "stress": stress,
+            "close_choices": [("1", "Close"), ("0.5", "Half"), ("0.25", "Quarter")],
         },
     )
 

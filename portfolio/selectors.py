@@ -132,6 +132,7 @@ class PositionRow:
     health: Decimal | None
     level: str  # "", "warn" or "bad" by the user's own health rules
     funding: Decimal  # since the position opened: received positive, paid negative
+    can_trade: bool = False  # the account is linked for trading: show the close buttons
 
 
 def _display_price(price: Decimal | None, tick: Decimal | None, like: Decimal) -> Decimal | None:
@@ -231,6 +232,7 @@ def positions_for_user(ctx: RiskContext, *, with_funding: bool = False) -> list[
                     health=health,
                     level=health_level(health, ctx.levels),
                     funding=funding.get((view.account.pk, p.symbol), Decimal(0)),
+                    can_trade=view.account.can_trade,
                 )
             )
     rows.sort(key=lambda r: (r.health is None, r.health or 0))

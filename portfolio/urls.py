@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from portfolio import history_views, position_views, views
+from portfolio import history_views, position_views, trade_views, views
 
 app_name = "portfolio"
 
@@ -17,6 +17,25 @@ urlpatterns = [
     path("trades.csv", history_views.trades_csv, name="trades_csv"),
     path("symbols/<str:symbol>/", position_views.symbol_detail, name="symbol"),
     path("symbols/<str:symbol>/candles.json", position_views.symbol_candles, name="symbol_candles"),
+    path("trade/", trade_views.order_new, name="order_new"),
+    path("trade/kill-switch/", trade_views.kill_switch, name="kill_switch"),
+    path("trade/adjust/", trade_views.position_adjust, name="position_adjust"),
+    path("activity/", trade_views.activity, name="activity"),
+    path(
+        "positions/<int:account_id>/<str:symbol>/close/",
+        trade_views.position_close,
+        name="position_close",
+    ),
+    path(
+        "orders/<int:account_id>/<int:order_id>/cancel/",
+        trade_views.order_cancel,
+        name="order_cancel",
+    ),
+    path(
+        "orders/<int:account_id>/cancel-all/",
+        trade_views.orders_cancel_all,
+        name="orders_cancel_all",
+    ),
     path("alerts/", views.alert_history, name="alerts"),
     path("alerts/rules/", views.alert_rules, name="alert_rules"),
     path("alerts/snooze/", views.alert_snooze, name="alert_snooze"),

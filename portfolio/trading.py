@@ -1,0 +1,369 @@
+"""Write side of trading from the dashboard: signed requests to StandX, each with its audit entry.
+
+Every action checks that the account is the user's and linked for trading, throttles the user,
+writes an :class:`AuditEntry` *before* anything is sent, then signs and sends. An order's
+``cl_ord_id`` is claimed by the audit log's unique index, so a double click or a retried form
+finds the first entry instead of sending again. The outcome of an order comes from
+``query_order`` by ``cl_ord_id`` (StandX acknowledges a POST before matching it).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import ROUND_DOWN, Decimal
+from typing import Any
+
+import redis
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.models import StandXAccount
+from accounts.standx_access import client_for
+from portfolio import order_rules, realtime
+from portfolio.models import AuditEntry, AuditStatus, MarketPrice, MarketSymbol
+from standx import errors as standx_errors
+from standx import models as sx
+from standx.rest import StandXClient
+
+logger = logging.getLogger(__name__)
+
+RATE_LIMIT = 30  # signed requests per user per minute
+OUTCOME_TRIES = 6
+OUTCOME_WAIT_S = 0.25
+FINAL = {
+    "filled": AuditStatus.FILLED,
+    "canceled": AuditStatus.DONE,
+    "rejected": AuditStatus.REJECTED,
+}
+
+
+class TradingError(Exception):
+    """A refusal or an exchange error, in words for the trader (never a secret)."""
+
+
+def new_cl_ord_id() -> str:
+    """A fresh client order id for one rendering of the order form (at most 64 characters)."""
+    return f"sxp-{secrets.token_hex(12)}"
+
+
+def trading_account(user_id: int, account_id: int) -> StandXAccount:
+    account = StandXAccount.objects.filter(pk=account_id, owner_id=user_id).first()
+    if account is None:
+        raise TradingError("No such account.")
+    if not account.can_trade:
+        raise TradingError(
+            f"{account.label} is linked read-only: re-link it in trading mode (with its signing "
+            "key) to trade from here."
+        )
+    return account
+
+
+_redis: redis.Redis | None = None
+
+
+def _throttle(user_id: int) -> None:
+    global _redis
+    if _redis is None:
+        _redis = redis.Redis.from_url(settings.REDIS_URL)
+    key = f"standx:trade-rate:{user_id}:{int(time.time() // 60)}"
+    count = _redis.incr(key)
+    _redis.expire(key, 120)
+    if int(count) > RATE_LIMIT:
+        raise TradingError(
+            f"More than {RATE_LIMIT} trading requests in a minute: wait a moment and try again."
+        )
+
+
+def plain_words(exc: standx_errors.StandXError) -> str:
+    """The exchange's error as a sentence for the trader."""
+    if isinstance(exc, standx_errors.AuthenticationError):
+        return "StandX refused the account's token: re-link the account."
+    if isinstance(exc, standx_errors.ForbiddenError):
+        return "StandX refused the request's signature: re-link the account with its signing key."
+    if isinstance(exc, standx_errors.RateLimitedError):
+        return "StandX is rate-limiting this account: wait a few seconds and try again."
+    if isinstance(exc, standx_errors.UnavailableError | standx_errors.ServerError):
+        return "StandX did not answer; the request may not have arrived. Check the orders page."
+    message = exc.message.strip().rstrip(".")
+    return f"StandX rejected it: {message[:1].upper()}{message[1:]}." if message else (
+        "StandX rejected the request."
+    )  # fmt: skip
+
+
+def _begin(
+    user_id: int, account: StandXAccount, action: str, endpoint: str, body: dict[str, Any],
+    cl_ord_id: str = "",
+) -> tuple[AuditEntry, bool]:  # fmt: skip
+    """The audit entry, written before sending; (entry, False) if this cl_ord_id was sent."""
+    try:
+        with transaction.atomic():
+            entry = AuditEntry.objects.create(
+                user_id=user_id, account=account, account_label=account.label, action=action,
+                endpoint=endpoint, body=body, cl_ord_id=cl_ord_id, status=AuditStatus.SENDING,
+                created_at=timezone.now(),
+            )  # fmt: skip
+        return entry, True
+    except IntegrityError:
+        return AuditEntry.objects.get(account=account, cl_ord_id=cl_ord_id), False
+
+
+def _finish(entry: AuditEntry, status: str, result: str, **fields: Any) -> AuditEntry:
+    entry.status = status
+    entry.result = result[:300]
+    entry.finished_at = timezone.now()
+    for name, value in fields.items():
+        setattr(entry, name, value)
+    entry.save()
+    realtime.publish_to_user(entry.user_id, {"type": "audit", "entry": audit_payload(entry)})
+    return entry
+
+
+def audit_payload(entry: AuditEntry) -> dict[str, Any]:
+    return {
+        "id": entry.pk,
+        "action": entry.action,
+        "cl_ord_id": entry.cl_ord_id,
+        "status": entry.status,
+        "status_text": entry.get_status_display(),
+        "result": entry.result,
+        "order_id": entry.exchange_order_id,
+    }
+
+
+def _send(
+    entry: AuditEntry, account: StandXAccount, call: Callable[[StandXClient], sx.ActionResult]
+) -> sx.ActionResult | None:
+    try:
+        with client_for(account) as client:
+            ack = call(client)
+    except standx_errors.StandXError as exc:
+        logger.info("%s for account %s failed: %s", entry.action, account.pk, type(exc).__name__)
+        rejected = isinstance(exc, standx_errors.BadRequestError)
+        _finish(entry, AuditStatus.REJECTED if rejected else AuditStatus.FAILED, plain_words(exc))
+        return None
+    entry.request_id = ack.request_id or ""
+    return ack
+
+
+# -- orders ---------------------------------------------------------------------------------
+
+
+def order_submit(
+    *, user_id: int, account_id: int, ticket: order_rules.Ticket, cl_ord_id: str,
+    action: str = "new_order",
+) -> AuditEntry:  # fmt: skip
+    """Sign and send one order, at most once per ``cl_ord_id``; returns its audit entry with the
+    outcome known so far (a later ``order_outcome`` call settles a "sent" one)."""
+    account = trading_account(user_id, account_id)
+    body = _order_body(ticket, cl_ord_id)
+    entry, fresh = _begin(user_id, account, action, "/api/new_order", body, cl_ord_id)
+    if not fresh:
+        return entry  # the same form submitted twice: one order
+    _throttle(user_id)
+    ack = _send(entry, account, lambda c: c.new_order(**body))
+    if ack is None:
+        return entry
+    entry.status = AuditStatus.SENT
+    entry.save(update_fields=["status", "request_id"])
+    return order_outcome(entry.pk)
+
+
+def _order_body(t: order_rules.Ticket, cl_ord_id: str) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "symbol": t.symbol, "side": t.side, "order_type": t.order_type, "qty": str(t.qty),
+        "time_in_force": t.time_in_force, "reduce_only": t.reduce_only, "cl_ord_id": cl_ord_id,
+    }  # fmt: skip
+    optional = {
+        "price": t.price, "tp_price": t.tp_price, "sl_price": t.sl_price,
+        "leverage": t.leverage, "margin_mode": t.margin_mode,
+    }  # fmt: skip
+    body.update({k: str(v) if isinstance(v, Decimal) else v for k, v in optional.items() if v})
+    return body
+
+
+def order_outcome(entry_id: int, *, tries: int = OUTCOME_TRIES) -> AuditEntry:
+    """Look the order up by ``cl_ord_id`` until it is open, filled or rejected."""
+    entry = AuditEntry.objects.select_related("account").get(pk=entry_id)
+    if entry.status != AuditStatus.SENT or entry.account is None:
+        return entry
+    for attempt in range(tries):
+        try:
+            with client_for(entry.account) as client:
+                order = client.query_order(cl_ord_id=entry.cl_ord_id)
+        except standx_errors.NotFoundError:
+            order = None
+        except standx_errors.StandXError as exc:
+            logger.info("order outcome lookup failed: %s", type(exc).__name__)
+            order = None
+        if order is not None:
+            if order.status in FINAL:
+                words = _order_words(order)
+                return _finish(entry, FINAL[order.status], words, exchange_order_id=order.id)
+            if order.status in ("open", "untriggered") and attempt >= 1:
+                return _finish(
+                    entry, AuditStatus.ACCEPTED, _order_words(order), exchange_order_id=order.id
+                )
+        time.sleep(OUTCOME_WAIT_S)
+    return entry
+
+
+def _order_words(o: sx.Order) -> str:
+    qty = f"{o.qty.normalize():f} {o.symbol}"
+    if o.status == "filled":
+        avg = f" at {o.fill_avg_price.normalize():f}" if o.fill_avg_price else ""
+        return f"Filled: {o.side} {qty}{avg}."
+    if o.status == "rejected":
+        return f"Rejected by StandX: {o.remark or 'no reason given'}."
+    if o.status == "canceled":
+        filled = f", {o.fill_qty.normalize():f} filled" if o.fill_qty else ""
+        return f"Canceled{filled}."
+    price = f" at {o.price.normalize():f}" if o.price else ""
+    return f"Accepted: {o.side} {qty}{price}, resting on the book."
+
+
+# -- one-click risk actions -----------------------------------------------------------------
+
+
+def position_close(
+    *, user_id: int, account_id: int, symbol: str, fraction: Decimal = Decimal(1)
+) -> AuditEntry:
+    """Reduce-only market order for ``fraction`` of the live position (1 closes it)."""
+    account = trading_account(user_id, account_id)
+    with client_for(account) as client:
+        try:
+            held = [p for p in client.query_positions(symbol=symbol) if p.qty]
+        except standx_errors.StandXError as exc:
+            raise TradingError(plain_words(exc)) from None
+    if not held:
+        raise TradingError(f"There is no open {symbol} position on {account.label}.")
+    position = held[0]
+    rules = MarketSymbol.objects.filter(symbol=symbol).first()
+    tick = Decimal(1).scaleb(-rules.qty_tick_decimals) if rules else Decimal("0.001")
+    qty = (abs(position.qty) * fraction).quantize(tick, rounding=ROUND_DOWN)
+    if qty <= 0:
+        raise TradingError(f"{fraction:.0%} of the position is less than one {tick} step.")
+    ticket = order_rules.Ticket(
+        symbol=symbol, side="sell" if position.qty > 0 else "buy", order_type="market", qty=qty,
+        time_in_force="ioc", reduce_only=True,
+    )  # fmt: skip
+    action = "close_position" if fraction >= 1 else f"reduce_{int(fraction * 100)}pct"
+    return order_submit(
+        user_id=user_id, account_id=account_id, ticket=ticket, cl_ord_id=new_cl_ord_id(),
+        action=action,
+    )  # fmt: skip
+
+
+def order_cancel(*, user_id: int, account_id: int, order_id: int) -> AuditEntry:
+    account = trading_account(user_id, account_id)
+    entry, _ = _begin(user_id, account, "cancel_order", "/api/cancel_order", {"order_id": order_id})
+    _throttle(user_id)
+    if _send(entry, account, lambda c: c.cancel_order(order_id=order_id)) is None:
+        return entry
+    return _finish(entry, AuditStatus.DONE, f"Order {order_id} canceled.")
+
+
+def orders_cancel_all(*, user_id: int, account_id: int) -> AuditEntry:
+    account = trading_account(user_id, account_id)
+    with client_for(account) as client:
+        try:
+            ids = [o.id for o in client.query_open_orders().result]
+        except standx_errors.StandXError as exc:
+            raise TradingError(plain_words(exc)) from None
+    entry, _ = _begin(user_id, account, "cancel_all", "/api/cancel_orders", {"order_id_list": ids})
+    if not ids:
+        return _finish(entry, AuditStatus.DONE, "There were no open orders to cancel.")
+    _throttle(user_id)
+    if _send(entry, account, lambda c: c.cancel_orders(order_ids=ids)) is None:
+        return entry
+    return _finish(
+        entry, AuditStatus.DONE, f"{len(ids)} open order{'s' if len(ids) != 1 else ''} canceled."
+    )
+
+
+@dataclass(frozen=True)
+class KillResult:
+    cancel: AuditEntry
+    closes: list[AuditEntry]
+    problems: list[str]
+
+
+def kill_switch(*, user_id: int, account_id: int) -> KillResult:
+    """Cancel every open order, then close every position with reduce-only market orders."""
+    account = trading_account(user_id, account_id)
+    cancel = orders_cancel_all(user_id=user_id, account_id=account_id)
+    with client_for(account) as client:
+        try:
+            held = [p.symbol for p in client.query_positions() if p.qty]
+        except standx_errors.StandXError as exc:
+            return KillResult(cancel, [], [plain_words(exc)])
+    closes, problems = [], []
+    for symbol in held:
+        try:
+            closes.append(position_close(user_id=user_id, account_id=account_id, symbol=symbol))
+        except TradingError as exc:
+            problems.append(f"{symbol}: {exc}")
+    return KillResult(cancel, closes, problems)
+
+
+def _position_action(
+    user_id: int, account_id: int, action: str, endpoint: str, body: dict[str, Any],
+    call: Callable[[StandXClient], sx.ActionResult], done: str,
+) -> AuditEntry:  # fmt: skip
+    account = trading_account(user_id, account_id)
+    entry, _ = _begin(user_id, account, action, endpoint, body)
+    _throttle(user_id)
+    if _send(entry, account, call) is None:
+        return entry
+    return _finish(entry, AuditStatus.DONE, done)
+
+
+def margin_add(*, user_id: int, account_id: int, symbol: str, amount: Decimal) -> AuditEntry:
+    """Move ``amount`` into the isolated margin of ``symbol``'s position."""
+    return _position_action(
+        user_id, account_id, "add_margin", "/api/transfer_margin",
+        {"symbol": symbol, "amount_in": str(amount)},
+        lambda c: c.transfer_margin(symbol=symbol, amount_in=amount),
+        f"Added {amount.normalize():f} margin to {symbol}.",
+    )  # fmt: skip
+
+
+def leverage_change(*, user_id: int, account_id: int, symbol: str, leverage: int) -> AuditEntry:
+    return _position_action(
+        user_id, account_id, "change_leverage", "/api/change_leverage",
+        {"symbol": symbol, "leverage": leverage},
+        lambda c: c.change_leverage(symbol=symbol, leverage=leverage),
+        f"{symbol} leverage set to {leverage}×.",
+    )  # fmt: skip
+
+
+def margin_mode_change(*, user_id: int, account_id: int, symbol: str, mode: str) -> AuditEntry:
+    return _position_action(
+        user_id, account_id, "change_margin_mode", "/api/change_margin_mode",
+        {"symbol": symbol, "margin_mode": mode},
+        lambda c: c.change_margin_mode(symbol=symbol, margin_mode=mode),
+        f"{symbol} margin mode set to {mode}.",
+    )  # fmt: skip
+
+
+# -- inputs for validation and preview ------------------------------------------------------
+
+
+def symbol_rules(symbol: str) -> order_rules.SymbolRules | None:
+    s = MarketSymbol.objects.filter(symbol=symbol, enabled=True).first()
+    if s is None:
+        return None
+    return order_rules.SymbolRules(
+        symbol=s.symbol, price_tick_decimals=s.price_tick_decimals,
+        qty_tick_decimals=s.qty_tick_decimals, min_qty=s.min_order_qty, max_qty=s.max_order_qty,
+        max_leverage=s.max_leverage, maker_fee=s.maker_fee, taker_fee=s.taker_fee,
+        price_cap_ratio=s.price_cap_ratio, price_floor_ratio=s.price_floor_ratio,
+    )  # fmt: skip
+
+
+def mark_of(symbol: str) -> Decimal | None:
+    return MarketPrice.objects.filter(symbol=symbol).values_list("mark_price", flat=True).first()

@@ -1,0 +1,32 @@
+"""Fixtures of the portfolio tests that trade on the simulator."""
+
+from __future__ import annotations
+
+from decimal import Decimal as D
+from typing import Any
+
+import httpx
+import pytest
+
+from accounts.models import StandXAccount
+from portfolio import market
+from portfolio.models import MarketPrice
+from standx.rest import Endpoints, StandXClient
+
+
+@pytest.fixture
+def alice_trader(alice_linked: StandXAccount, sim_url: str) -> StandXAccount:
+    with StandXClient(endpoints=Endpoints.for_simulator(sim_url)) as public:
+        market.market_sync(public)
+    return alice_linked
+
+
+def ledger(sim_url: str, account: StandXAccount) -> dict[str, Any]:
+    response = httpx.get(f"{sim_url}/sim/ledger", params={"address": account.address}, timeout=10)
+    return dict(response.json())
+
+
+def mark(symbol: str) -> D:
+    value = MarketPrice.objects.get(symbol=symbol).mark_price
+    assert value is not None
+    return value
