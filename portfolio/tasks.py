@@ -116,3 +116,12 @@ def sweep_alerts() -> int:
 def send_alert_email(event_id: int) -> bool:
     """The email fallback of one critical alert event (sent at most once)."""
     return notify.alert_email_send(event_id)
+
+
+@shared_task(name="portfolio.settle_order", ignore_result=True, max_retries=0, expires=120)
+def settle_order(audit_id: int) -> str:
+    """Follow an order whose outcome the request could not see yet (``query_order`` by its
+    ``cl_ord_id`` for up to ~15 s); the page hears the result over the live socket."""
+    from portfolio import trading
+
+    return trading.order_outcome(audit_id, tries=60).status

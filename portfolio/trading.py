@@ -170,7 +170,19 @@ def order_submit(
         return entry
     entry.status = AuditStatus.SENT
     entry.save(update_fields=["status", "request_id"])
-    return order_outcome(entry.pk)
+    entry = order_outcome(entry.pk)
+    if entry.status == AuditStatus.SENT:
+        _follow(entry.pk)
+    return entry
+
+
+def _follow(entry_id: int) -> None:
+    from portfolio.tasks import settle_order
+
+    try:
+        settle_order.delay(entry_id)
+    except Exception:  # the broker down: the entry stays "sent" and the orders page tells
+        logger.exception("could not queue the follow-up of audit entry %s", entry_id)
 
 
 def _order_body(t: order_rules.Ticket, cl_ord_id: str) -> dict[str, Any]:
@@ -186,12 +198,12 @@ def _order_body(t: order_rules.Ticket, cl_ord_id: str) -> dict[str, Any]:
     return body
 
 
-def order_outcome(entry_id: int, *, tries: int = OUTCOME_TRIES) -> AuditEntry:
+def order_outcome(entry_id: int, *, tries: int | None = None) -> AuditEntry:
     """Look the order up by ``cl_ord_id`` until it is open, filled or rejected."""
     entry = AuditEntry.objects.select_related("account").get(pk=entry_id)
     if entry.status != AuditStatus.SENT or entry.account is None:
         return entry
-    for attempt in range(tries):
+    for attempt in range(OUTCOME_TRIES if tries is None else tries):
         try:
             with client_for(entry.account) as client:
                 order = client.query_order(cl_ord_id=entry.cl_ord_id)

@@ -225,6 +225,16 @@ def test_every_page_shows_the_databases_and_the_simulators_figures(
         )
         expect(page.locator("#candles-error")).to_be_hidden()
         assert int(page.locator("#candle-chart").get_attribute("data-markers") or 0) >= 1
+
+        # The remaining pages open with their own content, not an error page.
+        page.get_by_role("link", name="Alerts", exact=True).click()
+        expect(page.get_by_role("heading", name="Alerts", level=1)).to_be_visible()
+        page.get_by_role("link", name="Edit rules and quiet hours").click()
+        expect(page.get_by_role("heading", name="Alert rules", level=1)).to_be_visible()
+        page.get_by_role("link", name="Accounts", exact=True).click()
+        expect(page.get_by_role("heading", name="StandX accounts", level=1)).to_be_visible()
+        page.get_by_role("link", name="Trade", exact=True).click()
+        expect(page.get_by_role("heading", name="New order", level=1)).to_be_visible()
     finally:
         context.close()
 

@@ -7,6 +7,8 @@ from decimal import Decimal as D
 from typing import Any
 
 import pytest
+import redis
+from django.conf import settings
 from django.test import Client
 from django.urls import reverse
 
@@ -182,3 +184,31 @@ def test_margin_leverage_and_mode_changes_reach_the_exchange(
     with client_for(alice_trader) as client:
         config = client.query_position_config(symbol="ETH-USD")
     assert (config.leverage, config.margin_mode) == (3, "isolated")
+
+
+def test_a_user_sending_too_fast_is_told_to_wait(
+    alice: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(trading.time, "time", lambda: 1_000_020.0)  # one fixed minute
+    redis.Redis.from_url(settings.REDIS_URL).delete(f"standx:trade-rate:{alice.pk}:16667")
+    for _ in range(trading.RATE_LIMIT):
+        trading._throttle(alice.pk)
+    with pytest.raises(trading.TradingError, match="trading requests in a minute: wait a moment"):
+        trading._throttle(alice.pk)
+
+
+def test_an_order_not_yet_visible_is_followed_until_it_settles(
+    alice: User, alice_trader: StandXAccount, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    followed: list[int] = []
+    monkeypatch.setattr(trading, "OUTCOME_TRIES", 0)  # the request gives up at once
+    monkeypatch.setattr(trading, "_follow", followed.append)
+    entry = trading.order_submit(
+        user_id=alice.pk, account_id=alice_trader.pk, ticket=limit_buy("ETH-USD", "0.1"),
+        cl_ord_id=trading.new_cl_ord_id(),
+    )  # fmt: skip
+    assert entry.status == AuditStatus.SENT
+    assert followed == [entry.pk]
+    from portfolio.tasks import settle_order
+
+    assert settle_order(entry.pk) == AuditStatus.ACCEPTED
