@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
@@ -57,48 +58,45 @@ def _query_without_cursor(request: HttpRequest) -> str:
     return query.urlencode()
 
 
-@login_required
-def trades(request: HttpRequest) -> HttpResponse:
+def _listing(
+    request: HttpRequest,
+    page_of: Callable[..., history.Page[Any]],
+    totals_of: Callable[[history.HistoryFilter], Any],
+) -> tuple[dict[str, Any], history.HistoryFilter, Accounts, history.Cursor | None]:
+    """What the order and trade pages share: filters, one keyset page, totals, the pager."""
     form, f, accounts = _filters(request)
     labels = accounts.labels
     cursor = history.Cursor.decode(request.GET.get("after"))
-    page = history.trade_page(f, cursor, labels, PAGE_ROWS) if labels else history.Page([], None)
-    return render(
-        request,
-        "portfolio/trades.html",
-        {
-            "form": form,
-            "has_accounts": bool(labels),
-            "page": page,
-            "totals": history.trade_totals(f) if labels else None,
-            "query": _query_without_cursor(request),
-            "first_page": cursor is None,
-        },
-    )
+    context = {
+        "form": form,
+        "has_accounts": bool(labels),
+        "page": page_of(f, cursor, labels, PAGE_ROWS) if labels else history.Page([], None),
+        "totals": totals_of(f) if labels else None,
+        "query": _query_without_cursor(request),
+        "first_page": cursor is None,
+    }
+    return context, f, accounts, cursor
+
+
+@login_required
+def trades(request: HttpRequest) -> HttpResponse:
+    context, *_ = _listing(request, history.trade_page, history.trade_totals)
+    return render(request, "portfolio/trades.html", context)
 
 
 @login_required
 def orders(request: HttpRequest) -> HttpResponse:
-    form, f, accounts = _filters(request)
+    context, f, accounts, cursor = _listing(request, history.order_page, history.order_totals)
     labels = accounts.labels
-    cursor = history.Cursor.decode(request.GET.get("after"))
-    page = history.order_page(f, cursor, labels, PAGE_ROWS) if labels else history.Page([], None)
-    return render(
-        request,
-        "portfolio/orders.html",
+    context.update(
         {
-            "form": form,
-            "has_accounts": bool(labels),
             "open_orders": history.open_orders(f, labels) if labels and cursor is None else [],
             "open_limit": history.OPEN_ORDERS_SHOWN,
             "tradable": accounts.tradable,
             "tradable_accounts": [(pk, labels[pk]) for pk in sorted(accounts.tradable)],
-            "page": page,
-            "totals": history.order_totals(f) if labels else None,
-            "query": _query_without_cursor(request),
-            "first_page": cursor is None,
-        },
+        }
     )
+    return render(request, "portfolio/orders.html", context)
 
 
 def _csv_response(name: str, stream: Any) -> StreamingHttpResponse:

@@ -78,9 +78,9 @@ def _symbol_or_404(user_id: int, symbol: str) -> str:
     return symbol
 
 
-def _endpoints_for_user(user_id: int) -> Endpoints:
-    # Public market data comes from where the user's accounts trade (the simulator in the demo).
-    account = StandXAccount.objects.filter(owner_id=user_id).order_by("pk").first()
+def _market_endpoints(account: StandXAccount | None) -> Endpoints:
+    """Public market data comes from where the user's first account trades (the simulator in
+    the demo), else from the configured StandX."""
     return endpoints_for(account) if account else default_endpoints()
 
 
@@ -90,7 +90,7 @@ def symbol_detail(request: HttpRequest, symbol: str) -> HttpResponse:
     page = selectors.symbol_page(ctx, symbol)
     if not page.known:
         raise Http404("No such symbol")
-    endpoints = endpoints_for(ctx.views[0].account) if ctx.views else default_endpoints()
+    endpoints = _market_endpoints(ctx.views[0].account if ctx.views else None)
     resolution = request.GET.get("resolution", charts.DEFAULT_RESOLUTION)
     if resolution not in charts.RESOLUTIONS:
         resolution = charts.DEFAULT_RESOLUTION
@@ -146,7 +146,8 @@ def symbol_candles(request: HttpRequest, symbol: str) -> JsonResponse:
     if resolution not in charts.RESOLUTIONS:
         return JsonResponse({"error": "Unknown resolution."}, status=400)
     try:
-        candles = charts.candles(_endpoints_for_user(user_id), symbol, resolution, timezone.now())
+        first = StandXAccount.objects.filter(owner_id=user_id).order_by("pk").first()
+        candles = charts.candles(_market_endpoints(first), symbol, resolution, timezone.now())
     except charts.CandlesUnavailable as exc:
         return JsonResponse({"error": str(exc)}, status=502)
     return JsonResponse(

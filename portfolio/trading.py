@@ -216,6 +216,8 @@ def order_outcome(entry_id: int, *, tries: int | None = None) -> AuditEntry:
             if order.status in FINAL:
                 words = _order_words(order)
                 return _finish(entry, FINAL[order.status], words, exchange_order_id=order.id)
+            # A market or IOC order can read "open" for an instant before it fills: settle
+            # "accepted" only on the second look.
             if order.status in ("open", "untriggered") and attempt >= 1:
                 return _finish(
                     entry, AuditStatus.ACCEPTED, _order_words(order), exchange_order_id=order.id

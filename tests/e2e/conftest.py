@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
@@ -79,3 +80,17 @@ def off_loop(fn: Callable[[], T]) -> T:
 
     with ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(call).result()
+
+
+@contextmanager
+def price_stream_on(sim_url: str) -> Iterator[None]:
+    """``manage.py pricestream`` against the simulator, for as long as the block runs."""
+    from tests.conftest import child_env, child_server
+
+    ws = "ws" + sim_url.removeprefix("http")
+    env = child_env(
+        STANDX_PERPS_URL=sim_url, STANDX_AUTH_URL=sim_url,
+        STANDX_WS_URL=f"{ws}/ws-stream/v1", STANDX_WS_API_URL=f"{ws}/ws-api/v1",
+    )  # fmt: skip
+    with child_server("pricestream", ["manage.py", "pricestream"], ready_path=None, env=env):
+        yield

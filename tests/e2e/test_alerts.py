@@ -24,8 +24,8 @@ from portfolio import sync
 from portfolio.models import Position
 from standx.ratelimit import NoRateLimit
 from standx.rest import Endpoints
-from tests.conftest import PASSWORD, child_env, child_server, sim_credentials, wait_for
-from tests.e2e.conftest import off_loop
+from tests.conftest import PASSWORD, sim_credentials, wait_for
+from tests.e2e.conftest import off_loop, price_stream_on
 from tests.e2e.test_link_accounts import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -87,12 +87,7 @@ def demo_with_sol_long(sim_url: str) -> Iterator[StandXAccount]:
 
 @pytest.fixture
 def pricestream(sim_url: str, demo_with_sol_long: StandXAccount) -> Iterator[None]:
-    ws = "ws" + sim_url.removeprefix("http")
-    env = child_env(
-        STANDX_PERPS_URL=sim_url, STANDX_AUTH_URL=sim_url,
-        STANDX_WS_URL=f"{ws}/ws-stream/v1", STANDX_WS_API_URL=f"{ws}/ws-api/v1",
-    )  # fmt: skip
-    with child_server("pricestream", ["manage.py", "pricestream"], ready_path=None, env=env):
+    with price_stream_on(sim_url):
         yield
 
 

@@ -22,12 +22,12 @@ from accounts import services
 from accounts.models import StandXAccount, User
 from accounts.standx_access import client_for
 from portfolio import funding, market, selectors, sync
-from portfolio.models import BalanceSnapshot, Order, Position, Trade
+from portfolio.models import BalanceSnapshot, MarketPrice, Order, Position, Trade
 from portfolio.templatetags.money import num, signed
 from standx.ratelimit import NoRateLimit
 from standx.rest import Endpoints, StandXClient
-from tests.conftest import PASSWORD, child_env, child_server, sim_credentials, wait_for
-from tests.e2e.conftest import off_loop
+from tests.conftest import PASSWORD, sim_credentials, wait_for
+from tests.e2e.conftest import off_loop, price_stream_on
 from tests.e2e.test_link_accounts import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -122,12 +122,7 @@ def history_of(account: StandXAccount) -> None:
 
 @pytest.fixture
 def price_stream(sim_url: str, demo_trader: StandXAccount) -> Iterator[None]:
-    ws = "ws" + sim_url.removeprefix("http")
-    env = child_env(
-        STANDX_PERPS_URL=sim_url, STANDX_AUTH_URL=sim_url,
-        STANDX_WS_URL=f"{ws}/ws-stream/v1", STANDX_WS_API_URL=f"{ws}/ws-api/v1",
-    )  # fmt: skip
-    with child_server("pricestream", ["manage.py", "pricestream"], ready_path=None, env=env):
+    with price_stream_on(sim_url):
         yield
 
 
@@ -260,8 +255,6 @@ def ledger_positions(sim_url: str, account: StandXAccount) -> list[dict[str, Any
 
 
 def market_price(symbol: str) -> Decimal:
-    from portfolio.models import MarketPrice
-
     mark = MarketPrice.objects.get(symbol=symbol).mark_price
     assert mark is not None
     return mark

@@ -96,11 +96,14 @@ def test_bob_sees_none_of_alices_positions_trades_or_orders(
 
 
 @pytest.mark.parametrize(
-    ("pct", "liquidated"),
-    [("-5", "No position would be liquidated."), ("-10", "1 position would be liquidated:")],
+    ("pct", "liquidated", "equity_after"),
+    [
+        ("-5", "No position would be liquidated.", "1,100.00"),
+        ("-10", "1 position would be liquidated:", "1,000.00"),
+    ],
 )
 def test_the_stress_test_says_which_positions_would_be_liquidated(
-    alice: User, sol: Position, pct: str, liquidated: str
+    alice: User, sol: Position, pct: str, liquidated: str, equity_after: str
 ) -> None:
     # Isolated 20 SOL long from 100 with 200 margin and 1 % maintenance: liquidates at 90.91.
     response = logged_in(alice).get(
@@ -109,7 +112,8 @@ def test_the_stress_test_says_which_positions_would_be_liquidated(
     assert response.status_code == 200
     page = response.content.decode()
     assert liquidated in page
-    assert "1,000.00 →" in page or "200.00 →" in page
+    # Equity: 1,000 cross balance + the isolated 200 margin; 20 SOL lose 20 per 1 % move.
+    assert f'1,200.00 → <span id="stress-equity">{equity_after}</span>' in page
 
 
 def test_the_stress_test_works_without_javascript(alice: User, sol: Position) -> None:
