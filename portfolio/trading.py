@@ -3,24 +3,34 @@
 Every action checks that the account is the user's and linked for trading, throttles the user,
 writes an :class:`AuditEntry` *before* anything is sent, then signs and sends. An order's
 ``cl_ord_id`` is claimed by the audit log's unique index, so a double click or a retried form
-finds the first entry instead of sending again. The outcome of an order comes from
-``query_order`` by ``cl_ord_id`` (StandX acknowledges a POST before matching it).
+finds the first entry instead of sending again.
+
+StandX acknowledges a POST before matching it. The outcome of an order comes first from the order
+response stream: the POST carries ``x-session-id`` of a ``/ws-api/v1`` session opened for it, and
+the matching engine's verdict ("success", or a rejection such as "alo order rejected") is pushed
+there. ``query_order`` by ``cl_ord_id`` then tells filled from resting; it is also the fallback
+when the stream cannot be opened or says nothing in time, and a Celery task keeps following an
+order the request could not settle.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import redis
+import websockets
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from websockets.asyncio.client import ClientConnection, connect
 
 from accounts.models import StandXAccount
 from accounts.standx_access import client_for
@@ -29,12 +39,14 @@ from portfolio.models import AuditEntry, AuditStatus, MarketPrice, MarketSymbol
 from standx import errors as standx_errors
 from standx import models as sx
 from standx.rest import StandXClient
+from standx.stream import OrderResponse, OrderResponseStream
 
 logger = logging.getLogger(__name__)
 
 RATE_LIMIT = 30  # signed requests per user per minute
 OUTCOME_TRIES = 6
 OUTCOME_WAIT_S = 0.25
+STREAM_WAIT_S = 3.0  # how long the request waits for the order stream's verdict
 FINAL = {
     "filled": AuditStatus.FILLED,
     "canceled": AuditStatus.DONE,
@@ -119,8 +131,12 @@ def _finish(entry: AuditEntry, status: str, result: str, **fields: Any) -> Audit
     for name, value in fields.items():
         setattr(entry, name, value)
     entry.save()
-    realtime.publish_to_user(entry.user_id, {"type": "audit", "entry": audit_payload(entry)})
+    _publish(entry)
     return entry
+
+
+def _publish(entry: AuditEntry) -> None:
+    realtime.publish_to_user(entry.user_id, {"type": "audit", "entry": audit_payload(entry)})
 
 
 def audit_payload(entry: AuditEntry) -> dict[str, Any]:
@@ -135,11 +151,15 @@ def audit_payload(entry: AuditEntry) -> dict[str, Any]:
     }
 
 
+T = TypeVar("T", sx.ActionResult, "_Posted")
+
+
 def _send(
-    entry: AuditEntry, account: StandXAccount, call: Callable[[StandXClient], sx.ActionResult]
-) -> sx.ActionResult | None:
+    entry: AuditEntry, account: StandXAccount, call: Callable[[StandXClient], T],
+    session_id: str | None = None,
+) -> T | None:  # fmt: skip
     try:
-        with client_for(account) as client:
+        with client_for(account, session_id=session_id) as client:
             ack = call(client)
     except standx_errors.StandXError as exc:
         logger.info("%s for account %s failed: %s", entry.action, account.pk, type(exc).__name__)
@@ -148,6 +168,84 @@ def _send(
         return None
     entry.request_id = ack.request_id or ""
     return ack
+
+
+# -- the order response stream --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Posted:
+    """A POSTed order's acknowledgement and the order stream's verdict, if it came in time."""
+
+    ack: sx.ActionResult
+    verdict: OrderResponse | None
+
+    @property
+    def request_id(self) -> str | None:
+        return self.ack.request_id
+
+
+async def _connect_briefly(url: str) -> ClientConnection:
+    return await connect(url, open_timeout=STREAM_WAIT_S, ping_interval=None, max_size=2**20)
+
+
+async def _post_on_session(client: StandXClient, ws_api_url: str, body: dict[str, Any]) -> _Posted:
+    """Open a ws-api session, POST the order with its ``x-session-id``, await the verdict.
+
+    A session that cannot be opened is not an error: the order goes without ``x-session-id``
+    and its outcome is read back by ``query_order``.
+    """
+    assert client.credentials is not None
+    assert client.session_id is not None
+    stream = OrderResponseStream(
+        ws_api_url, client.credentials, session_id=client.session_id,
+        connector=_connect_briefly, timeout=STREAM_WAIT_S,
+    )  # fmt: skip
+    try:
+        await stream.connect()
+        listening = True
+    except (standx_errors.StandXError, OSError, TimeoutError, websockets.WebSocketException) as e:
+        logger.info("order stream unavailable (%s); falling back to query_order", type(e).__name__)
+        await stream.close()
+        listening, client.session_id = False, None
+    try:
+        # The signed POST is sync httpx; a thread keeps the stream's reader running meanwhile.
+        ack = await asyncio.to_thread(lambda: client.new_order(**body))
+        verdict = await _verdict(stream, ack.request_id) if listening else None
+    finally:
+        await stream.close()
+    return _Posted(ack, verdict)
+
+
+async def _verdict(stream: OrderResponseStream, request_id: str | None) -> OrderResponse | None:
+    """The session's final answer about this request (interim "accepted" pushes are skipped)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + STREAM_WAIT_S
+    while (remaining := deadline - loop.time()) > 0:
+        try:
+            pushed = await stream.next_pushed(remaining)
+        except TimeoutError:
+            return None
+        if pushed.status == "accepted":
+            continue
+        # The session is this order's alone; a push naming another request is not its verdict.
+        if pushed.request_id is None or request_id is None or pushed.request_id == request_id:
+            return pushed
+    return None
+
+
+def _post_order(entry: AuditEntry, account: StandXAccount, body: dict[str, Any]) -> _Posted | None:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    else:  # called from async code: no nested loop, so no stream; query_order will tell
+        ack = _send(entry, account, lambda c: c.new_order(**body))
+        return None if ack is None else _Posted(ack, None)
+    return _send(
+        entry, account, lambda c: asyncio.run(_post_on_session(c, account.ws_api_url, body)),
+        session_id=str(uuid.uuid4()),
+    )  # fmt: skip
 
 
 # -- orders ---------------------------------------------------------------------------------
@@ -165,13 +263,21 @@ def order_submit(
     if not fresh:
         return entry  # the same form submitted twice: one order
     _throttle(user_id)
-    ack = _send(entry, account, lambda c: c.new_order(**body))
-    if ack is None:
+    posted = _post_order(entry, account, body)
+    if posted is None:
         return entry
     entry.status = AuditStatus.SENT
     entry.save(update_fields=["status", "request_id"])
-    entry = order_outcome(entry.pk)
+    verdict = posted.verdict
+    if verdict is not None and not verdict.ok:
+        reason = verdict.message.strip().rstrip(".") or "no reason given"
+        return _finish(entry, AuditStatus.REJECTED, f"Rejected by StandX: {reason}.")
+    entry = order_outcome(entry.pk, matched=verdict is not None)
     if entry.status == AuditStatus.SENT:
+        if verdict is not None:
+            entry.result = "Accepted by StandX's matching engine; waiting for its fill status."
+            entry.save(update_fields=["result"])
+            _publish(entry)
         _follow(entry.pk)
     return entry
 
@@ -198,8 +304,12 @@ def _order_body(t: order_rules.Ticket, cl_ord_id: str) -> dict[str, Any]:
     return body
 
 
-def order_outcome(entry_id: int, *, tries: int | None = None) -> AuditEntry:
-    """Look the order up by ``cl_ord_id`` until it is open, filled or rejected."""
+def order_outcome(entry_id: int, *, tries: int | None = None, matched: bool = False) -> AuditEntry:
+    """Look the order up by ``cl_ord_id`` until it is open, filled or rejected.
+
+    ``matched``: the order stream already said the matching engine took it, so a resting limit
+    order reading "open" is settled at the first look.
+    """
     entry = AuditEntry.objects.select_related("account").get(pk=entry_id)
     if entry.status != AuditStatus.SENT or entry.account is None:
         return entry
@@ -217,13 +327,19 @@ def order_outcome(entry_id: int, *, tries: int | None = None) -> AuditEntry:
                 words = _order_words(order)
                 return _finish(entry, FINAL[order.status], words, exchange_order_id=order.id)
             # A market or IOC order can read "open" for an instant before it fills: settle
-            # "accepted" only on the second look.
-            if order.status in ("open", "untriggered") and attempt >= 1:
+            # "accepted" only on the second look, unless matching is known to be done.
+            if order.status in ("open", "untriggered") and (
+                attempt >= 1 or (matched and _rests(entry.body))
+            ):
                 return _finish(
                     entry, AuditStatus.ACCEPTED, _order_words(order), exchange_order_id=order.id
                 )
         time.sleep(OUTCOME_WAIT_S)
     return entry
+
+
+def _rests(body: dict[str, Any]) -> bool:
+    return body.get("order_type") == "limit" and body.get("time_in_force") != "ioc"
 
 
 def _order_words(o: sx.Order) -> str:

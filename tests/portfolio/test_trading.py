@@ -6,6 +6,10 @@ from __future__ import annotations
 from decimal import Decimal as D
 from typing import Any
 
+import asyncio
+from collections.abc import Callable, Iterator
+
+import httpx
 import pytest
 import redis
 from django.conf import settings
@@ -17,6 +21,7 @@ from accounts.standx_access import client_for
 from portfolio import order_rules, trading
 from portfolio.models import AuditEntry, AuditStatus
 from tests.portfolio.conftest import ledger, mark
+from standx.stream import OrderResponse
 from tests.portfolio.test_alerting import make_account
 
 pytestmark = pytest.mark.django_db
@@ -212,3 +217,78 @@ def test_an_order_not_yet_visible_is_followed_until_it_settles(
     from portfolio.tasks import settle_order
 
     assert settle_order(entry.pk) == AuditStatus.ACCEPTED
+
+
+@pytest.fixture
+def fault(sim_url: str) -> Iterator[Callable[..., None]]:
+    def inject(**rule: Any) -> None:
+        httpx.post(f"{sim_url}/sim/faults", json=rule, timeout=10).raise_for_status()
+
+    yield inject
+    httpx.delete(f"{sim_url}/sim/faults", timeout=10)
+
+
+def test_the_outcome_comes_from_the_order_stream_when_query_order_cannot_see_it(
+    alice: User, alice_trader: StandXAccount, fault: Callable[..., None],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    fault(endpoint="query_order", error_rate=1.0, status=404)
+    followed: list[int] = []
+    monkeypatch.setattr(trading, "OUTCOME_TRIES", 1)
+    monkeypatch.setattr(trading, "_follow", followed.append)
+    rejected = trading.order_submit(
+        user_id=alice.pk, account_id=alice_trader.pk, cl_ord_id=trading.new_cl_ord_id(),
+        ticket=limit_buy("ETH-USD", "0.1", below="1.05", time_in_force="alo"),
+    )  # fmt: skip
+    assert rejected.status == AuditStatus.REJECTED
+    assert rejected.result == "Rejected by StandX: alo order rejected."
+    assert followed == []
+    resting = trading.order_submit(
+        user_id=alice.pk, account_id=alice_trader.pk, cl_ord_id=trading.new_cl_ord_id(),
+        ticket=limit_buy("ETH-USD", "0.1"),
+    )  # fmt: skip
+    assert resting.status == AuditStatus.SENT
+    assert resting.result.startswith("Accepted by StandX's matching engine")
+    assert followed == [resting.pk]
+
+
+def test_without_the_order_stream_the_outcome_is_read_back_by_query_order(
+    alice: User, alice_trader: StandXAccount, fault: Callable[..., None], sim_url: str
+) -> None:
+    fault(endpoint="ws-api", ws_refuse_rate=1.0)
+    cl = trading.new_cl_ord_id()
+    rejected = trading.order_submit(
+        user_id=alice.pk, account_id=alice_trader.pk, cl_ord_id=cl,
+        ticket=limit_buy("ETH-USD", "0.1", below="1.05", time_in_force="alo"),
+    )  # fmt: skip
+    assert rejected.status == AuditStatus.REJECTED
+    assert rejected.result == "Rejected by StandX: alo order rejected."
+    assert [o["cl_ord_id"] for o in ledger(sim_url, alice_trader)["orders"]].count(cl) == 1
+
+
+class PushedOnly:
+    """The part of an order stream ``_verdict`` reads: pushes, in order, then silence."""
+
+    def __init__(self, *pushes: dict[str, Any]) -> None:
+        self.pushes = [OrderResponse.parse(p) for p in pushes]
+
+    async def next_pushed(self, timeout: float | None = None) -> OrderResponse:
+        if not self.pushes:
+            await asyncio.sleep(timeout or 0)
+            raise TimeoutError
+        return self.pushes.pop(0)
+
+
+def test_the_verdict_skips_interim_accepted_pushes_and_other_requests(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(trading, "STREAM_WAIT_S", 0.05)
+    stream = PushedOnly(
+        {"code": 0, "status": "accepted", "request_id": "r1"},
+        {"code": 0, "message": "success", "request_id": "r0"},
+        {"code": 400, "message": "alo order rejected", "request_id": "r1"},
+    )
+    verdict = asyncio.run(trading._verdict(stream, "r1"))  # type: ignore[arg-type]
+    assert verdict is not None
+    assert (verdict.code, verdict.message) == (400, "alo order rejected")
+    assert asyncio.run(trading._verdict(PushedOnly(), "r1")) is None  # type: ignore[arg-type]
