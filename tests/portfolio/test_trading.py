@@ -3,11 +3,10 @@ actions, the kill switch, refusals in plain words, and an audit log equal to the
 
 from __future__ import annotations
 
-from decimal import Decimal as D
-from typing import Any
-
 import asyncio
 from collections.abc import Callable, Iterator
+from decimal import Decimal as D
+from typing import Any
 
 import httpx
 import pytest
@@ -20,8 +19,8 @@ from accounts.models import StandXAccount, User
 from accounts.standx_access import client_for
 from portfolio import order_rules, trading
 from portfolio.models import AuditEntry, AuditStatus
-from tests.portfolio.conftest import ledger, mark
 from standx.stream import OrderResponse
+from tests.portfolio.conftest import ledger, mark
 from tests.portfolio.test_alerting import make_account
 
 pytestmark = pytest.mark.django_db
