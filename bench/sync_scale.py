@@ -3,21 +3,23 @@
 For each account count: a fresh simulator (per-IP limit 50 req/s enforced), accounts created
 through its control API with a realistic mix (0.5 % near liquidation with 10x isolated SOL
 longs, 5 % holding BTC positions, the rest flat), linked directly in a dedicated `standx_bench`
-database (skipping the two verification calls per link), then the real dispatcher and
-`account_sync` run in this process (a thread pool standing in for Celery workers; every REST call
-goes through the Redis-shared StandX rate limiter). After a warm-up that covers the first full
-backfill of every account and a settle phase (until no account is more than 10 s overdue), it
-measures the steady state for a fixed time and prints:
+database (skipping the two verification calls per link). Then the real dispatcher runs here
+every 0.5 s with half of the 45 req/s budget, and hands the due accounts to worker processes, as
+Celery's prefork pool does: six for the default queue and two for the urgent one (accounts near
+liquidation and the alert batches, as in docker-compose). Workers keep their database
+connections, as a Celery worker does with `DATABASE_CONN_MAX_AGE`, and every REST call goes
+through the Redis-shared StandX rate limiter. After a warm-up that covers the first full backfill
+of every account and a settle phase (until no account is more than 10 s overdue), it measures the
+steady state for a fixed time and prints:
 
-- REST requests/s used (and 429s seen),
-- p99 age of every account's data, and the worst age among the accounts nearest liquidation,
-Worker threads keep their database connections, as a Celery worker does with
-`DATABASE_CONN_MAX_AGE` (set by docker-compose and `make run`); the dispatcher runs every 0.5 s
-with half of the 45 req/s budget; accounts near liquidation have their own pool, as they have
-their own queue and worker in production.
-
-- CPU ms per account-sync (the CPU time of the threads while inside `account_sync`, so the
-  bench's own sampling and dispatch are not counted), and rows written/s.
+- REST requests/s used (and transient sync failures),
+- p99 age of every account's data, and the worst and median age among the accounts nearest
+  liquidation,
+- CPU ms per account-sync: the CPU time of the workers inside `account_sync`, plus the batched
+  alert evaluation the syncs queue (`portfolio.evaluate_synced`, run on the urgent pool
+  `COALESCE_S` after a sync schedules it), divided by the syncs. The dispatcher's and the
+  bench's own sampling are not counted; the evaluation's share is printed too.
+- rows written/s.
 
     .venv/bin/python bench/sync_scale.py [--accounts 10 100 1000] [--seconds 60]
 """
@@ -30,8 +32,10 @@ import statistics
 import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from decimal import Decimal
+from functools import partial
+from multiprocessing import get_context
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -68,7 +72,7 @@ def run_one(n: int, seconds: float, warmup_cap: float) -> dict[str, float]:
 
     from accounts import crypto
     from accounts.models import AccountMode, StandXAccount, User
-    from portfolio import sync
+    from portfolio import alert_batches, sync
     from portfolio.models import (
         BalanceSnapshot,
         Order,
@@ -77,7 +81,7 @@ def run_one(n: int, seconds: float, warmup_cap: float) -> dict[str, float]:
         SyncState,
         Trade,
     )
-    from standx.ratelimit import CountingLimiter, NoRateLimit
+    from standx.ratelimit import NoRateLimit
     from standx.rest import Credentials, Endpoints, StandXClient
 
     call_command("flush", interactive=False, verbosity=0)
@@ -128,36 +132,42 @@ def run_one(n: int, seconds: float, warmup_cap: float) -> dict[str, float]:
         sim.post("/sim/price", json={"symbol": "SOL-USD", "mark_price": str(target)})
         sim.post("/sim/limits", json={"enabled": True})
 
-        counter = CountingLimiter(sync.shared_rate_limiter())
         stop = threading.Event()
-        failures = 0
-        syncs = 0
-        sync_cpu = 0.0
         lock = threading.Lock()
-
-        def work(account_id: int) -> None:
-            nonlocal failures, syncs
-            try:
-                _sync_one(account_id)
-            finally:
-                inflight.discard(account_id)
-
-        def _sync_one(account_id: int) -> None:
-            nonlocal failures, syncs, sync_cpu
-            try:
-                cpu_start = time.thread_time()
-                outcome = sync.account_sync(account_id, limiter=counter)
-                cpu_used = time.thread_time() - cpu_start
-                with lock:
-                    syncs += outcome == sync.Outcome.SYNCED
-                    sync_cpu += cpu_used
-            except sync.TransientSyncError:
-                with lock:
-                    failures += 1
-
-        pool = ThreadPoolExecutor(6)
-        urgent_pool = ThreadPoolExecutor(2)  # the sync_urgent queue's own worker
+        totals = {"syncs": 0, "failures": 0, "requests": 0, "sync_cpu": 0.0, "eval_cpu": 0.0}
+        # Worker processes, as Celery's prefork pool runs tasks (no GIL shared between them).
+        spawn = get_context("spawn")
+        pool = ProcessPoolExecutor(6, mp_context=spawn, initializer=_worker_init)
+        # The sync_urgent queue's own worker: syncs of accounts near liquidation, alert batches.
+        urgent_pool = ProcessPoolExecutor(2, mp_context=spawn, initializer=_worker_init)
+        for each, size in ((pool, 6), (urgent_pool, 2)):
+            for started in [each.submit(_started) for _ in range(size)]:
+                started.result()
         inflight: set[int] = set()
+
+        def done(account_id: int, future: Future[tuple[str, float, int]]) -> None:
+            inflight.discard(account_id)
+            outcome, cpu_used, requests = future.result()
+            with lock:
+                totals["syncs"] += outcome == sync.Outcome.SYNCED
+                totals["failures"] += outcome == "transient"
+                totals["requests"] += requests
+                totals["sync_cpu"] += cpu_used
+
+        def batcher() -> None:
+            # Stands in for the countdown of `portfolio.evaluate_synced`: a batch runs
+            # COALESCE_S after the first sync that scheduled it.
+            client = alert_batches._client()
+            while not stop.is_set():
+                if not client.exists(alert_batches.SCHEDULED_KEY):
+                    time.sleep(0.02)
+                    continue
+                time.sleep(alert_batches.COALESCE_S)
+                cpu_used = urgent_pool.submit(_evaluate_in_worker).result()
+                with lock:
+                    totals["eval_cpu"] += cpu_used
+
+        alert_batches._client().delete(alert_batches.DUE_KEY, alert_batches.SCHEDULED_KEY)
 
         def dispatcher() -> None:
             while not stop.is_set():
@@ -166,9 +176,11 @@ def run_one(n: int, seconds: float, warmup_cap: float) -> dict[str, float]:
                     if account_id in inflight:
                         continue
                     inflight.add(account_id)
-                    (urgent_pool if urgent else pool).submit(work, account_id)
+                    future = (urgent_pool if urgent else pool).submit(_sync_in_worker, account_id)
+                    future.add_done_callback(partial(done, account_id))
                 time.sleep(0.5)
 
+        threading.Thread(target=batcher, daemon=True).start()
         thread = threading.Thread(target=dispatcher, daemon=True)
         started = time.monotonic()
         thread.start()
@@ -196,8 +208,9 @@ def run_one(n: int, seconds: float, warmup_cap: float) -> dict[str, float]:
                 for m in (Trade, Order, Position, PositionSnapshot, BalanceSnapshot)
             )
 
-        rows0, req0, syncs0, fail0 = rows(), counter.granted, syncs, failures
-        cpu0, t0 = sync_cpu, time.monotonic()
+        with lock:
+            before = dict(totals)
+        rows0, t0 = rows(), time.monotonic()
         ages: list[float] = []
         risky_ages: list[float] = []
         while time.monotonic() - t0 < seconds:
@@ -208,29 +221,76 @@ def run_one(n: int, seconds: float, warmup_cap: float) -> dict[str, float]:
                 if account_id in risky_ids:
                     risky_ages.append(age)
             time.sleep(0.5)
-        elapsed, cpu = time.monotonic() - t0, sync_cpu - cpu0
+        elapsed = time.monotonic() - t0
+        with lock:
+            spent = {k: totals[k] - before[k] for k in totals}
         stop.set()
         thread.join()
         pool.shutdown(wait=True)
         urgent_pool.shutdown(wait=True)
-        done = syncs - syncs0
+        syncs, cpu, evals = spent["syncs"], spent["sync_cpu"], spent["eval_cpu"]
         ages.sort()
         return {
             "accounts": n,
             "warmup_s": warmup,
             "settle_s": settle,
-            "rps": (counter.granted - req0) / elapsed,
-            "errors": failures - fail0,
+            "rps": spent["requests"] / elapsed,
+            "errors": spent["failures"],
             "p99_age": ages[int(len(ages) * 0.99) - 1] if ages else 0,
             "risky_max_age": max(risky_ages, default=0),
             "risky_p50_age": statistics.median(risky_ages) if risky_ages else 0,
-            "cpu_ms_per_sync": cpu / done * 1000 if done else 0,
-            "syncs_per_s": done / elapsed,
+            "cpu_ms_per_sync": (cpu + evals) / syncs * 1000 if syncs else 0,
+            "eval_ms_per_sync": evals / syncs * 1000 if syncs else 0,
+            "syncs_per_s": syncs / elapsed,
             "rows_per_s": (rows() - rows0) / elapsed,
         }
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def _worker_init() -> None:
+    """A worker process: Django on the bench database (the environment is inherited), with its
+    connections open and its modules imported, as a Celery worker is before its first task."""
+    import django
+
+    django.setup()
+    from django.db import connection
+
+    from portfolio import alert_batches, sync
+    from standx.rest import shared_http_client
+
+    connection.ensure_connection()
+    sync.shared_rate_limiter()
+    shared_http_client()
+    alert_batches._client().ping()
+
+
+def _started() -> None:
+    time.sleep(0.5)  # long enough that every process of the pool gets one
+
+
+def _sync_in_worker(account_id: int) -> tuple[str, float, int]:
+    """One `account_sync` in a worker: (outcome, CPU seconds, REST requests)."""
+    from portfolio import sync
+    from standx.ratelimit import CountingLimiter
+
+    counter = CountingLimiter(sync.shared_rate_limiter())
+    cpu_start = time.thread_time()
+    try:
+        outcome = sync.account_sync(account_id, limiter=counter).value
+    except sync.TransientSyncError:
+        outcome = "transient"
+    return outcome, time.thread_time() - cpu_start, counter.granted
+
+
+def _evaluate_in_worker() -> float:
+    """One alert batch (what `portfolio.evaluate_synced` runs); returns its CPU seconds."""
+    from portfolio import alert_batches
+
+    cpu_start = time.thread_time()
+    alert_batches.alerts_evaluate_queued()
+    return time.thread_time() - cpu_start
 
 
 def _token(account: object) -> str:
@@ -253,7 +313,8 @@ def main() -> None:
     call_command("migrate", verbosity=0)
     print(
         f"{'accounts':>8} {'warm-up':>8} {'settle':>7} {'req/s':>7} {'errors':>6} {'p99 age':>8} "
-        f"{'risky max':>9} {'risky p50':>9} {'CPU ms/sync':>11} {'syncs/s':>8} {'rows/s':>7}"
+        f"{'risky max':>9} {'risky p50':>9} {'CPU ms/sync':>11} {'of it alerts':>12} "
+        f"{'syncs/s':>8} {'rows/s':>7}"
     )
     for n in args.accounts:
         r = run_one(n, args.seconds, args.warmup_cap)
@@ -261,7 +322,8 @@ def main() -> None:
             f"{r['accounts']:>8.0f} {r['warmup_s']:>7.0f}s {r['settle_s']:>6.0f}s "
             f"{r['rps']:>7.1f} {r['errors']:>6.0f} "
             f"{r['p99_age']:>7.1f}s {r['risky_max_age']:>8.1f}s {r['risky_p50_age']:>8.1f}s "
-            f"{r['cpu_ms_per_sync']:>11.1f} {r['syncs_per_s']:>8.1f} {r['rows_per_s']:>7.1f}",
+            f"{r['cpu_ms_per_sync']:>11.1f} {r['eval_ms_per_sync']:>12.1f} "
+            f"{r['syncs_per_s']:>8.1f} {r['rows_per_s']:>7.1f}",
             flush=True,
         )
 

@@ -27,7 +27,7 @@ from django.utils import timezone
 from accounts import services as account_services
 from accounts.models import AccountStatus, StandXAccount
 from accounts.standx_access import client_for
-from portfolio import alerting, funding
+from portfolio import alert_batches, funding
 from portfolio.models import BalanceSnapshot, Order, Position, PositionSnapshot, SyncState, Trade
 from standx import errors as standx_errors
 from standx import models as sx
@@ -458,11 +458,11 @@ def account_sync(account_id: int, *, limiter: RateLimiter | None = None) -> Outc
 
 def _evaluate_alerts(account_id: int) -> None:
     # A quiet sync changed nothing the rules read (marks move through the price stream and
-    # data age through the sweep), so only syncs that stored something evaluate.
+    # data age through the sweep), so only syncs that stored something evaluate, in batches.
     try:
-        alerting.alerts_evaluate([account_id])
+        alert_batches.alerts_evaluate_soon(account_id)
     except Exception:  # the data is stored; an alert bug must not turn into a failed sync
-        logger.exception("alert evaluation after the sync of account %s failed", account_id)
+        logger.exception("could not queue the alert evaluation of account %s", account_id)
 
 
 URGENT_INTERVAL_S = 2.0

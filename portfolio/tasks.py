@@ -10,7 +10,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from accounts.standx_access import default_endpoints
-from portfolio import alerting, market, notify, retention, sync
+from portfolio import alert_batches, alerting, market, notify, retention, sync
 from standx.errors import BadResponseError, RateLimitedError, ServerError, UnavailableError
 from standx.rest import StandXClient
 from standx_web.celery_app import app
@@ -97,6 +97,12 @@ def sync_market() -> int:
         endpoints=default_endpoints(), rate_limiter=sync.shared_rate_limiter()
     ) as client:
         return market.market_sync(client)
+
+
+@shared_task(name="portfolio.evaluate_synced", ignore_result=True, max_retries=0)
+def evaluate_synced() -> int:
+    """The alert rules of every account synced since the last batch, in one pass."""
+    return alert_batches.alerts_evaluate_queued()
 
 
 @shared_task(name="portfolio.sweep_alerts", ignore_result=True, max_retries=0)
