@@ -141,8 +141,8 @@ def run_one(n: int, seconds: float, warmup_cap: float) -> dict[str, float]:
         # The sync_urgent queue's own worker: syncs of accounts near liquidation, alert batches.
         urgent_pool = ProcessPoolExecutor(2, mp_context=spawn, initializer=_worker_init)
         for each, size in ((pool, 6), (urgent_pool, 2)):
-            for started in [each.submit(_started) for _ in range(size)]:
-                started.result()
+            for warming in [each.submit(_started) for _ in range(size)]:
+                warming.result()
         inflight: set[int] = set()
 
         def done(account_id: int, future: Future[tuple[str, float, int]]) -> None:
