@@ -47,6 +47,7 @@ RATE_LIMIT = 30  # signed requests per user per minute
 OUTCOME_TRIES = 6
 OUTCOME_WAIT_S = 0.25
 STREAM_WAIT_S = 3.0  # how long the request waits for the order stream's verdict
+STREAM_CONNECT_S = 2.0  # at most this long opening and logging in before the order goes anyway
 FINAL = {
     "filled": AuditStatus.FILLED,
     "canceled": AuditStatus.DONE,
@@ -202,7 +203,8 @@ async def _post_on_session(client: StandXClient, ws_api_url: str, body: dict[str
         connector=_connect_briefly, timeout=STREAM_WAIT_S,
     )  # fmt: skip
     try:
-        await stream.connect()
+        async with asyncio.timeout(STREAM_CONNECT_S):
+            await stream.connect()
         listening = True
     except (standx_errors.StandXError, OSError, TimeoutError, websockets.WebSocketException) as e:
         logger.info("order stream unavailable (%s); falling back to query_order", type(e).__name__)

@@ -291,3 +291,22 @@ def test_the_verdict_skips_interim_accepted_pushes_and_other_requests(
     assert verdict is not None
     assert (verdict.code, verdict.message) == (400, "alo order rejected")
     assert asyncio.run(trading._verdict(PushedOnly(), "r1")) is None  # type: ignore[arg-type]
+
+
+def test_an_order_stream_that_hangs_delays_the_order_by_at_most_the_connect_budget(
+    alice: User, alice_trader: StandXAccount, sim_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def hangs(url: str) -> Any:
+        await asyncio.sleep(30)  # a handshake the simulator cannot produce: no answer at all
+
+    monkeypatch.setattr(trading, "_connect_briefly", hangs)
+    monkeypatch.setattr(trading, "STREAM_CONNECT_S", 0.2)
+    cl = trading.new_cl_ord_id()
+    entry = trading.order_submit(
+        user_id=alice.pk, account_id=alice_trader.pk, ticket=limit_buy("ETH-USD", "0.1"),
+        cl_ord_id=cl,
+    )  # fmt: skip
+    assert entry.status == AuditStatus.ACCEPTED  # read back by query_order
+    assert [o["cl_ord_id"] for o in ledger(sim_url, alice_trader)["orders"]].count(cl) == 1
+    assert entry.finished_at is not None
+    assert (entry.finished_at - entry.created_at).total_seconds() < 5
