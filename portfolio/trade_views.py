@@ -3,6 +3,7 @@ activity (audit) page. Views parse and render; ``portfolio.trading`` signs and s
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 
 from django.contrib import messages
@@ -96,24 +97,20 @@ def position_adjust(request: HttpRequest) -> HttpResponse:
             messages.error(request, f"{label or 'Adjust'}: {' '.join(str(e) for e in errors)}")
         return redirect("portfolio:order_new")
     d = form.cleaned_data
-    try:
-        if d["action"] == "add_margin":
-            entry = trading.margin_add(
-                user_id=user_id, account_id=d["account"], symbol=d["symbol"], amount=d["amount"]
-            )
-        elif d["action"] == "leverage":
-            entry = trading.leverage_change(
-                user_id=user_id, account_id=d["account"], symbol=d["symbol"],
-                leverage=d["leverage"],
-            )  # fmt: skip
-        else:
-            entry = trading.margin_mode_change(
-                user_id=user_id, account_id=d["account"], symbol=d["symbol"],
-                mode=d["margin_mode"],
-            )  # fmt: skip
-        _report(request, entry)
-    except trading.TradingError as exc:
-        messages.error(request, str(exc))
+    if d["action"] == "add_margin":
+        _act(request, lambda: trading.margin_add(
+            user_id=user_id, account_id=d["account"], symbol=d["symbol"], amount=d["amount"],
+        ))  # fmt: skip
+    elif d["action"] == "leverage":
+        _act(request, lambda: trading.leverage_change(
+            user_id=user_id, account_id=d["account"], symbol=d["symbol"],
+            leverage=d["leverage"],
+        ))  # fmt: skip
+    else:
+        _act(request, lambda: trading.margin_mode_change(
+            user_id=user_id, account_id=d["account"], symbol=d["symbol"],
+            mode=d["margin_mode"],
+        ))  # fmt: skip
     return redirect("portfolio:order_new")
 
 
@@ -130,6 +127,14 @@ def _report(request: HttpRequest, entry: AuditEntry) -> None:
     (messages.error if failed else messages.success)(request, text)
 
 
+def _act(request: HttpRequest, action: Callable[[], AuditEntry]) -> None:
+    """Run one trading action and tell the user its outcome or why it was refused."""
+    try:
+        _report(request, action())
+    except trading.TradingError as exc:
+        messages.error(request, str(exc))
+
+
 @login_required
 @require_POST
 def position_close(request: HttpRequest, account_id: int, symbol: str) -> HttpResponse:
@@ -137,39 +142,27 @@ def position_close(request: HttpRequest, account_id: int, symbol: str) -> HttpRe
     if fraction is None:
         messages.error(request, "Choose how much of the position to close.")
     else:
-        try:
-            entry = trading.position_close(
-                user_id=user_id_of(request), account_id=account_id, symbol=symbol,
-                fraction=fraction,
-            )  # fmt: skip
-            _report(request, entry)
-        except trading.TradingError as exc:
-            messages.error(request, str(exc))
+        _act(request, lambda: trading.position_close(
+            user_id=user_id_of(request), account_id=account_id, symbol=symbol, fraction=fraction,
+        ))  # fmt: skip
     return redirect(_back(request, "portfolio:positions"))
 
 
 @login_required
 @require_POST
 def order_cancel(request: HttpRequest, account_id: int, order_id: int) -> HttpResponse:
-    try:
-        entry = trading.order_cancel(
-            user_id=user_id_of(request), account_id=account_id, order_id=order_id
-        )
-        _report(request, entry)
-    except trading.TradingError as exc:
-        messages.error(request, str(exc))
+    _act(request, lambda: trading.order_cancel(
+        user_id=user_id_of(request), account_id=account_id, order_id=order_id,
+    ))  # fmt: skip
     return redirect(_back(request, "portfolio:orders"))
 
 
 @login_required
 @require_POST
 def orders_cancel_all(request: HttpRequest, account_id: int) -> HttpResponse:
-    try:
-        _report(
-            request, trading.orders_cancel_all(user_id=user_id_of(request), account_id=account_id)
-        )
-    except trading.TradingError as exc:
-        messages.error(request, str(exc))
+    _act(request, lambda: trading.orders_cancel_all(
+        user_id=user_id_of(request), account_id=account_id,
+    ))  # fmt: skip
     return redirect(_back(request, "portfolio:orders"))
 
 

@@ -16,6 +16,11 @@ from typing import TypeVar
 import pytest
 from django.db import connections
 
+from accounts import services
+from accounts.models import StandXAccount, User
+from standx.rest import Endpoints
+from tests.conftest import PASSWORD, sim_credentials
+
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -94,3 +99,13 @@ def price_stream_on(sim_url: str) -> Iterator[None]:
     )  # fmt: skip
     with child_server("pricestream", ["manage.py", "pricestream"], ready_path=None, env=env):
         yield
+
+
+def demo_linked(sim_url: str) -> StandXAccount:
+    """The demo user (password ``PASSWORD``) with a funded simulator account, linked for trading."""
+    demo = User.objects.create_user("demo", password=PASSWORD)
+    creds = sim_credentials(sim_url)
+    return services.account_link_with_token(
+        owner=demo, label="Demo", token=creds["token"], signing_key=creds["signing_key"],
+        endpoints=Endpoints.for_simulator(sim_url),
+    )  # fmt: skip

@@ -17,15 +17,13 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from accounts import services
-from accounts.models import StandXAccount, User
+from accounts.models import StandXAccount
 from accounts.standx_access import client_for
 from portfolio import sync
 from portfolio.models import Position
 from standx.ratelimit import NoRateLimit
-from standx.rest import Endpoints
-from tests.conftest import PASSWORD, sim_credentials, wait_for
-from tests.e2e.conftest import off_loop, price_stream_on
+from tests.conftest import wait_for
+from tests.e2e.conftest import demo_linked, off_loop, price_stream_on
 from tests.e2e.test_link_accounts import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -61,12 +59,7 @@ RECORD_NOTIFICATIONS = """
 @pytest.fixture
 def demo_with_sol_long(sim_url: str) -> Iterator[StandXAccount]:
     """The demo user with a linked simulator account holding an isolated SOL long at 10x."""
-    demo = User.objects.create_user("demo", password=PASSWORD)
-    creds = sim_credentials(sim_url)
-    account = services.account_link_with_token(
-        owner=demo, label="Demo", token=creds["token"], signing_key=creds["signing_key"],
-        endpoints=Endpoints.for_simulator(sim_url),
-    )  # fmt: skip
+    account = demo_linked(sim_url)
     httpx.post(f"{sim_url}/sim/pause", json={"paused": True}, timeout=10)
     try:
         with client_for(account, rate_limiter=NoRateLimit()) as client:

@@ -18,16 +18,15 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
-from accounts import services
-from accounts.models import StandXAccount, User
+from accounts.models import StandXAccount
 from accounts.standx_access import client_for
 from portfolio import funding, market, selectors, sync
 from portfolio.models import BalanceSnapshot, MarketPrice, Order, Position, Trade
 from portfolio.templatetags.money import num, signed
 from standx.ratelimit import NoRateLimit
 from standx.rest import Endpoints, StandXClient
-from tests.conftest import PASSWORD, sim_credentials, wait_for
-from tests.e2e.conftest import off_loop, price_stream_on
+from tests.conftest import wait_for
+from tests.e2e.conftest import demo_linked, off_loop, price_stream_on
 from tests.e2e.test_link_accounts import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -46,12 +45,7 @@ def demo_trader(sim_url: str) -> Iterator[StandXAccount]:
     """The demo user, trading on the simulator: an isolated SOL long, a cross BTC short, a
     partly closed SOL position (a realized fill), a resting ETH bid, a funding payment, and a
     week of balance history."""
-    demo = User.objects.create_user("demo", password=PASSWORD)
-    creds = sim_credentials(sim_url)
-    account = services.account_link_with_token(
-        owner=demo, label="Demo", token=creds["token"], signing_key=creds["signing_key"],
-        endpoints=Endpoints.for_simulator(sim_url),
-    )  # fmt: skip
+    account = demo_linked(sim_url)
     httpx.post(f"{sim_url}/sim/pause", json={"paused": True}, timeout=10)
     try:
         eth_bid = (sim_marks(sim_url)["ETH-USD"] * Decimal("0.95")).quantize(Decimal("0.01"))

@@ -11,15 +11,14 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from accounts import services
-from accounts.models import StandXAccount, User
+from accounts.models import StandXAccount
 from accounts.standx_access import client_for
 from portfolio import market, sync
 from portfolio.models import AuditEntry, MarketPrice
 from standx.ratelimit import NoRateLimit
 from standx.rest import Endpoints, StandXClient
-from tests.conftest import PASSWORD, sim_credentials
-from tests.e2e.conftest import off_loop
+from tests.conftest import PASSWORD
+from tests.e2e.conftest import demo_linked, off_loop
 from tests.e2e.test_link_accounts import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -27,12 +26,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 @pytest.fixture
 def demo_trading(sim_url: str) -> StandXAccount:
-    demo = User.objects.create_user("demo", password=PASSWORD)
-    creds = sim_credentials(sim_url)
-    account = services.account_link_with_token(
-        owner=demo, label="Demo", token=creds["token"], signing_key=creds["signing_key"],
-        endpoints=Endpoints.for_simulator(sim_url),
-    )  # fmt: skip
+    account = demo_linked(sim_url)
     assert account.can_trade
 
     def market_data() -> None:
