@@ -15,7 +15,7 @@ from accounts.models import StandXAccount
 from accounts.standx_access import client_for
 from portfolio import sync
 from portfolio.models import BalanceSnapshot, Order, Position, PositionSnapshot, SyncState, Trade
-from standx.ratelimit import NoRateLimit
+from standx.ratelimit import CountingLimiter, NoRateLimit
 from standx.rest import StandXClient
 from tests.conftest import wait_for
 
@@ -302,9 +302,35 @@ def test_a_steady_account_with_positions_costs_three_calls(
         client.new_order(symbol="BTC-USD", side="buy", order_type="market", qty="0.01")
         wait_for(client.query_positions, timeout=10)
     sync.account_sync(alice_linked.pk, limiter=NO_LIMIT)
-    sync.account_sync(alice_linked.pk, limiter=NO_LIMIT)
+    recorded = CountingLimiter(NO_LIMIT)
+    sync.account_sync(alice_linked.pk, limiter=recorded)
     assert SyncState.objects.get(pk=alice_linked.pk).last_requests == 3
+    # The three reads were paid for in one reservation (one Redis round trip in production).
+    assert recorded.granted == 3
     assert_matches_ledger(alice_linked, sim_url)
+
+
+def test_a_steady_position_follows_the_mark_between_full_reads(
+    alice_linked: StandXAccount, sim_url: str
+) -> None:
+    with trader(alice_linked) as client:
+        client.new_order(symbol="BTC-USD", side="buy", order_type="market", qty="0.01")
+        wait_for(client.query_positions, timeout=10)
+        sync.account_sync(alice_linked.pk, limiter=NO_LIMIT)
+        mark = client.query_symbol_price(symbol="BTC-USD").mark_price
+        assert mark is not None
+        moved = (mark * Decimal("1.02")).quantize(Decimal("0.01"))
+        httpx.post(
+            f"{sim_url}/sim/price", json={"symbol": "BTC-USD", "mark_price": str(moved)}
+        ).raise_for_status()
+        sync.account_sync(alice_linked.pk, limiter=NO_LIMIT)
+        [live] = client.query_positions()
+    stored = Position.objects.get(account=alice_linked, symbol="BTC-USD")
+    assert SyncState.objects.get(pk=alice_linked.pk).last_requests == 3  # the live path
+    assert stored.mark_price == moved
+    assert (stored.upnl, stored.liq_price) == (live.upnl, live.liq_price)
+    assert live.mmr is not None
+    assert stored.mmr == live.mmr.quantize(Decimal("1e-20"))  # the column's scale
 
 
 def test_the_dispatcher_stays_within_the_request_budget(

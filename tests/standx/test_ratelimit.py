@@ -8,8 +8,10 @@ import redis
 
 from standx.errors import RateLimitedError
 from standx.ratelimit import (
+    CountingLimiter,
     Limits,
     LocalRateLimiter,
+    PrepaidLimiter,
     RedisRateLimiter,
     acquire,
     backoff_delay,
@@ -43,6 +45,55 @@ def test_the_ip_budget_is_50_per_second_across_accounts() -> None:
     assert granted == 50
     clock.now += 0.1
     assert sum(limiter.reserve(None) == 0.0 for _ in range(10)) == 5
+
+
+def test_a_reservation_of_several_requests_pays_for_all_of_them_or_none() -> None:
+    clock = FakeClock()
+    limiter = LocalRateLimiter(Limits(ip_capacity=10_000, ip_refill_per_s=10_000), clock=clock)
+    assert limiter.reserve("alice", 18) == 0.0
+    # 2 requests' credits are left: 3 must wait for one more (45 ms), and take nothing meanwhile.
+    assert limiter.reserve("alice", 3) == pytest.approx(0.045)
+    assert limiter.reserve("alice", 2) == 0.0
+    assert limiter.reserve("alice") > 0
+
+
+class Recording:
+    """An inner limiter that grants while ``waits`` is empty and records what was asked."""
+
+    def __init__(self, waits: list[float] | None = None) -> None:
+        self.calls: list[tuple[str | None, int]] = []
+        self.waits = waits or []
+
+    def reserve(self, account: str | None, count: int = 1) -> float:
+        self.calls.append((account, count))
+        return self.waits.pop(0) if self.waits else 0.0
+
+
+def test_prepaid_requests_cost_one_reservation_and_later_ones_pay_as_usual() -> None:
+    inner = Recording()
+    limiter = PrepaidLimiter(inner, 3)
+    assert [limiter.reserve("alice") for _ in range(4)] == [0.0] * 4
+    assert inner.calls == [("alice", 3), ("alice", 1)]
+    assert limiter.reserve("bob") == 0.0
+    assert inner.calls[-1] == ("bob", 1)
+
+
+def test_a_prepayment_that_must_wait_takes_nothing_until_it_is_granted() -> None:
+    inner = Recording(waits=[0.2])
+    limiter = PrepaidLimiter(inner, 3)
+    assert limiter.reserve("alice") == 0.2
+    assert limiter.reserve("alice") == 0.0
+    assert limiter.reserve("alice") == 0.0
+    assert limiter.reserve("alice") == 0.0
+    assert inner.calls == [("alice", 3), ("alice", 3)]
+
+
+def test_the_counter_counts_every_prepaid_request_as_spent_budget() -> None:
+    spent = CountingLimiter(Recording())
+    sent = CountingLimiter(PrepaidLimiter(spent, 3))
+    for _ in range(2):
+        acquire(sent, "alice")
+    assert (spent.granted, sent.granted) == (3, 2)
 
 
 def test_acquire_sleeps_until_granted_and_gives_up_past_the_cap() -> None:
@@ -83,6 +134,19 @@ def test_the_redis_limiter_shares_one_budget_between_processes(redis_client: red
     assert grants[:20] == [0.0] * 20
     assert 0 < grants[20] <= 0.05
     assert first.reserve("bob") == 0.0
+    redis_client.delete(*redis_client.keys(f"{prefix}:*"))
+
+
+def test_the_redis_limiter_takes_a_reservation_of_several_requests_at_once(
+    redis_client: redis.Redis,
+) -> None:
+    prefix = f"test:rl:{uuid.uuid4().hex}"
+    # The IP bucket barely refills, so what is left is exact.
+    limiter = RedisRateLimiter(redis_client, limits=Limits(ip_refill_per_s=0.01), prefix=prefix)
+    assert limiter.reserve("alice", 3) == 0.0
+    # 47 of the IP's 50 are left: a reservation of 48 waits and takes nothing.
+    assert limiter.reserve("bob", 48) > 0
+    assert limiter.reserve("bob", 20) == 0.0
     redis_client.delete(*redis_client.keys(f"{prefix}:*"))
 
 
