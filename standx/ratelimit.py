@@ -66,6 +66,10 @@ class PrepaidLimiter:
     budget spent is the same, the round trips to a shared limiter are one instead of ``count``.
     Requests beyond the prepaid ones, or for another account, pay as usual. Prepay only requests
     that are certain: credits paid for and not used are not given back.
+
+    When the budget is short, the prepayment is dropped and each request pays on its own: a
+    reservation of three would wait for three credits to pile up while every single-request
+    caller takes them one at a time, starving exactly the syncs that prepay.
     """
 
     def __init__(self, inner: RateLimiter, count: int) -> None:
@@ -76,12 +80,10 @@ class PrepaidLimiter:
 
     def reserve(self, account: str | None, count: int = 1) -> float:
         if self._count:
-            wait = self.inner.reserve(account, max(self._count, count))
-            if wait > 0:
-                return wait
-            self._account, self._left = account, max(self._count, count) - count
-            self._count = 0
-            return 0.0
+            prepay, self._count = max(self._count, count), 0
+            if self.inner.reserve(account, prepay) <= 0:
+                self._account, self._left = account, prepay - count
+                return 0.0
         if account == self._account and self._left >= count:
             self._left -= count
             return 0.0

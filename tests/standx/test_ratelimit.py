@@ -78,14 +78,15 @@ def test_prepaid_requests_cost_one_reservation_and_later_ones_pay_as_usual() -> 
     assert inner.calls[-1] == ("bob", 1)
 
 
-def test_a_prepayment_that_must_wait_takes_nothing_until_it_is_granted() -> None:
-    inner = Recording(waits=[0.2])
+def test_when_the_budget_is_short_each_request_pays_on_its_own() -> None:
+    # The prepayment would have to wait: it is dropped, not retried, so single-request callers
+    # cannot starve it.
+    inner = Recording(waits=[0.2, 0.02])
     limiter = PrepaidLimiter(inner, 3)
-    assert limiter.reserve("alice") == 0.2
+    assert limiter.reserve("alice") == 0.02
     assert limiter.reserve("alice") == 0.0
     assert limiter.reserve("alice") == 0.0
-    assert limiter.reserve("alice") == 0.0
-    assert inner.calls == [("alice", 3), ("alice", 3)]
+    assert inner.calls == [("alice", 3), ("alice", 1), ("alice", 1), ("alice", 1)]
 
 
 def test_the_counter_counts_every_prepaid_request_as_spent_budget() -> None:
