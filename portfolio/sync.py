@@ -32,7 +32,7 @@ from portfolio.models import BalanceSnapshot, Order, Position, PositionSnapshot,
 from standx import errors as standx_errors
 from standx import models as sx
 from standx.ratelimit import CountingLimiter, PrepaidLimiter, RateLimiter, RedisRateLimiter
-from standx.rest import StandXClient
+from standx.rest import StandXClient, shared_http_client
 
 logger = logging.getLogger(__name__)
 
@@ -332,7 +332,7 @@ def store_live(
     """Nothing traded since the last sync: refresh the positions' live numbers only."""
     with connection.cursor() as cursor:
         for p in fetched.positions:
-            # Rounded to the columns' scale as the ORM would (not by Postgres).
+            # Prepared as the ORM prepares them (Postgres rounds to the column's scale).
             live = [prep(getattr(p, name), connection) for name, prep in _LIVE_PREP]
             cursor.execute(_LIVE_UPDATE_SQL, [now, *live, account.pk, p.symbol])
     return _balance_fields(account, fetched, state, now, force=False)
@@ -430,7 +430,7 @@ def account_sync(account_id: int, *, limiter: RateLimiter | None = None) -> Outc
     prepaid = PrepaidLimiter(limiter or shared_rate_limiter(), certain_requests(state, now))
     counter = CountingLimiter(prepaid)
     try:
-        with client_for(account, rate_limiter=counter) as client:
+        with client_for(account, rate_limiter=counter, http_client=shared_http_client()) as client:
             fetched = fetch(client, account, state, now)
     except standx_errors.AuthenticationError as exc:
         account_services.account_mark_needs_relink(

@@ -320,11 +320,16 @@ def test_a_steady_position_follows_the_mark_between_full_reads(
         mark = client.query_symbol_price(symbol="BTC-USD").mark_price
         assert mark is not None
         moved = (mark * Decimal("1.02")).quantize(Decimal("0.01"))
-        httpx.post(
-            f"{sim_url}/sim/price", json={"symbol": "BTC-USD", "mark_price": str(moved)}
-        ).raise_for_status()
-        sync.account_sync(alice_linked.pk, limiter=NO_LIMIT)
-        [live] = client.query_positions()
+        # The simulator's own price walk is paused, so the mark stays where it is set.
+        httpx.post(f"{sim_url}/sim/pause", json={"paused": True}).raise_for_status()
+        try:
+            httpx.post(
+                f"{sim_url}/sim/price", json={"symbol": "BTC-USD", "mark_price": str(moved)}
+            ).raise_for_status()
+            sync.account_sync(alice_linked.pk, limiter=NO_LIMIT)
+            [live] = client.query_positions()
+        finally:
+            httpx.post(f"{sim_url}/sim/pause", json={"paused": False}).raise_for_status()
     stored = Position.objects.get(account=alice_linked, symbol="BTC-USD")
     assert SyncState.objects.get(pk=alice_linked.pk).last_requests == 3  # the live path
     assert stored.mark_price == moved
