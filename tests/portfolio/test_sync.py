@@ -44,6 +44,12 @@ def place_some_orders(client: StandXClient) -> None:
     wait_for(lambda: len(client.query_positions()) == 2, timeout=10)
 
 
+def buy_btc(account: StandXAccount) -> None:
+    with trader(account) as client:
+        client.new_order(symbol="BTC-USD", side="buy", order_type="market", qty="0.01")
+        wait_for(client.query_positions, timeout=10)
+
+
 def assert_matches_ledger(account: StandXAccount, sim_url: str) -> None:
     book = ledger(sim_url, account.address)
     stored_trades = {
@@ -298,9 +304,7 @@ def test_a_quiet_flat_account_costs_one_call_until_its_balance_moves(
 def test_a_steady_account_with_positions_costs_three_calls(
     alice_linked: StandXAccount, sim_url: str
 ) -> None:
-    with trader(alice_linked) as client:
-        client.new_order(symbol="BTC-USD", side="buy", order_type="market", qty="0.01")
-        wait_for(client.query_positions, timeout=10)
+    buy_btc(alice_linked)
     sync.account_sync(alice_linked.pk, limiter=NO_LIMIT)
     recorded = CountingLimiter(NO_LIMIT)
     sync.account_sync(alice_linked.pk, limiter=recorded)
@@ -313,10 +317,9 @@ def test_a_steady_account_with_positions_costs_three_calls(
 def test_a_steady_position_follows_the_mark_between_full_reads(
     alice_linked: StandXAccount, sim_url: str
 ) -> None:
+    buy_btc(alice_linked)
+    sync.account_sync(alice_linked.pk, limiter=NO_LIMIT)
     with trader(alice_linked) as client:
-        client.new_order(symbol="BTC-USD", side="buy", order_type="market", qty="0.01")
-        wait_for(client.query_positions, timeout=10)
-        sync.account_sync(alice_linked.pk, limiter=NO_LIMIT)
         mark = client.query_symbol_price(symbol="BTC-USD").mark_price
         assert mark is not None
         moved = (mark * Decimal("1.02")).quantize(Decimal("0.01"))
