@@ -23,6 +23,7 @@ from accounts.standx_access import client_for
 from portfolio import funding, market, selectors, sync
 from portfolio.models import BalanceSnapshot, MarketPrice, Order, Position, Trade
 from portfolio.templatetags.money import num, signed
+from standx.models import BALANCE_FIELDS
 from standx.ratelimit import NoRateLimit
 from standx.rest import Endpoints, StandXClient
 from tests.conftest import wait_for
@@ -93,21 +94,7 @@ def history_of(account: StandXAccount) -> None:
             BalanceSnapshot(
                 account=account,
                 taken_at=now - timedelta(hours=hours),
-                **{
-                    f: getattr(latest, f)
-                    for f in (
-                        "isolated_balance",
-                        "isolated_upnl",
-                        "cross_balance",
-                        "cross_margin",
-                        "cross_upnl",
-                        "locked",
-                        "cross_available",
-                        "balance",
-                        "upnl",
-                        "pnl_freeze",
-                    )
-                },
+                **{f: getattr(latest, f) for f in BALANCE_FIELDS if f != "equity"},
                 equity=(latest.equity * factor).quantize(Decimal("0.01")),
             )
         )

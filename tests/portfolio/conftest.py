@@ -7,8 +7,9 @@ from typing import Any
 
 import httpx
 import pytest
+from django.test import Client
 
-from accounts.models import StandXAccount
+from accounts.models import StandXAccount, User
 from portfolio import market
 from portfolio.models import MarketPrice
 from standx.rest import Endpoints, StandXClient
@@ -30,3 +31,10 @@ def mark(symbol: str) -> D:
     value = MarketPrice.objects.get(symbol=symbol).mark_price
     assert value is not None
     return value
+
+
+def logged_in(user: User) -> Client:
+    """A test client with ``user``'s session."""
+    client = Client()
+    client.force_login(user)
+    return client

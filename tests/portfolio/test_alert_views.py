@@ -7,22 +7,16 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User
 from portfolio import alerting, market
 from portfolio.models import Alert, AlertRule, AlertSettings
+from tests.portfolio.conftest import logged_in
 from tests.portfolio.test_alerting import hold_sol, make_account
 
 pytestmark = pytest.mark.django_db
-
-
-def logged_in(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def rules_post(user: User, action: str, **changes: str) -> dict[str, str]:

@@ -21,6 +21,7 @@ from accounts.models import StandXAccount, User
 from portfolio import market
 from portfolio.models import FundingPayment, FundingRate, MarketSymbol, Order, Position
 from tests.conftest import free_port
+from tests.portfolio.conftest import logged_in
 from tests.portfolio.test_alerting import balance, hold_sol, make_account
 from tests.portfolio.test_history import T0, trades
 
@@ -34,12 +35,6 @@ def streamed(response: Any) -> str:
         return b"".join([chunk async for chunk in response.streaming_content])
 
     return async_to_sync(collect)().decode()
-
-
-def logged_in(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture

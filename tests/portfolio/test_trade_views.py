@@ -7,7 +7,6 @@ from decimal import Decimal as D
 from typing import Any
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -15,15 +14,9 @@ from hypothesis import strategies as st
 from accounts.models import StandXAccount, User
 from portfolio.models import AuditEntry
 from tests.conftest import PASSWORD
-from tests.portfolio.conftest import ledger, mark
+from tests.portfolio.conftest import ledger, logged_in, mark
 
 pytestmark = pytest.mark.django_db
-
-
-def logged_in(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def order_post(account: StandXAccount, action: str, **changes: str) -> dict[str, str]:
