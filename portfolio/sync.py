@@ -294,15 +294,15 @@ LIVE_FIELDS = (
     "mark_price", "position_value", "upnl", "realized_pnl", "leverage", "initial_margin",
     "holding_margin", "maint_margin", "mmr", "liq_price", "bankruptcy_price",
 )  # fmt: skip
-_POSITION_COLUMNS = {f.name: f.column for f in Position._meta.concrete_fields}
 _POSITION_FIELDS = {f.name: f for f in Position._meta.concrete_fields}
 _LIVE_PREP = [(n, _POSITION_FIELDS[n].get_db_prep_save) for n in LIVE_FIELDS]
 # Every second for the accounts nearest liquidation: raw SQL, as for the lease (the ORM's
 # update() cost more CPU than the rest of the write).
 _LIVE_UPDATE_SQL = (
     "UPDATE portfolio_position SET "  # noqa: S608 - columns from model metadata
-    + ", ".join(f'"{_POSITION_COLUMNS[n]}" = %s' for n in ("synced_at", *LIVE_FIELDS))
-    + f' WHERE "{_POSITION_COLUMNS["account"]}" = %s AND "{_POSITION_COLUMNS["symbol"]}" = %s'
+    + ", ".join(f'"{_POSITION_FIELDS[n].column}" = %s' for n in ("synced_at", *LIVE_FIELDS))
+    + f' WHERE "{_POSITION_FIELDS["account"].column}" = %s'
+    + f' AND "{_POSITION_FIELDS["symbol"].column}" = %s'
 )
 # Accounts polled every second need no per-second equity curve.
 BALANCE_EVERY = timedelta(seconds=10)
