@@ -201,8 +201,14 @@ STANDX_ALLOW_CUSTOM_ENDPOINTS = env_bool(
 # https://channels.readthedocs.io/en/latest/topics/channel_layers.html
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": "standx:channels:"},
+        # channels_redis's layer, with a receive that cannot outlive its cancellation on 3.11.
+        "BACKEND": "standx_web.channel_layer.RedisChannelLayer",
+        "CONFIG": {
+            # A receive is a 5 s blocking pop (RedisChannelLayer.brpop_timeout); redis-py 8's
+            # default 5 s socket timeout would end it first and kill every quiet consumer.
+            "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
+            "prefix": "standx:channels:",
+        },
     },
 }
 

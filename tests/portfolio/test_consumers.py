@@ -80,6 +80,22 @@ async def test_events_reach_only_their_users_tabs() -> None:
     await bob_ws.disconnect()
 
 
+async def test_a_quiet_connection_outlives_the_layers_blocking_receive() -> None:
+    """redis-py's default 5 s socket timeout once equalled channels_redis's 5 s blocking pop,
+    so every connection that heard nothing for 5 s died with a Redis TimeoutError."""
+    from channels_redis.core import RedisChannelLayer
+
+    alice_ws = await connect_as(await session_cookie_for("alice"))
+    await alice_ws.receive_json_from(timeout=5)
+    # Longer than one blocking receive; a dead consumer would raise here.
+    assert await alice_ws.receive_nothing(timeout=RedisChannelLayer.brpop_timeout + 1.5)
+
+    alice_id = await sync_to_async(lambda: User.objects.get(username="alice").pk)()
+    await sync_to_async(realtime.publish_to_user)(alice_id, {"type": "notice", "text": "hello"})
+    assert await alice_ws.receive_json_from(timeout=5) == {"type": "notice", "text": "hello"}
+    await alice_ws.disconnect()
+
+
 def alice_critical_alert() -> int:
     """Alice's SOL position crosses her critical health level; returns the alert's id."""
     from decimal import Decimal

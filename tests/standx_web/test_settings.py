@@ -7,7 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import channels_redis.core
 from django.conf import settings
+from django.utils.module_loading import import_string
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 DEPLOY_ENV = {
@@ -88,7 +90,8 @@ def test_debug_is_off_and_the_real_standx_hosts_are_the_defaults() -> None:
 
 def test_the_suite_runs_on_postgres_redis_and_a_real_broker() -> None:
     assert settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
-    assert settings.CHANNEL_LAYERS["default"]["BACKEND"] == "channels_redis.core.RedisChannelLayer"
+    layer = import_string(str(settings.CHANNEL_LAYERS["default"]["BACKEND"]))
+    assert issubclass(layer, channels_redis.core.RedisChannelLayer)
     assert settings.CELERY_BROKER_URL.startswith("redis://")
     assert not getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False)
     assert settings.CELERY_TASK_SERIALIZER == "json"
