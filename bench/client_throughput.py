@@ -27,16 +27,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.simulator import start_sim
 from standx.ratelimit import LocalRateLimiter, NoRateLimit, RateLimiter
 from standx.rest import Credentials, Endpoints, StandXClient
+from standx.transport import KeepAliveTransport
 
 
 def run(
     url: str, accounts: list[Credentials], *, seconds: float, threads: int, limiter: RateLimiter
 ) -> dict[str, float]:
     endpoints = Endpoints.for_simulator(url)
-    http = httpx.Client(timeout=10, limits=httpx.Limits(max_connections=threads * 2))
+    http = KeepAliveTransport()
     clients = [
-        StandXClient(c, endpoints=endpoints, http_client=http, rate_limiter=limiter)
-        for c in accounts
+        StandXClient(c, endpoints=endpoints, transport=http, rate_limiter=limiter) for c in accounts
     ]
     latencies: list[float] = []
     lock = threading.Lock()

@@ -8,6 +8,8 @@ cap. POSTs are never retried: the caller re-queries by ``cl_ord_id`` to learn wh
 
 from __future__ import annotations
 
+import logging
+import os
 import threading
 import time
 import uuid
@@ -41,8 +43,10 @@ from standx.models import (
 )
 from standx.ratelimit import LocalRateLimiter, RateLimiter, acquire, backoff_delay
 from standx.signing import encode_body, signed_headers
+from standx.transport import KeepAliveTransport
 
 T = TypeVar("T")
+logger = logging.getLogger(__name__)
 
 DEFAULT_PERPS_URL = "https://perps.standx.com"
 DEFAULT_AUTH_URL = "https://api.standx.com"
@@ -197,8 +201,12 @@ def _decimal_str(value: Decimal | str | int) -> str:
 class StandXClient:
     """A synchronous client for one StandX account (or none, for public data).
 
-    Thread-safe (``httpx.Client`` is), so one client can serve a pool of threads. Inject
-    ``http_client`` (e.g. with ``httpx.MockTransport``) for error shapes a server cannot produce.
+    Requests go straight to an ``httpx`` transport, by default the process-wide keep-alive
+    pool of :func:`shared_transport` (:mod:`standx.transport`); an ``httpx.Client`` would add
+    cookie jars, URL merging, redirect and auth machinery this client does not use, at about a
+    third of a read's CPU. Thread-safe (the transport is), so one client can serve a pool of
+    threads. Inject ``transport`` (e.g. ``httpx.MockTransport``) for error shapes a server
+    cannot produce.
     """
 
     def __init__(
@@ -206,7 +214,7 @@ class StandXClient:
         credentials: Credentials | None = None,
         *,
         endpoints: Endpoints | None = None,
-        http_client: httpx.Client | None = None,
+        transport: httpx.BaseTransport | None = None,
         rate_limiter: RateLimiter | None = None,
         timeout: float = 10.0,
         max_retries: int = 3,
@@ -216,10 +224,8 @@ class StandXClient:
     ) -> None:
         self.credentials = credentials
         self.endpoints = endpoints or Endpoints()
-        self._http = http_client or httpx.Client(
-            timeout=timeout, headers={"user-agent": USER_AGENT}, follow_redirects=False
-        )
-        self._owns_http = http_client is None
+        self._transport = transport or shared_transport()
+        self._timeout = httpx.Timeout(timeout).as_dict()
         self.rate_limiter = rate_limiter or LocalRateLimiter()
         self.max_retries = max_retries
         self.max_backoff = max_backoff
@@ -231,8 +237,7 @@ class StandXClient:
     # -- plumbing -------------------------------------------------------------------------------
 
     def close(self) -> None:
-        if self._owns_http:
-            self._http.close()
+        """Nothing to release: the transport is shared (or the caller's) and outlives clients."""
 
     def __enter__(self) -> StandXClient:
         return self
@@ -261,8 +266,19 @@ class StandXClient:
         content: bytes | None, headers: dict[str, str], account: str | None,
     ) -> httpx.Response:  # fmt: skip
         acquire(self.rate_limiter, account, sleep=self._sleep)
+        request = httpx.Request(
+            method, url, params=params, content=content, headers={**_BASE_HEADERS, **headers},
+            extensions={"timeout": self._timeout},
+        )  # fmt: skip
         try:
-            return self._http.request(method, url, params=params, content=content, headers=headers)
+            response = self._transport.handle_request(request)
+            try:
+                response.read()
+            finally:
+                response.close()
+            if logger.isEnabledFor(logging.DEBUG):  # as httpx.Client logs; headers never
+                logger.debug("%s %s %s", method, url, response.status_code)
+            return response
         except httpx.TimeoutException:
             raise errors.RequestTimeoutError(f"{endpoint}: no answer in time") from None
         except httpx.HTTPError as exc:
@@ -620,21 +636,31 @@ class StandXClient:
         return self.clock_offset_ms
 
 
-_shared_http: httpx.Client | None = None
+# What an httpx.Client would send on every request besides the caller's own headers.
+_BASE_HEADERS = {
+    "user-agent": USER_AGENT,
+    "accept": "*/*",
+    "accept-encoding": "gzip, deflate",
+    "connection": "keep-alive",
+}
+
+_shared: tuple[int, KeepAliveTransport] | None = None
 _shared_lock = threading.Lock()
 
 
-def shared_http_client() -> httpx.Client:
-    """A process-wide connection pool for clients made per request (workers, order views).
+def shared_transport() -> KeepAliveTransport:
+    """The process's connection pool, used by every client not given its own transport.
 
-    Building an ``httpx.Client`` loads the TLS trust store (~30 ms of CPU): more than a whole
-    account sync. Pass this as ``http_client=``; it is thread-safe and never closed by clients.
+    Its connections stay open between tasks, and it loads the TLS trust store (~30 ms of CPU,
+    more than a whole account sync) once, so clients made per task or per request (workers,
+    order views, charts) share it. It is thread-safe and never closed by clients. A forked
+    child (Celery's prefork pool) builds its own rather than share its parent's sockets.
     """
-    global _shared_http
+    global _shared
     with _shared_lock:
-        if _shared_http is None:
-            _shared_http = httpx.Client(timeout=10.0, headers={"user-agent": USER_AGENT})
-        return _shared_http
+        if _shared is None or _shared[0] != os.getpid():
+            _shared = (os.getpid(), KeepAliveTransport())
+        return _shared[1]
 
 
 def _items(data: Any, parser: Callable[[Any], T]) -> list[T]:

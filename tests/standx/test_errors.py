@@ -26,12 +26,12 @@ def token(claims: dict[str, object] | None = None) -> str:
 
 
 def client_with(handler: object, **kwargs: object) -> StandXClient:
-    http = httpx.Client(transport=httpx.MockTransport(handler))  # type: ignore[arg-type]
+    http = httpx.MockTransport(handler)  # type: ignore[arg-type]
     creds = Credentials(token(), nacl.signing.SigningKey(SEED))
     return StandXClient(
         creds,
         endpoints=Endpoints(perps_url="http://exchange.test"),
-        http_client=http,
+        transport=http,
         rate_limiter=NoRateLimit(),
         sleep=lambda s: None,
         **kwargs,  # type: ignore[arg-type]
@@ -99,11 +99,11 @@ def test_retry_after_is_read_and_honoured_on_gets() -> None:
             return httpx.Response(429, headers={"retry-after": "2"}, json={"message": "slow"})
         return httpx.Response(200, json=[])
 
-    http = httpx.Client(transport=httpx.MockTransport(handler))
+    http = httpx.MockTransport(handler)
     client = StandXClient(
         Credentials(token()),
         endpoints=Endpoints(perps_url="http://exchange.test"),
-        http_client=http,
+        transport=http,
         rate_limiter=NoRateLimit(),
         sleep=slept.append,
     )
@@ -141,8 +141,8 @@ def test_a_read_only_account_cannot_sign() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         raise AssertionError("nothing may be sent")
 
-    http = httpx.Client(transport=httpx.MockTransport(handler))
-    client = StandXClient(Credentials(token()), http_client=http, rate_limiter=NoRateLimit())
+    http = httpx.MockTransport(handler)
+    client = StandXClient(Credentials(token()), transport=http, rate_limiter=NoRateLimit())
     with pytest.raises(errors.ForbiddenError, match="read-only"):
         client.cancel_order(order_id=1)
 
