@@ -9,8 +9,9 @@ Celery's prefork pool does: six for the default queue and two for the urgent one
 liquidation and the alert batches, as in docker-compose). Workers keep their database
 connections, as a Celery worker does with `DATABASE_CONN_MAX_AGE`, and every REST call goes
 through the Redis-shared StandX rate limiter. After a warm-up that covers the first full backfill
-of every account and a settle phase (until no account is more than 10 s overdue), it measures the
-steady state for a fixed time and prints:
+of every account and a settle phase (until no account is more than 10 s overdue), it spreads the
+accounts' periodic full reads over their periods, as for accounts linked over days, then
+measures the steady state for a fixed time and prints:
 
 - REST requests/s used (and transient sync failures),
 - p99 age of every account's data, and the worst and median age among the accounts nearest
@@ -19,7 +20,9 @@ steady state for a fixed time and prints:
   alert evaluation the syncs queue (`portfolio.evaluate_synced`, run on the urgent pool
   `COALESCE_S` after a sync schedules it), divided by the syncs. The dispatcher's and the
   bench's own sampling are not counted; the evaluation's share is printed too.
-- rows written/s.
+- rows written/s,
+- and the CPU of each kind of sync (a flat account's balance check, a steady read of an account
+  with positions or orders, a full read of its history).
 
     .venv/bin/python bench/sync_scale.py [--accounts 10 100 1000] [--seconds 60]
 """
@@ -132,9 +135,11 @@ def run_one(n: int, seconds: float, warmup_cap: float) -> dict[str, float]:
         sim.post("/sim/price", json={"symbol": "SOL-USD", "mark_price": str(target)})
         sim.post("/sim/limits", json={"enabled": True})
 
-        stop = threading.Event()
+        stop, measuring = threading.Event(), threading.Event()
         lock = threading.Lock()
         totals = {"syncs": 0, "failures": 0, "requests": 0, "sync_cpu": 0.0, "eval_cpu": 0.0}
+        # CPU by kind of sync, told apart by its REST calls: (syncs, CPU seconds).
+        kinds = {kind: [0, 0.0] for kind in KINDS}
         # Worker processes, as Celery's prefork pool runs tasks (no GIL shared between them).
         spawn = get_context("spawn")
         pool = ProcessPoolExecutor(6, mp_context=spawn, initializer=_worker_init)
@@ -153,6 +158,10 @@ def run_one(n: int, seconds: float, warmup_cap: float) -> dict[str, float]:
                 totals["failures"] += outcome == "transient"
                 totals["requests"] += requests
                 totals["sync_cpu"] += cpu_used
+                if outcome == sync.Outcome.SYNCED and measuring.is_set():
+                    kind = kinds[_kind(requests)]
+                    kind[0] += 1
+                    kind[1] += cpu_used
 
         def batcher() -> None:
             # Stands in for the countdown of `portfolio.evaluate_synced`: a batch runs
@@ -201,6 +210,17 @@ def run_one(n: int, seconds: float, warmup_cap: float) -> dict[str, float]:
                 break
             time.sleep(1)
         settle = time.monotonic() - started - warmup
+        # Every account was backfilled within the warm-up, so their periodic full reads would all
+        # fall due together, and none within a short window. Spread them over their periods, as
+        # accounts linked over days are, so the window holds its steady-state share of them.
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE portfolio_syncstate SET last_full_sync_at = now() - make_interval("
+                "secs => random() * CASE WHEN idle THEN %s ELSE %s END)",
+                [sync.IDLE_FULL_SYNC_EVERY.total_seconds(), sync.FULL_SYNC_EVERY.total_seconds()],
+            )
 
         def rows() -> int:
             return sum(
@@ -211,6 +231,7 @@ def run_one(n: int, seconds: float, warmup_cap: float) -> dict[str, float]:
         with lock:
             before = dict(totals)
         rows0, t0 = rows(), time.monotonic()
+        measuring.set()
         ages: list[float] = []
         risky_ages: list[float] = []
         while time.monotonic() - t0 < seconds:
@@ -224,6 +245,7 @@ def run_one(n: int, seconds: float, warmup_cap: float) -> dict[str, float]:
         elapsed = time.monotonic() - t0
         with lock:
             spent = {k: totals[k] - before[k] for k in totals}
+            measuring.clear()
         stop.set()
         thread.join()
         pool.shutdown(wait=True)
@@ -243,10 +265,23 @@ def run_one(n: int, seconds: float, warmup_cap: float) -> dict[str, float]:
             "eval_ms_per_sync": evals / syncs * 1000 if syncs else 0,
             "syncs_per_s": syncs / elapsed,
             "rows_per_s": (rows() - rows0) / elapsed,
+            **{
+                f"{kind}_ms": cpu_s / count * 1000 if count else 0
+                for kind, (count, cpu_s) in kinds.items()
+            },
+            **{f"{kind}_n": count for kind, (count, _) in kinds.items()},
         }
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+KINDS = ("quiet", "steady", "full")
+
+
+def _kind(requests: int) -> str:
+    """A flat account's balance check is 1 call, a steady read 3, a full read 5 or more."""
+    return "quiet" if requests <= 1 else "steady" if requests <= 3 else "full"
 
 
 def _worker_init() -> None:
@@ -258,11 +293,11 @@ def _worker_init() -> None:
     from django.db import connection
 
     from portfolio import alert_batches, sync
-    from standx.rest import shared_http_client
+    from standx.rest import shared_transport
 
     connection.ensure_connection()
     sync.shared_rate_limiter()
-    shared_http_client()
+    shared_transport()
     alert_batches._client().ping()
 
 
@@ -324,6 +359,11 @@ def main() -> None:
             f"{r['p99_age']:>7.1f}s {r['risky_max_age']:>8.1f}s {r['risky_p50_age']:>8.1f}s "
             f"{r['cpu_ms_per_sync']:>11.1f} {r['eval_ms_per_sync']:>12.1f} "
             f"{r['syncs_per_s']:>8.1f} {r['rows_per_s']:>7.1f}",
+            flush=True,
+        )
+        print(
+            "         CPU ms by kind of sync: "
+            + ", ".join(f"{k} {r[f'{k}_ms']:.1f} ({r[f'{k}_n']:.0f} syncs)" for k in KINDS),
             flush=True,
         )
 

@@ -32,7 +32,7 @@ from portfolio.models import BalanceSnapshot, Order, Position, PositionSnapshot,
 from standx import errors as standx_errors
 from standx import models as sx
 from standx.ratelimit import CountingLimiter, PrepaidLimiter, RateLimiter, RedisRateLimiter
-from standx.rest import StandXClient, shared_http_client
+from standx.rest import StandXClient
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +69,10 @@ class Fetched:
 
 # A full read of trade and order history at least this often, whatever the signals say.
 FULL_SYNC_EVERY = timedelta(minutes=5)
+# A flat account with no open orders is checked every minute on its balance, which moves with
+# every fill, fee, funding payment and transfer and with every order left resting; the full
+# read adds only orders placed and cancelled between two checks, so it can come less often.
+IDLE_FULL_SYNC_EVERY = timedelta(minutes=30)
 # Balance fields that move only when something happened (fills, fees, funding, orders placed);
 # uPnL-derived fields move with every mark.
 ACTIVITY_FIELDS = ("cross_balance", "isolated_balance", "locked", "cross_margin", "pnl_freeze")
@@ -172,19 +176,23 @@ def shape_digest(positions: list[sx.Position], open_orders: list[sx.Order]) -> s
 
 
 def _full_due(state: SyncState, now: datetime) -> bool:
+    every = IDLE_FULL_SYNC_EVERY if state.idle else FULL_SYNC_EVERY
     return (
         not state.backfill_done
         or state.last_full_sync_at is None
-        or now - state.last_full_sync_at >= FULL_SYNC_EVERY
+        or now - state.last_full_sync_at >= every
         or not state.balance_digest
     )
 
 
 def certain_requests(state: SyncState, now: datetime) -> int:
     """The REST calls :func:`fetch` is sure to make: the balance alone for a flat account on
-    the quiet path, else positions, balance and open orders. History pages and order lookups
-    depend on what those say, so they are not counted."""
-    return 1 if state.idle and not _full_due(state, now) else 3
+    the quiet path; positions, balance and open orders otherwise; plus the first page of orders
+    and of trades when a full read is due. Later pages and order lookups depend on what those
+    say, so they are not counted."""
+    if _full_due(state, now):
+        return 5
+    return 1 if state.idle else 3
 
 
 def fetch(client: StandXClient, account: StandXAccount, state: SyncState, now: datetime) -> Fetched:
@@ -192,7 +200,8 @@ def fetch(client: StandXClient, account: StandXAccount, state: SyncState, now: d
 
     Tiered to spend StandX's per-IP budget where it matters: a flat account with no open orders
     costs one balance call while its balance stands still; an account with positions costs three
-    calls, plus its trade and order history only when something moved (or every 5 minutes).
+    calls, plus its trade and order history only when something moved (or every 5 minutes;
+    30 for a flat account).
     """
     full_due = _full_due(state, now)
     balance = None
@@ -430,7 +439,7 @@ def account_sync(account_id: int, *, limiter: RateLimiter | None = None) -> Outc
     prepaid = PrepaidLimiter(limiter or shared_rate_limiter(), certain_requests(state, now))
     counter = CountingLimiter(prepaid)
     try:
-        with client_for(account, rate_limiter=counter, http_client=shared_http_client()) as client:
+        with client_for(account, rate_limiter=counter) as client:
             fetched = fetch(client, account, state, now)
     except standx_errors.AuthenticationError as exc:
         account_services.account_mark_needs_relink(

@@ -46,16 +46,19 @@ class NoRateLimit:
 
 
 class CountingLimiter:
-    """Delegates to another limiter and counts the requests it let through."""
+    """Delegates to another limiter and counts the requests it let through, and in how many
+    reservations (round trips to a shared limiter)."""
 
     def __init__(self, inner: RateLimiter) -> None:
         self.inner = inner
         self.granted = 0
+        self.reservations = 0
 
     def reserve(self, account: str | None, count: int = 1) -> float:
         wait = self.inner.reserve(account, count)
         if wait <= 0:
             self.granted += count
+            self.reservations += 1
         return wait
 
 

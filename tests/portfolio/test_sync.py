@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -310,7 +311,36 @@ def test_a_steady_account_with_positions_costs_three_calls(
     sync.account_sync(alice_linked.pk, limiter=recorded)
     assert SyncState.objects.get(pk=alice_linked.pk).last_requests == 3
     # The three reads were paid for in one reservation (one Redis round trip in production).
-    assert recorded.granted == 3
+    assert (recorded.granted, recorded.reservations) == (3, 1)
+    assert_matches_ledger(alice_linked, sim_url)
+
+
+def calls_after(account: StandXAccount, since_full_read: timedelta) -> tuple[int, int]:
+    """Syncs ``account`` as if its last full read was that long ago: (calls, reservations)."""
+    SyncState.objects.filter(pk=account.pk).update(
+        last_full_sync_at=timezone.now() - since_full_read, next_due_at=timezone.now()
+    )
+    recorded = CountingLimiter(NO_LIMIT)
+    assert sync.account_sync(account.pk, limiter=recorded) == sync.Outcome.SYNCED
+    return SyncState.objects.get(pk=account.pk).last_requests, recorded.reservations
+
+
+def test_a_flat_account_rereads_its_history_every_30_minutes(
+    alice_linked: StandXAccount,
+) -> None:
+    sync.account_sync(alice_linked.pk, limiter=NO_LIMIT)
+    assert calls_after(alice_linked, timedelta(minutes=6)) == (1, 1)
+    # The full read's five certain calls are paid for at once.
+    assert calls_after(alice_linked, timedelta(minutes=31)) == (5, 1)
+
+
+def test_an_account_with_positions_rereads_its_history_every_5_minutes(
+    alice_linked: StandXAccount, sim_url: str
+) -> None:
+    buy_btc(alice_linked)
+    sync.account_sync(alice_linked.pk, limiter=NO_LIMIT)
+    assert calls_after(alice_linked, timedelta(minutes=4)) == (3, 1)
+    assert calls_after(alice_linked, timedelta(minutes=6)) == (5, 1)
     assert_matches_ledger(alice_linked, sim_url)
 
 

@@ -37,11 +37,12 @@ def test_a_worker_syncs_an_account_to_equal_the_ledger(
     assert_matches_ledger(alice_linked, sim_url)
 
 
-def start_worker(**env: str) -> subprocess.Popen[bytes]:
+def start_worker(queue: str = "crashtest", **env: str) -> subprocess.Popen[bytes]:
+    """A worker of its own, on one queue, in its own process group (so it can be killed)."""
     return subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "standx_web", "worker", "--pool", "solo",
          "-l", "WARNING", "--without-heartbeat", "--without-gossip", "--without-mingle",
-         "-Q", "crashtest"],
+         "-Q", queue],
         cwd=BASE_DIR, env=child_env(**env), start_new_session=True,
     )  # fmt: skip
 
