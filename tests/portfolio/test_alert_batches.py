@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,7 +11,7 @@ from accounts.models import StandXAccount, User
 from portfolio import alert_batches, tasks
 from tests.conftest import wait_for
 from tests.portfolio.test_alerting import hold_sol, make_account, open_alerts
-from tests.portfolio.test_sync_worker import start_worker
+from tests.portfolio.test_sync_worker import worker_on
 
 pytestmark = pytest.mark.django_db
 
@@ -60,14 +58,10 @@ def test_syncs_in_quick_succession_schedule_one_batch_that_evaluates_them_all(
 def test_a_worker_on_the_urgent_queue_runs_the_scheduled_batch(
     two_near_liquidation: list[StandXAccount],
 ) -> None:
-    worker = start_worker(queue=tasks.URGENT_QUEUE)
-    try:
+    with worker_on(tasks.URGENT_QUEUE):
         for account in two_near_liquidation:
             alert_batches.alerts_evaluate_soon(account.pk)
         wait_for(lambda: len(open_alerts("health-critical")) == 2, timeout=30)
-    finally:
-        os.killpg(worker.pid, signal.SIGKILL)
-        worker.wait(timeout=10)
     assert not alert_batches._client().exists(alert_batches.DUE_KEY)
 
 

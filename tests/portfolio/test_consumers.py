@@ -11,6 +11,7 @@ from django.test import Client
 from accounts.models import User
 from portfolio import realtime
 from standx_web.asgi import application
+from standx_web.channel_layer import RedisChannelLayer
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -83,8 +84,6 @@ async def test_events_reach_only_their_users_tabs() -> None:
 async def test_a_quiet_connection_outlives_the_layers_blocking_receive() -> None:
     """redis-py's default 5 s socket timeout once equalled channels_redis's 5 s blocking pop,
     so every connection that heard nothing for 5 s died with a Redis TimeoutError."""
-    from channels_redis.core import RedisChannelLayer
-
     alice_ws = await connect_as(await session_cookie_for("alice"))
     await alice_ws.receive_json_from(timeout=5)
     # Longer than one blocking receive; a dead consumer would raise here.

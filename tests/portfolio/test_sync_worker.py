@@ -6,6 +6,8 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -47,6 +49,18 @@ def start_worker(queue: str = "crashtest", **env: str) -> subprocess.Popen[bytes
     )  # fmt: skip
 
 
+@contextmanager
+def worker_on(queue: str = "crashtest", **env: str) -> Iterator[subprocess.Popen[bytes]]:
+    """:func:`start_worker` for the block; stopped (warm shutdown) if still running at its end."""
+    worker = start_worker(queue, **env)
+    try:
+        yield worker
+    finally:
+        if worker.poll() is None:
+            os.killpg(worker.pid, signal.SIGTERM)
+            worker.wait(timeout=15)
+
+
 def test_a_worker_killed_mid_sync_leaves_nothing_half_written(
     alice_linked: StandXAccount, sim_url: str
 ) -> None:
@@ -55,33 +69,27 @@ def test_a_worker_killed_mid_sync_leaves_nothing_half_written(
     # Trades answer slowly, so the worker is inside the sync (after positions, balance and
     # orders were read) when it dies.
     httpx.post(f"{sim_url}/sim/faults", json={"endpoint": "query_trades", "latency_ms": 4000})
-    worker = start_worker(SYNC_LEASE_SECONDS="3")
     try:
-        sync_account.apply_async(args=(alice_linked.pk,), queue="crashtest")
-        wait_for(
-            lambda: SyncState.objects.filter(
-                pk=alice_linked.pk, lease_until__isnull=False
-            ).exists(),
-            timeout=30,
-        )
-        os.killpg(worker.pid, signal.SIGKILL)
-        worker.wait(timeout=10)
+        with worker_on(SYNC_LEASE_SECONDS="3") as worker:
+            sync_account.apply_async(args=(alice_linked.pk,), queue="crashtest")
+            wait_for(
+                lambda: SyncState.objects.filter(
+                    pk=alice_linked.pk, lease_until__isnull=False
+                ).exists(),
+                timeout=30,
+            )
+            os.killpg(worker.pid, signal.SIGKILL)
+            worker.wait(timeout=10)
         # The transaction never began: nothing of this sync is stored.
         assert not Trade.objects.filter(account=alice_linked).exists()
         assert not synced_once(alice_linked)
     finally:
-        if worker.poll() is None:
-            os.killpg(worker.pid, signal.SIGKILL)
         httpx.delete(f"{sim_url}/sim/faults")
     # A new worker picks the account up once the dead worker's lease has lapsed.
-    worker = start_worker(SYNC_LEASE_SECONDS="3")
-    try:
+    with worker_on(SYNC_LEASE_SECONDS="3"):
         wait_for(lambda: _lease_lapsed(alice_linked), timeout=10)
         sync_account.apply_async(args=(alice_linked.pk,), queue="crashtest")
         wait_for(lambda: synced_once(alice_linked), timeout=30)
-    finally:
-        os.killpg(worker.pid, signal.SIGTERM)
-        worker.wait(timeout=15)
     assert_matches_ledger(alice_linked, sim_url)
     assert Trade.objects.filter(account=alice_linked, symbol="BTC-USD").exists()
 
