@@ -24,6 +24,7 @@ from django.db import connection, transaction
 from django.db.models import Case, Q, Value, When
 from django.utils import timezone
 
+from accounts import crypto
 from accounts import services as account_services
 from accounts.models import AccountStatus, StandXAccount
 from accounts.standx_access import client_for
@@ -411,6 +412,22 @@ def _failure_backoff(failures: int) -> float:
     return float(min(MAX_FAILURE_BACKOFF_S, 2 ** max(0, failures - 1) * 2))
 
 
+def _release_failed(
+    account_id: int, token: str, state: SyncState, counter: CountingLimiter, error: str
+) -> None:
+    """Release the lease after a failed sync: the error, one more failure, the backoff."""
+    failures = state.consecutive_failures + 1
+    _release(
+        account_id,
+        token,
+        last_requests=min(counter.granted, 32767),
+        last_error=error[:300],
+        consecutive_failures=failures,
+        stale=failures >= STALE_AFTER_FAILURES,
+        next_due_at=timezone.now() + timedelta(seconds=_failure_backoff(failures)),
+    )
+
+
 def account_sync(account_id: int, *, limiter: RateLimiter | None = None) -> Outcome:
     """One sync of one account. Raises :class:`TransientSyncError` after recording the failure
     (the task retries it); a 401 marks the account "needs re-link" and stops its polling."""
@@ -448,18 +465,15 @@ def account_sync(account_id: int, *, limiter: RateLimiter | None = None) -> Outc
         _release(account_id, token, last_error=str(exc)[:300])
         return Outcome.NEEDS_RELINK
     except standx_errors.StandXError as exc:
-        failures = state.consecutive_failures + 1
-        _release(
-            account_id,
-            token,
-            last_requests=min(counter.granted, 32767),
-            last_error=f"{type(exc).__name__}: {exc}"[:300],
-            consecutive_failures=failures,
-            stale=failures >= STALE_AFTER_FAILURES,
-            next_due_at=timezone.now() + timedelta(seconds=_failure_backoff(failures)),
-        )
+        _release_failed(account_id, token, state, counter, f"{type(exc).__name__}: {exc}")
         if exc.transient:
             raise TransientSyncError(str(exc)) from None
+        return Outcome.FAILED
+    except crypto.DecryptionError as exc:
+        # CREDENTIAL_KEYS lost the key these were stored under (or the row was altered): no
+        # request can be made. Not "needs re-link": restoring the key heals the account at its
+        # next attempt, with the failure backoff meanwhile.
+        _release_failed(account_id, token, state, counter, f"Credentials unreadable: {exc}")
         return Outcome.FAILED
     interval = poll_interval(fetched)
     # A quiet sync writes one row: no transaction needed around it.

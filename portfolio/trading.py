@@ -32,8 +32,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from websockets.asyncio.client import ClientConnection, connect
 
+from accounts import crypto
 from accounts.models import StandXAccount
-from accounts.standx_access import client_for
+from accounts.standx_access import client_for, credentials_for
 from portfolio import order_rules, realtime
 from portfolio.models import AuditEntry, AuditStatus, MarketPrice, MarketSymbol
 from standx import errors as standx_errors
@@ -73,6 +74,15 @@ def trading_account(user_id: int, account_id: int) -> StandXAccount:
             f"{account.label} is linked read-only: re-link it in trading mode (with its signing "
             "key) to trade from here."
         )
+    try:
+        # Checked before anything is logged or sent, so the refusal is a plain sentence and not
+        # a server error halfway through an action (decrypting takes microseconds).
+        credentials_for(account)
+    except crypto.DecryptionError as exc:
+        raise TradingError(
+            f"{account.label}'s stored credentials cannot be read: {exc} Re-link it, or restore "
+            "the key it was stored under."
+        ) from None
     return account
 
 

@@ -183,6 +183,32 @@ def test_a_dead_token_marks_the_account_for_relinking(
     assert sync.due_account_ids(timezone.now(), limit=10) == []
 
 
+def test_credentials_under_a_missing_key_fail_the_sync_until_the_key_is_back(
+    alice_linked: StandXAccount, sim_url: str
+) -> None:
+    stored = alice_linked.token_encrypted
+    version, _, ciphertext = stored.split(".")
+    StandXAccount.objects.filter(pk=alice_linked.pk).update(
+        token_encrypted=f"{version}.retired-key.{ciphertext}"
+    )
+    assert sync.account_sync(alice_linked.pk, limiter=NO_LIMIT) == sync.Outcome.FAILED
+    state = SyncState.objects.get(pk=alice_linked.pk)
+    assert state.last_error == (
+        "Credentials unreadable: The stored credential was encrypted with a key that is not in "
+        "CREDENTIAL_KEYS."
+    )
+    assert (state.consecutive_failures, state.lease_until, state.last_requests) == (1, None, 0)
+    alice_linked.refresh_from_db()
+    assert (alice_linked.status, alice_linked.sync_enabled) == ("verified", True)
+
+    # The key is back (CREDENTIAL_KEYS restored): the next attempt syncs.
+    StandXAccount.objects.filter(pk=alice_linked.pk).update(token_encrypted=stored)
+    SyncState.objects.filter(pk=alice_linked.pk).update(next_due_at=timezone.now())
+    assert sync.account_sync(alice_linked.pk, limiter=NO_LIMIT) == sync.Outcome.SYNCED
+    assert SyncState.objects.get(pk=alice_linked.pk).consecutive_failures == 0
+    assert_matches_ledger(alice_linked, sim_url)
+
+
 @pytest.fixture
 def faults(sim_url: str) -> Any:
     yield lambda **rule: httpx.post(f"{sim_url}/sim/faults", json=rule).raise_for_status()

@@ -136,6 +136,23 @@ def test_read_only_and_foreign_accounts_are_refused(alice: User, bob: User) -> N
     assert not AuditEntry.objects.exists()
 
 
+def test_unreadable_credentials_refuse_the_action_in_plain_words(
+    alice: User, alice_trader: StandXAccount
+) -> None:
+    version, _, ciphertext = alice_trader.signing_key_encrypted.split(".")
+    StandXAccount.objects.filter(pk=alice_trader.pk).update(
+        signing_key_encrypted=f"{version}.retired-key.{ciphertext}"
+    )
+    with pytest.raises(trading.TradingError) as refused:
+        trading.order_submit(user_id=alice.pk, account_id=alice_trader.pk,
+                             ticket=market_order("SOL-USD", "buy", "1"), cl_ord_id="z")  # fmt: skip
+    assert str(refused.value) == (
+        "Main's stored credentials cannot be read: The stored credential was encrypted with a "
+        "key that is not in CREDENTIAL_KEYS. Re-link it, or restore the key it was stored under."
+    )
+    assert not AuditEntry.objects.exists()
+
+
 def test_an_exchange_error_reaches_the_trader_in_plain_words(
     alice: User, alice_trader: StandXAccount
 ) -> None:
