@@ -19,7 +19,7 @@ import logging
 import time
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from asgiref.sync import sync_to_async
 
@@ -31,6 +31,7 @@ from standx.stream import MarketStream, Reconnected, StreamMessage
 from standx_web.health import PRICESTREAM_HEARTBEAT_KEY, record_heartbeat
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class PriceStreamRunner:
@@ -56,6 +57,20 @@ class PriceStreamRunner:
         self.last_mark: dict[str, Decimal | None] = {}
         self.latest: dict[str, tuple[Decimal | None, Decimal | None, Decimal | None]] = {}
         self.wakeup = asyncio.Event()
+        self._in_flight: set[asyncio.Future[Any]] = set()
+
+    async def _in_thread(self, fn: Callable[..., T], *args: Any) -> T:
+        """``sync_to_async(fn)(*args)`` that a stop lets finish.
+
+        Cancelling a ``sync_to_async`` call leaves its thread running; at a stop that thread
+        would outlive the event loop and fail halfway (its commit hooks publish through
+        ``async_to_sync``, which cannot start a loop once the interpreter is exiting). So the
+        call is shielded, and :meth:`run` waits for what is in flight before it returns.
+        """
+        future = asyncio.ensure_future(sync_to_async(fn)(*args))
+        self._in_flight.add(future)
+        future.add_done_callback(self._in_flight.discard)
+        return await asyncio.shield(future)
 
     async def run(self, stop: asyncio.Event) -> None:
         await self.refresh_symbols()
@@ -70,9 +85,10 @@ class PriceStreamRunner:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*self._in_flight, return_exceptions=True)
 
     async def refresh_symbols(self) -> None:
-        held = await sync_to_async(market.held_symbols)()
+        held = await self._in_thread(market.held_symbols)
         for symbol in sorted(held - self.symbols):
             self.stream.subscribe("price", symbol)
             self.last_seen.setdefault(symbol, time.monotonic())
@@ -132,14 +148,14 @@ class PriceStreamRunner:
         self, symbol: str, mark: Decimal | None, index: Decimal | None, last: Decimal | None,
         source: str,
     ) -> None:  # fmt: skip
-        await sync_to_async(_store_and_evaluate)(symbol, mark, index, last, source)
+        await self._in_thread(_store_and_evaluate, symbol, mark, index, last, source)
 
     async def _heartbeat_and_fallback(self) -> None:
         now = time.monotonic()
         stale = [s for s in self.symbols if now - self.last_seen.get(s, 0.0) > self.stale_after]
         if stale:
-            await sync_to_async(self._rest_fallback)(stale)
-        await sync_to_async(record_heartbeat)(PRICESTREAM_HEARTBEAT_KEY)
+            await self._in_thread(self._rest_fallback, stale)
+        await self._in_thread(record_heartbeat, PRICESTREAM_HEARTBEAT_KEY)
 
     def _rest_fallback(self, symbols: list[str]) -> None:
         try:

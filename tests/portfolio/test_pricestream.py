@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 from decimal import Decimal
+from typing import Any
 
 import httpx
 import pytest
@@ -75,3 +78,38 @@ async def test_marks_stream_in_and_the_rest_fallback_covers_a_dead_stream(
             stop.set()
             await asyncio.wait_for(task, 10)
             await sync_to_async(connections.close_all)()
+
+
+async def test_a_stop_lets_the_write_in_flight_finish(
+    alice_linked: StandXAccount, sim_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write cut off by the stop would go on in its thread after the loop is gone, and fail
+    at interpreter exit (its alert publish can no longer start a loop)."""
+    from portfolio import pricestream
+
+    started, finished = threading.Event(), threading.Event()
+    store = pricestream.market.mark_store
+
+    def slow_store(*args: Any, **kwargs: Any) -> Any:
+        started.set()
+        time.sleep(0.5)  # still writing when the stop comes
+        result = store(*args, **kwargs)
+        finished.set()
+        return result
+
+    monkeypatch.setattr(pricestream.market, "mark_store", slow_store)
+    endpoints = Endpoints.for_simulator(sim_url)
+    runner = PriceStreamRunner(
+        endpoints.ws_url, lambda: StandXClient(endpoints=endpoints, rate_limiter=NoRateLimit())
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(runner.run(stop))
+    await asyncio.sleep(0.2)  # past the first symbol refresh
+    await runner.on_price({"symbol": "BTC-USD", "mark_price": "101234"})
+    assert await asyncio.to_thread(started.wait, 5)
+    stop.set()
+    await asyncio.wait_for(task, 10)
+    assert finished.is_set()
+    row = await MarketPrice.objects.aget(symbol="BTC-USD")
+    assert row.mark_price == Decimal(101234)
+    await sync_to_async(connections.close_all)()
