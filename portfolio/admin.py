@@ -9,6 +9,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from portfolio.models import (
+    AlertDelivery,
     AuditEntry,
     BalanceSnapshot,
     FundingRate,
@@ -16,6 +17,7 @@ from portfolio.models import (
     MarketSymbol,
     Order,
     Position,
+    PushSubscription,
     SyncState,
     Trade,
 )
@@ -111,3 +113,34 @@ class AuditEntryAdmin(ReadOnlyAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         queryset = super().get_queryset(request).select_related("user")
         return queryset if request.user.is_superuser else queryset.filter(user=request.user)
+
+
+@admin.register(PushSubscription)
+class PushSubscriptionAdmin(ReadOnlyAdmin):
+    """Devices that get push alerts. The endpoint (a capability URL) and the keys are not
+    shown; deleting a row stops the device's pushes."""
+
+    list_display = ("device_label", "user", "created_at", "last_success_at", "failures",
+                    "last_error")  # fmt: skip
+    fields = list_display
+    search_fields = ("user__username", "device_label")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        queryset = super().get_queryset(request).select_related("user")
+        return queryset if request.user.is_superuser else queryset.filter(user=request.user)
+
+
+@admin.register(AlertDelivery)
+class AlertDeliveryAdmin(ReadOnlyAdmin):
+    """Where each alert event went, and what the push service or mail server said."""
+
+    list_display = ("created_at", "event", "channel", "device_label", "status", "attempts",
+                    "detail")  # fmt: skip
+    list_filter = ("channel", "status")
+    exclude = ("subscription",)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        queryset = super().get_queryset(request).select_related("event")
+        if request.user.is_superuser:
+            return queryset
+        return queryset.filter(event__alert__user=request.user)

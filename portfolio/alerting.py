@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from functools import lru_cache, partial
+from functools import lru_cache
 from typing import Any
 
 from django.db import connection, transaction
@@ -32,7 +32,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import StandXAccount
-from portfolio import alert_text, realtime, risk
+from portfolio import alert_text, push, realtime, risk
 from portfolio.alerts import (
     AlertState,
     DeliveryPrefs,
@@ -46,6 +46,7 @@ from portfolio.alerts import (
     deliverable,
     step,
 )
+from portfolio.jobs import queue_after_commit
 from portfolio.models import (
     OPEN_ALERT_STATUSES,
     Alert,
@@ -59,6 +60,7 @@ from portfolio.models import (
     Order,
     Position,
 )
+from portfolio.push_message import alert_tag
 
 logger = logging.getLogger(__name__)
 
@@ -537,6 +539,7 @@ def _save(work: list[_Pending], views: list[AccountView], now: datetime) -> int:
             )
         )
     AlertEvent.objects.bulk_create([e for _, e in events])
+    push.deliveries_plan([e for _, e in events])
     firing = dict(
         Alert.objects.filter(user_id__in=any_of(users), status=AlertStatus.FIRING)
         .values_list("user_id")
@@ -551,6 +554,8 @@ def _save(work: list[_Pending], views: list[AccountView], now: datetime) -> int:
                 "type": "alert",
                 "kind": event.kind,
                 "notify": event.delivered,
+                # The push to this user's devices carries the same tag: one notification.
+                "tag": alert_tag(w.alert.account_id, w.rule.metric.value, w.alert.symbol),
                 "event": {"id": event.pk, "title": event.title, "body": event.body,
                           "at": event.at.isoformat()},
                 "alert": alert_payload(w.alert, labels.get(w.alert.account_id, "")),
@@ -564,17 +569,8 @@ def _save(work: list[_Pending], views: list[AccountView], now: datetime) -> int:
             and s.email_critical
         )
         if wants_email:
-            transaction.on_commit(partial(_queue_email, event.pk))
+            queue_after_commit("portfolio.send_alert_email", event.pk)
     return len(events)
-
-
-def _queue_email(event_id: int) -> None:
-    from portfolio.tasks import send_alert_email  # tasks import this module
-
-    try:
-        send_alert_email.delay(event_id)
-    except Exception:  # the broker down must not break evaluation; the push already went
-        logger.exception("could not queue the alert email of event %s", event_id)
 
 
 def alerts_evaluate_symbol(symbol: str, *, now: datetime | None = None) -> int:

@@ -8,4 +8,7 @@ class PortfolioConfig(AppConfig):
     verbose_name = "Portfolio"
 
     def ready(self) -> None:
-        from portfolio import signals  # noqa: F401 - connects the worker_ready handler
+        from portfolio import (  # noqa: F401 - connect the signal handlers, register the checks
+            checks,
+            signals,
+        )

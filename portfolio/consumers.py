@@ -8,7 +8,7 @@ from asgiref.sync import async_to_sync
 from channels.exceptions import DenyConnection
 from channels.generic.websocket import JsonWebsocketConsumer
 
-from portfolio import alerting, realtime
+from portfolio import alerting, deliveries, realtime
 from portfolio.selectors import live_state_for_user
 
 
@@ -40,6 +40,13 @@ class LiveConsumer(JsonWebsocketConsumer):
         elif kind == "ack" and isinstance(content.get("id"), int):
             # Every tab of the user hears the acknowledgement through the group.
             alerting.alert_acknowledge(user_id=self.scope["user"].pk, alert_id=content["id"])
+        elif kind == "shown" and isinstance(content.get("event"), int):
+            # The alert history says which events an open tab received.
+            deliveries.page_shown(
+                user_id=self.scope["user"].pk,
+                event_id=content["event"],
+                notified=content.get("notified") is True,
+            )
 
     def live_event(self, event: dict[str, Any]) -> None:
         """Relays one event published by :mod:`portfolio.realtime`."""

@@ -401,6 +401,79 @@ class AlertEvent(models.Model):
         return f"{self.kind} {self.title}"
 
 
+class PushSubscription(models.Model):
+    """One browser's Web Push subscription (a device): where its alerts are POSTed.
+
+    The endpoint is a capability URL (whoever knows it can push to the device) and ``auth`` is
+    the secret the payload is encrypted with: neither is logged, shown or put in a task.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="push_subscriptions"
+    )
+    endpoint = models.CharField(max_length=1000, unique=True)
+    p256dh = models.CharField(max_length=120)
+    auth = models.CharField(max_length=60)
+    device_label = models.CharField(max_length=80)
+    created_at = models.DateTimeField()
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    last_failure_at = models.DateTimeField(null=True, blank=True)
+    failures = models.PositiveIntegerField(default=0)  # in a row; a success resets it
+    last_error = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return self.device_label
+
+    def __repr__(self) -> str:
+        return f"<PushSubscription {self.pk} {self.device_label!r} of user {self.user_id}>"
+
+
+class DeliveryChannel(models.TextChoices):
+    PAGE = "page", "Open tab"
+    PUSH = "push", "Push"
+    EMAIL = "email", "Email"
+
+
+class DeliveryStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    SENDING = "sending", "Sending"
+    ACCEPTED = "accepted", "Accepted by the push service"
+    SHOWN = "shown", "Shown"
+    SENT = "sent", "Sent"
+    GONE = "gone", "Device gone"
+    FAILED = "failed", "Failed"
+    SKIPPED = "skipped", "Not sent"
+
+
+class AlertDelivery(models.Model):
+    """Where one alert event went: an open tab, a push per device, an email; and the outcome."""
+
+    event = models.ForeignKey(AlertEvent, on_delete=models.CASCADE, related_name="deliveries")
+    channel = models.CharField(max_length=10, choices=DeliveryChannel.choices)
+    # "page", "email" or "push:<subscription id>": one row per event and target.
+    target = models.CharField(max_length=40)
+    subscription = models.ForeignKey(
+        PushSubscription, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    device_label = models.CharField(max_length=80, blank=True)  # kept when the device goes
+    status = models.CharField(max_length=10, choices=DeliveryStatus.choices)
+    detail = models.CharField(max_length=200, blank=True)  # in plain words
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["event", "target"], name="alertdelivery_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel} {self.status}"
+
+
 class AuditStatus(models.TextChoices):
     SENDING = "sending", "Sending"
     SENT = "sent", "Sent, waiting for the outcome"

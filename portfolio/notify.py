@@ -9,7 +9,8 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
 
-from portfolio.models import AlertEvent
+from portfolio.deliveries import delivery_record
+from portfolio.models import AlertEvent, DeliveryChannel, DeliveryStatus
 
 logger = logging.getLogger(__name__)
 
@@ -26,6 +27,12 @@ def alert_email_send(event_id: int) -> bool:
         event = AlertEvent.objects.select_related("alert__user").get(pk=event_id)
         user = event.alert.user
         if not user.email:
+            delivery_record(
+                event_id=event_id,
+                channel=DeliveryChannel.EMAIL,
+                status=DeliveryStatus.SKIPPED,
+                detail="Not emailed: your login has no email address.",
+            )
             return False
         link = f"{settings.SITE_URL}{alert_link(event)}"
         send_mail(
@@ -39,6 +46,12 @@ def alert_email_send(event_id: int) -> bool:
             from_email=None,
             recipient_list=[user.email],
         )  # an SMTP failure raises: the claim rolls back and the task retries
+        delivery_record(
+            event_id=event_id,
+            channel=DeliveryChannel.EMAIL,
+            status=DeliveryStatus.SENT,
+            detail="Emailed to the address on your login.",
+        )
     return True
 
 

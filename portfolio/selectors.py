@@ -25,6 +25,7 @@ from portfolio.alerting import (
 from portfolio.alerts import Metric
 from portfolio.models import (
     Alert,
+    AlertDelivery,
     AlertEvent,
     AlertRule,
     AlertSettings,
@@ -103,7 +104,10 @@ def alert_history(
         query = query.filter(pk__lt=before_id)
     rows = list(
         query.select_related("account", "rule")
-        .prefetch_related(Prefetch("events", AlertEvent.objects.order_by("at", "id")))
+        .prefetch_related(
+            Prefetch("events", AlertEvent.objects.order_by("at", "id")),
+            Prefetch("events__deliveries", AlertDelivery.objects.order_by("channel", "id")),
+        )
         .order_by("-id")[: limit + 1]
     )
     more = len(rows) > limit

@@ -1,4 +1,5 @@
-"""Signal handlers: the worker's first heartbeat, and a new user's default alert rules."""
+"""Signal handlers: the worker's first heartbeat, a new user's default alert rules, and the
+push devices a logout detaches."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import Any
 
 from celery.signals import worker_ready
 from django.conf import settings
+from django.contrib.auth.signals import user_logged_out
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 
@@ -27,3 +29,15 @@ def _default_alert_rules(
         from portfolio.alerting import rules_create_defaults
 
         rules_create_defaults(instance.pk)
+
+
+@receiver(user_logged_out)
+def _detach_push_devices(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    # A browser logged out gets no more of this user's alerts (the page also unsubscribes).
+    if request is None or user is None:
+        return
+    from portfolio.push import SESSION_DEVICES, subscriptions_detach
+
+    ids = [i for i in request.session.get(SESSION_DEVICES, []) if isinstance(i, int)]
+    if ids:
+        subscriptions_detach(user_id=user.pk, subscription_ids=ids)

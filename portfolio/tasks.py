@@ -10,15 +10,13 @@ from django.conf import settings
 from django.utils import timezone
 
 from accounts.standx_access import default_endpoints
-from portfolio import alert_batches, alerting, market, notify, retention, sync
+from portfolio import alert_batches, alerting, market, notify, push, retention, sync
+from portfolio.jobs import DEFAULT_QUEUE, URGENT_QUEUE
 from standx.errors import BadResponseError, RateLimitedError, ServerError, UnavailableError
 from standx.rest import StandXClient
 from standx_web.celery_app import app
 from standx_web.health import WORKER_HEARTBEAT_KEY, record_heartbeat
 
-# Accounts near liquidation have a queue (and a worker) of their own: see docker-compose.yml.
-URGENT_QUEUE = "sync_urgent"
-DEFAULT_QUEUE = "celery"
 TransientError = (UnavailableError, ServerError, RateLimitedError, BadResponseError)
 
 
@@ -122,6 +120,16 @@ def sweep_alerts() -> int:
 def send_alert_email(event_id: int) -> bool:
     """The email fallback of one critical alert event (sent at most once)."""
     return notify.alert_email_send(event_id)
+
+
+@shared_task(bind=True, name=push.SEND_TASK, ignore_result=True, max_retries=push.MAX_ATTEMPTS)
+def send_push(self: Any, delivery_id: int) -> str:
+    """One alert event to one device (claimed, so sent at most once at a time); a busy or
+    failing push service is tried again later, up to the cap."""
+    outcome = push.push_deliver(delivery_id)
+    if outcome.retry_in is not None:
+        raise self.retry(countdown=outcome.retry_in)
+    return outcome.status
 
 
 @shared_task(name="portfolio.settle_order", ignore_result=True, max_retries=0, expires=120)

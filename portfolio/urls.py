@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from portfolio import history_views, position_views, trade_views, views
+from portfolio import history_views, position_views, push_views, trade_views, views
 
 app_name = "portfolio"
 
@@ -40,4 +40,13 @@ urlpatterns = [
     path("alerts/rules/", views.alert_rules, name="alert_rules"),
     path("alerts/snooze/", views.alert_snooze, name="alert_snooze"),
     path("alerts/<int:pk>/ack/", views.alert_ack, name="alert_ack"),
+    # The service worker and the manifest live at the root (contract 8).
+    path("sw.js", push_views.service_worker, name="service_worker"),
+    path("manifest.webmanifest", push_views.manifest, name="manifest"),
+    path("push/subscriptions/", push_views.subscribe, name="push_subscribe"),
+    path("push/subscriptions/renew/", push_views.renew, name="push_renew"),
+    path("push/subscriptions/remove/", push_views.unsubscribe, name="push_unsubscribe"),
+    path("settings/devices/", push_views.devices, name="devices"),
+    path("settings/devices/<int:pk>/remove/", push_views.device_remove, name="device_remove"),
+    path("settings/devices/<int:pk>/test/", push_views.device_test, name="device_test"),
 ]

@@ -28,6 +28,7 @@ from types import FrameType
 from urllib.parse import urlsplit, urlunsplit
 
 from standx_web import embedded
+from standx_web.vapid import generate_private_key
 
 BASE_DIR = embedded.BASE_DIR
 VAR_DIR = embedded.VAR_DIR
@@ -150,6 +151,9 @@ def run_demo() -> int:
         "CREDENTIAL_KEYS": _persistent_secret(
             "credential_key", lambda: base64.b64encode(os.urandom(32)).decode()
         ),
+        # One stable VAPID pair: the browsers' push subscriptions are bound to it.
+        "VAPID_PRIVATE_KEY": _persistent_secret("vapid_private_key", generate_private_key),
+        "VAPID_SUBJECT": "mailto:demo@localhost",
         # The demo is served over plain HTTP on localhost; deployments keep the secure defaults.
         "SECURE_SSL_REDIRECT": "0",
         "SESSION_COOKIE_SECURE": "0",
@@ -256,6 +260,10 @@ def run_tests(extra: list[str]) -> int:
         "SESSION_COOKIE_SECURE": "0",
         "CSRF_COOKIE_SECURE": "0",
         "SECURE_HSTS_SECONDS": "0",
+        # Push tests send to a local push-service stand-in over plain HTTP.
+        "VAPID_PRIVATE_KEY": generate_private_key(),
+        "VAPID_SUBJECT": "mailto:tests@localhost",
+        "WEB_PUSH_ALLOW_ANY_ENDPOINT": "1",
     }
     for key, value in env_defaults.items():
         os.environ.setdefault(key, value)

@@ -25,6 +25,7 @@ from standx_web.env import (
     env_url,
     redis_url,
 )
+from standx_web.vapid import VapidConfigError, vapid_keys
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -263,6 +264,35 @@ EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.Emai
 SITE_URL = env_str("SITE_URL", "http://localhost:8000").rstrip("/")
 ALERT_SWEEP_SECONDS = env_float("ALERT_SWEEP_SECONDS", 15.0, minimum=1.0)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "StandX Portfolio <alerts@localhost>")
+
+# WEB PUSH (alerts that reach a closed tab; see portfolio/push.py)
+# One stable VAPID pair: browsers' subscriptions are bound to its public key. `make run` keeps a
+# pair under ./var/; `python manage.py vapid_keys` prints a new one. Without a private key push
+# is unavailable, and `check --deploy` says so while WEB_PUSH_ENABLED is on.
+WEB_PUSH_ENABLED = env_bool("WEB_PUSH_ENABLED", default=True)
+try:
+    VAPID = vapid_keys(
+        env_optional("VAPID_PRIVATE_KEY"),
+        env_optional("VAPID_PUBLIC_KEY"),
+        env_optional("VAPID_SUBJECT"),
+    )
+except VapidConfigError as exc:
+    raise ImproperlyConfigured(str(exc)) from None
+# Subscriptions name the URL our workers POST to: only the browsers' push services are accepted
+# (an allowlist of host suffixes), or any http(s) URL in development, the demo and tests, where a
+# local push-service stand-in receives them.
+WEB_PUSH_SERVICE_HOSTS = env_list(
+    "WEB_PUSH_SERVICE_HOSTS",
+    [
+        "fcm.googleapis.com",
+        "updates.push.services.mozilla.com",
+        "push.services.mozilla.com",
+        "push.apple.com",
+        "notify.windows.com",
+    ],
+)
+WEB_PUSH_ALLOW_ANY_ENDPOINT = env_bool("WEB_PUSH_ALLOW_ANY_ENDPOINT", default=DEBUG or DEMO_MODE)
+WEB_PUSH_TIMEOUT = env_float("WEB_PUSH_TIMEOUT", 10.0, minimum=1.0)
 
 # LOGGING
 LOGGING = {

@@ -1,4 +1,4 @@
-// The alert centre: firing list, acknowledge, recent notifications, browser Notifications
+// The alert centre: firing list, acknowledge, recent notifications, browser notifications
 // and the firing count in the tab title. Fed by the live socket (see live.js).
 const live = window.standxLive;
 const bell = document.getElementById("alert-bell");
@@ -88,21 +88,34 @@ function updatePermissionUi() {
   denied.hidden = Notification.permission !== "denied";
 }
 
-function notify(msg) {
-  if (!msg.notify || !("Notification" in window) || Notification.permission !== "granted") return;
+// One notification per alert subject: the push to this device's service worker carries the
+// same tag, and whichever of the two arrives second replaces the first without a second sound.
+async function notify(msg) {
+  const allowed = msg.notify && "Notification" in window && Notification.permission === "granted";
+  if (!allowed) return false;
   const alert = msg.alert;
-  const critical = alert.severity === "critical" && msg.kind !== "resolved";
+  const options = {
+    body: msg.event.body,
+    tag: msg.tag,
+    renotify: msg.kind !== "resolved",
+    requireInteraction: alert.severity === "critical" && msg.kind !== "resolved",
+    icon: document.querySelector('link[rel="icon"]')?.href,
+    data: { url: alert.url, event: msg.event.id, severity: alert.severity, kind: msg.kind },
+  };
+  const reg = await window.standxPush?.registration;
+  if (reg) {
+    const standing = await reg.getNotifications({ tag: msg.tag });
+    if (standing.some((n) => n.data && n.data.event === msg.event.id)) return true; // the push was first
+    await reg.showNotification(msg.event.title, options);
+    return true;
+  }
   try {
-    const n = new Notification(msg.event.title, {
-      body: msg.event.body,
-      tag: `standx-alert-${alert.id}`, // repeats and the resolution replace the first one
-      renotify: msg.kind === "repeated",
-      requireInteraction: critical,
-      icon: document.querySelector('link[rel="icon"]')?.href,
-    });
+    const n = new Notification(msg.event.title, options);
     n.addEventListener("click", () => { window.focus(); location.assign(alert.url); n.close(); });
+    return true;
   } catch (error) {
     console.warn("notification failed", error); // e.g. a browser that only allows service-worker notifications
+    return false;
   }
 }
 
@@ -130,7 +143,8 @@ live.on("alert", (msg) => {
   renderFiring();
   addRecent({ ...msg.event, kind: msg.kind, severity: alert.severity });
   setCount(msg.firing);
-  notify(msg);
+  // The alert history records that an open tab got it (and whether it raised a notification).
+  notify(msg).catch(() => false).then((notified) => live.send({ type: "shown", event: msg.event.id, notified }));
   document.dispatchEvent(new CustomEvent("standx:alert", { detail: msg }));
 });
 
@@ -150,8 +164,9 @@ bell?.addEventListener("click", () => toggleCentre(centre.hidden));
 document.getElementById("alert-centre-close")?.addEventListener("click", () => { toggleCentre(false); bell.focus(); });
 document.addEventListener("keydown", (e) => { if (e.key === "Escape" && !centre.hidden) { toggleCentre(false); bell.focus(); } });
 // Permission is asked only on this click: browsers ignore (or punish) unprompted requests.
+// One tap: the permission, then this device's push subscription (see push.js).
 document.getElementById("notify-enable")?.addEventListener("click", async () => {
-  await Notification.requestPermission();
+  if (window.standxPush) await window.standxPush.turnOn(); else await Notification.requestPermission();
   updatePermissionUi();
 });
 updatePermissionUi();

@@ -10,16 +10,22 @@ import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from decimal import Decimal
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
+import httpx
 import pytest
 from django.db import connections
 
 from accounts import services
 from accounts.models import StandXAccount, User
+from accounts.standx_access import client_for
+from portfolio import sync
+from portfolio.models import Position
+from standx.ratelimit import NoRateLimit
 from standx.rest import Endpoints
-from tests.conftest import PASSWORD, sim_credentials
+from tests.conftest import PASSWORD, sim_credentials, wait_for
 
 CHROMIUM_ARGS = [
     "--headless",
@@ -109,3 +115,84 @@ def demo_linked(sim_url: str) -> StandXAccount:
         owner=demo, label="Demo", token=creds["token"], signing_key=creds["signing_key"],
         endpoints=Endpoints.for_simulator(sim_url),
     )  # fmt: skip
+
+
+# The service worker's notifications, as registration.getNotifications() lists them.
+SW_NOTIFICATIONS = """async () => {
+  const reg = await navigator.serviceWorker.ready;
+  return (await reg.getNotifications()).map((n) => ({
+    title: n.title, body: n.body, tag: n.tag, renotify: n.renotify,
+    requireInteraction: n.requireInteraction, data: n.data,
+  }));
+}"""
+
+# A click on the notification with this tag, dispatched in the service worker. A synthetic
+# event grants no user activation, so clients.openWindow() is recorded (and still attempted).
+CLICK_NOTIFICATION = """async (tag) => {
+  const real = Clients.prototype.openWindow;
+  Clients.prototype.openWindow = function (url) {
+    self.__opened = url;
+    return real.call(this, url).catch(() => null);
+  };
+  const [n] = await self.registration.getNotifications({ tag });
+  self.dispatchEvent(new NotificationEvent("notificationclick", { notification: n }));
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  const left = (await self.registration.getNotifications({ tag })).length;
+  return { opened: self.__opened || null, left };
+}"""
+
+
+def sw_notifications(page: Any) -> list[dict[str, Any]]:
+    return list(page.evaluate(SW_NOTIFICATIONS))
+
+
+def wait_for_service_worker(context: Any, timeout: float = 15) -> Any:
+    return wait_for(
+        lambda: context.service_workers[0] if context.service_workers else None, timeout
+    )
+
+
+@pytest.fixture
+def demo_with_sol_long(sim_url: str) -> Iterator[StandXAccount]:
+    """The demo user with a linked simulator account holding an isolated SOL long at 10x."""
+    account = demo_linked(sim_url)
+    httpx.post(f"{sim_url}/sim/pause", json={"paused": True}, timeout=10)
+    try:
+        with client_for(account, rate_limiter=NoRateLimit()) as client:
+            client.new_order(
+                symbol="SOL-USD", side="buy", order_type="market", qty="20",
+                time_in_force="ioc", margin_mode="isolated", leverage=10,
+            )  # fmt: skip
+
+        def synced() -> bool:
+            off_loop(lambda: sync.account_sync(account.pk, limiter=NoRateLimit()))
+            return Position.objects.filter(account=account, symbol="SOL-USD").exists()
+
+        wait_for(synced, 15)
+        yield account
+    finally:
+        httpx.post(f"{sim_url}/sim/pause", json={"paused": False}, timeout=10)
+
+
+@pytest.fixture
+def pricestream(sim_url: str, demo_with_sol_long: StandXAccount) -> Iterator[None]:
+    with price_stream_on(sim_url):
+        yield
+
+
+def mark_for_health(position: Position, health: Decimal) -> Decimal:
+    """The mark at which this isolated long's health multiple is ``health`` (see risk.py)."""
+    assert position.holding_margin is not None
+    assert position.maint_margin is not None
+    assert position.position_value
+    rate = position.maint_margin / position.position_value
+    q = position.qty
+    mark = (q * position.entry_price - position.holding_margin) / (q * (1 - health * rate))
+    return mark.quantize(Decimal("0.001"))
+
+
+def set_mark(sim_url: str, mark: Decimal) -> None:
+    response = httpx.post(
+        f"{sim_url}/sim/price", json={"symbol": "SOL-USD", "mark_price": str(mark)}, timeout=10
+    )
+    response.raise_for_status()

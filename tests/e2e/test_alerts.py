@@ -2,47 +2,45 @@
 the demo user's browser shows a Notification and the alert centre; then the price recovers and
 a "resolved" message follows.
 
-Chromium's notifications are recorded by a thin wrapper around ``window.Notification`` (the
-real one is still called): a headless browser has no notification tray to look at.
+The page raises its notifications through its service worker (so they share a tag with the
+pushes), and the test reads them back with ``registration.getNotifications()``. A thin wrapper
+around ``window.Notification`` keeps the permission "default" until the page asks for it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
 from accounts.models import StandXAccount
-from accounts.standx_access import client_for
-from portfolio import sync
 from portfolio.models import Position
-from standx.ratelimit import NoRateLimit
 from tests.conftest import wait_for
-from tests.e2e.conftest import demo_linked, off_loop, price_stream_on
+from tests.e2e.conftest import (
+    CLICK_NOTIFICATION,
+    mark_for_health,
+    set_mark,
+    sw_notifications,
+    wait_for_service_worker,
+)
 from tests.e2e.test_link_accounts import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-RECORD_NOTIFICATIONS = """
+ASK_FIRST = """
 (() => {
   const Real = window.Notification;
   // The grant outlives a reload, as a real permission does.
   let asked = sessionStorage.getItem("asked") === "1";
-  window.__notes = [];
-  window.__noteObjects = [];
-  class Recording extends EventTarget {
+  class AskFirst extends EventTarget {
     constructor(title, options = {}) {
       super();
-      window.__notes.push({ title, ...options });
-      window.__noteObjects.push(this);
-      try { this.real = new Real(title, options); } catch (e) { this.real = null; }
+      this.real = new Real(title, options);
     }
-    close() { this.real?.close(); }
+    close() { this.real.close(); }
     // "default" until the page asks on a user gesture, as in a fresh profile.
     static get permission() { return asked ? Real.permission : "default"; }
     static async requestPermission() {
@@ -51,63 +49,14 @@ RECORD_NOTIFICATIONS = """
       return Real.permission;
     }
   }
-  window.Notification = Recording;
+  window.Notification = AskFirst;
 })();
 """
 
 
-@pytest.fixture
-def demo_with_sol_long(sim_url: str) -> Iterator[StandXAccount]:
-    """The demo user with a linked simulator account holding an isolated SOL long at 10x."""
-    account = demo_linked(sim_url)
-    httpx.post(f"{sim_url}/sim/pause", json={"paused": True}, timeout=10)
-    try:
-        with client_for(account, rate_limiter=NoRateLimit()) as client:
-            client.new_order(
-                symbol="SOL-USD", side="buy", order_type="market", qty="20",
-                time_in_force="ioc", margin_mode="isolated", leverage=10,
-            )  # fmt: skip
-
-        def synced() -> bool:
-            off_loop(lambda: sync.account_sync(account.pk, limiter=NoRateLimit()))
-            return Position.objects.filter(account=account, symbol="SOL-USD").exists()
-
-        wait_for(synced, 15)
-        yield account
-    finally:
-        httpx.post(f"{sim_url}/sim/pause", json={"paused": False}, timeout=10)
-
-
-@pytest.fixture
-def pricestream(sim_url: str, demo_with_sol_long: StandXAccount) -> Iterator[None]:
-    with price_stream_on(sim_url):
-        yield
-
-
-def mark_for_health(position: Position, health: Decimal) -> Decimal:
-    """The mark at which this isolated long's health multiple is ``health`` (see risk.py)."""
-    assert position.holding_margin is not None
-    assert position.maint_margin is not None
-    assert position.position_value
-    rate = position.maint_margin / position.position_value
-    q = position.qty
-    mark = (q * position.entry_price - position.holding_margin) / (q * (1 - health * rate))
-    return mark.quantize(Decimal("0.001"))
-
-
-def set_mark(sim_url: str, mark: Decimal) -> None:
-    response = httpx.post(
-        f"{sim_url}/sim/price", json={"symbol": "SOL-USD", "mark_price": str(mark)}, timeout=10
-    )
-    response.raise_for_status()
-
-
-def notes(page: Page) -> list[dict[str, Any]]:
-    return list(page.evaluate("window.__notes"))
-
-
 def titled(page: Page, prefix: str) -> list[dict[str, Any]]:
-    return [n for n in notes(page) if n["title"].startswith(prefix)]
+    """The notifications showing now (the page raises them through its service worker)."""
+    return [n for n in sw_notifications(page) if n["title"].startswith(prefix)]
 
 
 def test_a_mark_near_liquidation_notifies_the_demo_user_and_the_recovery_resolves_it(
@@ -123,7 +72,7 @@ def test_a_mark_near_liquidation_notifies_the_demo_user_and_the_recovery_resolve
     context.grant_permissions(["notifications"], origin=daphne_url)
     page = context.new_page()
     try:
-        page.add_init_script(RECORD_NOTIFICATIONS)
+        page.add_init_script(ASK_FIRST)
         log_in(page, daphne_url, "demo")
         expect(page.locator("#conn-state")).to_have_text("Live")
         page.get_by_role("button", name="Alerts").click()
@@ -167,7 +116,7 @@ def test_a_mark_near_liquidation_notifies_the_demo_user_and_the_recovery_resolve
         expect(page.locator("#alert-recent")).to_contain_text("Resolved: SOL-USD (Demo)")
 
         # Clicking the notification brings the trader to the position.
-        page.evaluate("window.__noteObjects[0].dispatchEvent(new Event('click'))")
+        wait_for_service_worker(context).evaluate(CLICK_NOTIFICATION, note["tag"])
         page.wait_for_url(f"**#pos-{demo_with_sol_long.pk}-SOL-USD")
     finally:
         context.close()

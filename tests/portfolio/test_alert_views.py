@@ -134,6 +134,32 @@ def test_the_history_lists_alerts_with_their_notifications(alice: User, firing: 
     assert "Acknowledge" in page
 
 
+def test_the_history_says_where_each_notification_went(alice: User, firing: Alert) -> None:
+    from portfolio import deliveries, notify
+    from portfolio.models import AlertDelivery
+
+    event = firing.events.get()
+    now = timezone.now()
+    AlertDelivery.objects.create(
+        event=event,
+        channel="push",
+        target="push:1",
+        device_label="Chrome on Android",
+        status="accepted",
+        detail="Accepted by the push service (201).",
+        attempts=1,
+        created_at=now,
+        updated_at=now,
+    )
+    deliveries.page_shown(user_id=alice.pk, event_id=event.pk, notified=True)
+    User.objects.filter(pk=alice.pk).update(email="")
+    notify.alert_email_send(event.pk)
+    page = logged_in(alice).get(reverse("portfolio:alerts")).content.decode()
+    assert "Open tab: shown (An open tab showed it as a notification.)" in page
+    assert "Push · Chrome on Android: accepted by the push service" in page
+    assert "Email: not sent (Not emailed: your login has no email address.)" in page
+
+
 def test_bob_sees_none_of_alices_alerts_and_cannot_acknowledge_them(
     bob: User, firing: Alert
 ) -> None:

@@ -212,13 +212,13 @@ def test_a_critical_alert_is_emailed_once(
     account: StandXAccount, django_capture_on_commit_callbacks: Any, monkeypatch: Any
 ) -> None:
     User.objects.filter(pk=account.owner_id).update(email="alice@example.com")
-    queued: list[int] = []
-    monkeypatch.setattr(alerting, "_queue_email", queued.append)
+    queued: list[tuple[str, tuple[Any, ...]]] = []
+    monkeypatch.setattr(alerting, "queue_after_commit", lambda name, *a: queued.append((name, a)))
     hold_sol(account)
     with django_capture_on_commit_callbacks(execute=True):
         move("91.1")
     event = AlertEvent.objects.get(kind="fired")
-    assert queued == [event.pk]
+    assert queued == [("portfolio.send_alert_email", (event.pk,))]
     assert notify.alert_email_send(event.pk) is True
     assert notify.alert_email_send(event.pk) is False  # a retried task sends nothing twice
     [message] = mail.outbox
@@ -232,8 +232,8 @@ def test_warnings_and_users_who_opted_out_get_no_email(
     account: StandXAccount, django_capture_on_commit_callbacks: Any, monkeypatch: Any
 ) -> None:
     AlertSettings.objects.filter(user=account.owner).update(email_critical=False)
-    queued: list[int] = []
-    monkeypatch.setattr(alerting, "_queue_email", queued.append)
+    queued: list[tuple[str, tuple[Any, ...]]] = []
+    monkeypatch.setattr(alerting, "queue_after_commit", lambda name, *a: queued.append((name, a)))
     hold_sol(account)
     with django_capture_on_commit_callbacks(execute=True):
         move("91.1")

@@ -185,3 +185,33 @@ async def test_a_moved_mark_tells_the_owners_pages_to_refresh_their_numbers() ->
     assert await bob_ws.receive_nothing(timeout=0.5)
     await alice_ws.disconnect()
     await bob_ws.disconnect()
+
+
+async def test_a_tab_reports_the_alerts_it_showed_and_only_its_users() -> None:
+    from portfolio.models import AlertDelivery, AlertEvent
+
+    alice_ws = await connect_as(await session_cookie_for("alice"))
+    bob_ws = await connect_as(await session_cookie_for("bob"))
+    await alice_ws.receive_json_from(timeout=5)
+    await bob_ws.receive_json_from(timeout=5)
+    await sync_to_async(alice_critical_alert)()
+    message = await alice_ws.receive_json_from(timeout=5)
+    event_id = message["event"]["id"]
+    assert message["tag"] == f"standx-alert-{message['alert']['account_id']}-health-SOL-USD"
+
+    await bob_ws.send_json_to({"type": "shown", "event": event_id, "notified": True})
+    await alice_ws.send_json_to({"type": "shown", "event": event_id, "notified": True})
+    await alice_ws.send_json_to({"type": "shown", "event": event_id, "notified": False})
+    await alice_ws.send_json_to({"type": "ping"})  # handled in order: the reports are stored
+    assert (await alice_ws.receive_json_from(timeout=5))["type"] in ("pong", "portfolio")
+
+    def pages() -> list[tuple[int, str, str]]:
+        return list(
+            AlertDelivery.objects.filter(channel="page").values_list("event_id", "status", "detail")
+        )
+
+    found = await sync_to_async(pages)()
+    assert found == [(event_id, "shown", "An open tab showed it as a notification.")]
+    assert await sync_to_async(AlertEvent.objects.filter(pk=event_id).exists)()
+    await alice_ws.disconnect()
+    await bob_ws.disconnect()

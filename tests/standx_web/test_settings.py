@@ -11,11 +11,16 @@ import channels_redis.core
 from django.conf import settings
 from django.utils.module_loading import import_string
 
+from standx_web.vapid import generate_private_key
+
 BASE_DIR = Path(__file__).resolve().parents[2]
 DEPLOY_ENV = {
     "SECRET_KEY": "a-long-random-production-secret-key-0123456789abcdef",
     "ALLOWED_HOSTS": "portfolio.example.com",
     "CREDENTIAL_KEYS": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+    "VAPID_PRIVATE_KEY": generate_private_key(),
+    "VAPID_SUBJECT": "mailto:ops@portfolio.example.com",
+    "WEB_PUSH_ALLOW_ANY_ENDPOINT": "false",
 }
 SECURITY_VARS = (
     "DEBUG",
@@ -46,6 +51,22 @@ def test_check_deploy_is_clean_when_debug_is_off() -> None:
     result = run_manage("check", "--deploy", "--fail-level", "WARNING", **DEPLOY_ENV)
     assert result.returncode == 0, result.stderr + result.stdout
     assert "no issues" in result.stdout
+
+
+def test_check_deploy_fails_in_words_when_push_is_on_without_a_vapid_key() -> None:
+    env = {**DEPLOY_ENV, "VAPID_PRIVATE_KEY": "", "VAPID_SUBJECT": ""}
+    result = run_manage("check", "--deploy", **env)
+    assert result.returncode != 0
+    assert "Web Push is on (WEB_PUSH_ENABLED) but VAPID_PRIVATE_KEY is not set" in result.stderr
+    off = run_manage("check", "--deploy", "--fail-level", "WARNING", **env, WEB_PUSH_ENABLED="0")
+    assert off.returncode == 0, off.stderr
+
+
+def test_it_refuses_to_start_with_a_vapid_key_that_is_not_one() -> None:
+    result = run_manage("check", **{**DEPLOY_ENV, "VAPID_PRIVATE_KEY": "hunter2"})
+    assert result.returncode != 0
+    assert "VAPID_PRIVATE_KEY is not a P-256 private key" in result.stderr
+    assert "hunter2" not in result.stderr
 
 
 def test_it_refuses_to_start_without_a_secret_key_when_debug_is_off() -> None:
