@@ -111,6 +111,15 @@ def main() -> int:
         assert "Signed in as <strong>demo</strong>" in overview, "demo login failed"
         assert "Demo (simulated)" in overview, "the demo account is not linked"
         cookie = "; ".join(f"{c.name}={c.value}" for c in jar)
+        push_key = re.search(r'name="push-key" content="([^"]+)"', overview)
+        assert push_key, "the demo has no VAPID key: push is off"
+        # Contract 8: the service worker and the manifest at the site root.
+        with opener.open(f"{base}/sw.js") as sw:
+            assert sw.headers["Service-Worker-Allowed"] == "/", "sw.js without its scope header"
+            assert push_key.group(1) in sw.read().decode(), "sw.js has another key than the page"
+        with opener.open(f"{base}/manifest.webmanifest") as manifest:
+            assert json.loads(manifest.read())["display"] == "standalone"
+        print("service worker and manifest served; push key", push_key.group(1)[:12] + "...")
 
         async def open_socket() -> dict[str, object]:
             headers = {"Cookie": cookie, "Origin": base}

@@ -58,3 +58,18 @@ def test_it_refuses_an_unusable_pair_naming_the_variable(
 ) -> None:
     with pytest.raises(VapidConfigError, match=message):
         vapid_keys(private, public, subject)
+
+
+def test_the_vapid_keys_command_prints_a_pair_that_configures_push() -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("vapid_keys", stdout=out)
+    printed = dict(line.split("=", 1) for line in out.getvalue().splitlines() if "_KEY=" in line)
+    keys = vapid_keys(
+        printed["VAPID_PRIVATE_KEY"], printed["VAPID_PUBLIC_KEY"], "mailto:ops@example.com"
+    )
+    assert keys is not None
+    assert keys.public_key == printed["VAPID_PUBLIC_KEY"]

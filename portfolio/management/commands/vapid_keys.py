@@ -15,6 +15,8 @@ class Command(BaseCommand):
         "subscribe to its public key, so a new pair means every device turns push on again."
     )
 
+    requires_system_checks: list[str] = []  # runs before the rest of the set-up exists
+
     def handle(self, *args: Any, **options: Any) -> None:
         private = generate_private_key()
         self.stdout.write(f"VAPID_PRIVATE_KEY={private}")
