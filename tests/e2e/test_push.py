@@ -237,6 +237,8 @@ def test_a_push_reaches_the_service_worker_and_the_open_tab_shows_one_notificati
         expect(history).to_contain_text("Open tab: shown")
         page.goto(f"{daphne_url}/settings/devices/")
         expect(page.locator(f"#device-{device.pk}")).to_contain_text("(this device)")
+        expect(page.get_by_role("button", name="Turn off push on this device")).to_be_visible()
+        expect(page.get_by_role("button", name="Turn on push for this device")).to_be_hidden()
         page.screenshot(path=str(screenshot_dir / "devices.png"))
     finally:
         context.close()
