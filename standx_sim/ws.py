@@ -4,7 +4,9 @@
 - `{"subscribe": {"channel": "price"|"depth_book"|"public_trade", "symbol": S}}` (a price or
   depth snapshot is sent at once, then one per engine tick; public trades as they print);
 - `{"auth": {"token": JWT, "streams": [{"channel": "order"}, ...]}}` (`streams` optional) answered
-  `{"seq": N, "channel": "auth", "data": {"code": 200, "msg": "success"}}` (401 on failure);
+  `{"seq": N, "channel": "auth", "data": {"code": 200, "msg": "success"}}` (401 on failure).
+  200 is what the docs show; some live clients look for 0 instead, so a client should take
+  either (ours does) while the simulator emits the documented 200;
 - `{"subscribe": {"channel": "order"|"position"|"balance"|"trade"}}` after auth (also accepted
   for channels already given in `streams`); `{"unsubscribe": {...}}` for either kind.
 Every data frame the server sends is one object `{"seq", "channel", ["symbol",] "data"}`. `seq`
