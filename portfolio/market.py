@@ -40,6 +40,7 @@ def symbols_store(infos: list[sx.SymbolInfo]) -> None:
                 "max_leverage": info.max_leverage, "maker_fee": info.maker_fee,
                 "taker_fee": info.taker_fee, "price_cap_ratio": info.price_cap_ratio,
                 "price_floor_ratio": info.price_floor_ratio, "enabled": info.enabled,
+                "status": info.status,
             },
         )  # fmt: skip
 

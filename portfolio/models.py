@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import models
 
 from accounts.models import StandXAccount
+from standx.models import SYMBOL_TRADING
 
 
 def money(**kwargs: object) -> models.DecimalField:
@@ -37,10 +38,17 @@ class MarketSymbol(models.Model):
     price_cap_ratio = ratio()
     price_floor_ratio = ratio()
     enabled = models.BooleanField(default=True)
+    # StandX's `status`: "trading" while the symbol takes orders; anything else (halted,
+    # delisted) keeps it listed for positions and history but closed to new orders.
+    status = models.CharField(max_length=20, default=SYMBOL_TRADING)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:
         return self.symbol
+
+    @property
+    def tradable(self) -> bool:
+        return self.enabled and self.status == SYMBOL_TRADING
 
 
 class MarketPrice(models.Model):

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 
 from portfolio import risk
+from standx.models import SYMBOL_TRADING
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
@@ -39,6 +40,7 @@ class SymbolRules:
     price_cap_ratio: Decimal
     price_floor_ratio: Decimal
     maint_rate: Decimal = Decimal("0.005")  # the lowest tier's, when no position tells us
+    status: str = SYMBOL_TRADING  # StandX's symbol status; only "trading" takes orders
 
     @property
     def price_tick(self) -> Decimal:
@@ -98,6 +100,9 @@ def validate(t: Ticket, rules: SymbolRules, position: PositionState, mark: Decim
     def err(field: str, message: str) -> None:
         errors.setdefault(field, []).append(message)
 
+    if rules.status != SYMBOL_TRADING:
+        # Nothing else about the ticket matters while StandX takes no orders for the symbol.
+        return {"symbol": [closed_market(rules.symbol, rules.status)]}
     if t.side not in SIDES:
         err("side", "Choose buy or sell.")
     if t.order_type not in ORDER_TYPES:
@@ -200,6 +205,14 @@ def validate(t: Ticket, rules: SymbolRules, position: PositionState, mark: Decim
         if not above and value >= reference:
             err(field, f"{label} for a {t.side} must be below {_fmt(reference)}.")
     return errors
+
+
+def closed_market(symbol: str, status: str) -> str:
+    """Why an order for a symbol that is not in status "trading" cannot be sent."""
+    return (
+        f"{symbol} is not open for trading on StandX right now (its status is {status!r}), so "
+        "no order can be placed in it. Positions you hold there still show in your portfolio."
+    )
 
 
 def _down(value: Decimal, tick: Decimal) -> Decimal:

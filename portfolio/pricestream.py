@@ -27,7 +27,7 @@ from portfolio import alerting, market
 from standx import errors as standx_errors
 from standx.models import opt_dec
 from standx.rest import StandXClient
-from standx.stream import MarketStream, Reconnected, StreamMessage
+from standx.stream import MarketStream, Reconnected, StreamError, StreamMessage
 from standx_web.health import PRICESTREAM_HEARTBEAT_KEY, record_heartbeat
 
 logger = logging.getLogger(__name__)
@@ -107,6 +107,10 @@ class PriceStreamRunner:
         async for event in self.stream.events():
             if isinstance(event, Reconnected):
                 logger.info("price stream: reconnected (%s)", event.reason)
+                continue
+            if isinstance(event, StreamError):
+                # E.g. a symbol StandX no longer lists: the other subscriptions carry on.
+                logger.warning("price stream: %s", event)
                 continue
             if isinstance(event, StreamMessage) and event.channel == "price":
                 await self.on_price(event.data)

@@ -11,6 +11,7 @@ from django.db.models import F, Sum
 from accounts.models import StandXAccount
 from portfolio import order_rules, trading
 from portfolio.models import Order, Position
+from standx.models import SYMBOL_TRADING as TRADING
 
 KILL_PHRASE = "CLOSE ALL"
 
@@ -22,9 +23,23 @@ def _decimal(label: str, *, required: bool = False) -> forms.DecimalField:
     )  # fmt: skip
 
 
+class TradableSymbolField(forms.ChoiceField):
+    """Offers the symbols StandX takes orders in; names a listed but closed one in plain words
+    (a page opened before a halt still posts it) instead of "not one of the available choices"."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.closed: dict[str, str] = {}  # symbol -> its status, for the listed non-trading ones
+
+    def validate(self, value: Any) -> None:
+        if value in self.closed:
+            raise forms.ValidationError(order_rules.closed_market(value, self.closed[value]))
+        super().validate(value)
+
+
 class OrderForm(forms.Form):
     account = forms.TypedChoiceField(coerce=int)
-    symbol = forms.ChoiceField()
+    symbol = TradableSymbolField()
     side = forms.ChoiceField(choices=[("buy", "Buy / long"), ("sell", "Sell / short")],
                              widget=forms.RadioSelect)  # fmt: skip
     order_type = forms.ChoiceField(label="Type", choices=[("limit", "Limit"), ("market", "Market")],
@@ -54,8 +69,12 @@ class OrderForm(forms.Form):
         accounts = StandXAccount.objects.filter(owner_id=user_id).order_by("label")
         self.trading_accounts = [a for a in accounts if a.can_trade]
         self.fields["account"].choices = [(a.pk, a.label) for a in self.trading_accounts]  # type: ignore[attr-defined]
-        symbols = trading.MarketSymbol.objects.filter(enabled=True).order_by("symbol")
-        self.fields["symbol"].choices = [(s, s) for s in symbols.values_list("symbol", flat=True)]  # type: ignore[attr-defined]
+        listed = trading.MarketSymbol.objects.filter(enabled=True).order_by("symbol")
+        statuses = dict(listed.values_list("symbol", "status"))
+        symbol_field = self.fields["symbol"]
+        assert isinstance(symbol_field, TradableSymbolField)
+        symbol_field.choices = [(s, s) for s, status in statuses.items() if status == TRADING]
+        symbol_field.closed = {s: status for s, status in statuses.items() if status != TRADING}
         self.ticket: order_rules.Ticket | None = None
         self.rules: order_rules.SymbolRules | None = None
         self.position = order_rules.PositionState()

@@ -504,6 +504,7 @@ def symbol_rules(symbol: str) -> order_rules.SymbolRules | None:
         qty_tick_decimals=s.qty_tick_decimals, min_qty=s.min_order_qty, max_qty=s.max_order_qty,
         max_leverage=s.max_leverage, maker_fee=s.maker_fee, taker_fee=s.taker_fee,
         price_cap_ratio=s.price_cap_ratio, price_floor_ratio=s.price_floor_ratio,
+        status=s.status,
     )  # fmt: skip
 
 

@@ -49,6 +49,7 @@ class OrderStatus(StrEnum):
     UNTRIGGERED = "untriggered"
 
 
+SYMBOL_TRADING = "trading"  # `query_symbol_info.status` of a symbol that takes orders
 RESOLUTIONS = ("1T", "3S", "1", "5", "15", "60", "1D", "1W", "1M")
 
 
@@ -201,6 +202,14 @@ class SymbolInfo:
     enabled: bool
     created_at: datetime | None
     updated_at: datetime | None
+    # Not in the docs' example, but the live API sends it and live clients keep only "trading"
+    # symbols. Absent means trading: the docs' own example symbol is listed and tradable.
+    status: str = SYMBOL_TRADING
+
+    @property
+    def tradable(self) -> bool:
+        """Only a listed, enabled symbol in status "trading" takes new orders."""
+        return self.enabled and self.status == SYMBOL_TRADING
 
     @property
     def price_tick(self) -> Decimal:
@@ -236,6 +245,7 @@ class SymbolInfo:
             enabled=bool(o.get("enabled", True)),
             created_at=_ot(o, "created_at"),
             updated_at=_ot(o, "updated_at"),
+            status=_os(o, "status") or SYMBOL_TRADING,
         )
 
 

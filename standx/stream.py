@@ -5,7 +5,13 @@ after ``auth``, the user's ``order``/``position``/``balance``/``trade``. :meth:`
 yields messages forever: it answers pings (the websockets library does), rotates the connection
 before StandX's 24 h limit, reconnects with exponential backoff 1 s → 30 s, re-authenticates and
 resubscribes, and yields :class:`Reconnected` and :class:`SeqGap` so the caller can resync over
-REST (the stream is not a complete record on its own).
+REST (the stream is not a complete record on its own). A frame the server refused comes back as
+:class:`StreamError`, in plain words.
+
+The auth acknowledgement counts as success with ``data.code`` 200 (the docs) or 0 (what some
+live clients look for). Errors are read in both shapes: the live top-level
+``{"code": 400, "message": "invalid request payload: <frame>"}`` and a
+``{"channel": "error", "data": {"code", "msg"}}`` envelope.
 
 Order response stream (``/ws-api/v1``): ``auth:login``, ``order:new``, ``order:cancel`` matched
 to responses by ``request_id``; results of HTTP orders sent with ``x-session-id`` arrive here too.
@@ -68,7 +74,24 @@ class Reconnected:
     reason: str
 
 
-StreamEvent = StreamMessage | SeqGap | Reconnected
+@dataclass(frozen=True)
+class StreamError:
+    """The stream refused a frame we sent; the connection stays open. ``str()`` is plain words.
+
+    ``message`` never holds the access token: the live server echoes the refused frame, and an
+    ``auth`` frame carries the token, so it is redacted first.
+    """
+
+    code: int
+    message: str
+
+    def __str__(self) -> str:
+        what = "did not understand a request we sent" if self.code == 400 else "refused a request"
+        return f"The StandX stream {what} (code {self.code}): {self.message or 'no reason given'}"
+
+
+StreamEvent = StreamMessage | SeqGap | Reconnected | StreamError
+AUTH_OK_CODES = (0, 200)  # 200 in the docs; some live clients look for 0
 
 
 def backoff(attempt: int, *, first: float = 1.0, cap: float = 30.0) -> float:
@@ -118,8 +141,12 @@ class MarketStream:
                 auth["streams"] = [{"channel": c} for c in self.user_channels]
             await ws.send(json.dumps({"auth": auth}))
             reply = await self._await_auth(ws)
+            if isinstance(reply, StreamError):
+                await ws.close()
+                kind = errors.AuthenticationError if reply.code == 401 else errors.BadRequestError
+                raise kind(str(reply), status=reply.code, endpoint="ws-stream auth")
             data = reply.get("data") or {}
-            if data.get("code") not in (0, 200):
+            if data.get("code") not in AUTH_OK_CODES:
                 await ws.close()
                 raise errors.AuthenticationError(
                     str(data.get("msg") or data.get("message") or "stream auth refused"),
@@ -129,15 +156,22 @@ class MarketStream:
             await self._send_subscribe(ws, channel, symbol)
         return ws
 
-    async def _await_auth(self, ws: ClientConnection) -> dict[str, Any]:
+    async def _await_auth(self, ws: ClientConnection) -> dict[str, Any] | StreamError:
+        """The auth reply, or the error the server answered our auth frame with."""
         async with asyncio.timeout(15):
             while True:
                 message = _decode(await ws.recv())
+                refused = _stream_error(message, self._secrets())
+                if refused is not None:
+                    return refused
                 if isinstance(message, dict) and message.get("channel") == "auth":
                     return message
 
-    def _track(self, message: StreamMessage) -> SeqGap | None:
-        if message.seq is None:
+    def _secrets(self) -> tuple[str, ...]:
+        return (self.credentials.token,) if self.credentials is not None else ()
+
+    def _track(self, message: StreamMessage | StreamError) -> SeqGap | None:
+        if not isinstance(message, StreamMessage) or message.seq is None:
             return None
         last = self._seq.get(message.channel)
         self._seq[message.channel] = message.seq
@@ -175,7 +209,7 @@ class MarketStream:
                     except TimeoutError:
                         reason = f"no data for {self.stale_after:.0f} s"
                         break
-                    for item in _messages(raw):
+                    for item in _messages(raw, self._secrets()):
                         gap = self._track(item)
                         if gap is not None:
                             yield gap
@@ -197,8 +231,26 @@ def _decode(raw: str | bytes) -> Any:
         return None
 
 
-def _messages(raw: str | bytes) -> list[StreamMessage]:
+def _stream_error(message: Any, secrets: tuple[str, ...]) -> StreamError | None:
+    """A refusal in either shape: top-level ``{code, message}`` or channel "error"."""
+    if not isinstance(message, dict):
+        return None
+    if message.get("channel") == "error" and isinstance(message.get("data"), dict):
+        body = message["data"]
+    elif "channel" not in message and "code" in message:
+        body = message
+    else:
+        return None
+    code = body.get("code")
+    text = str(body.get("message") or body.get("msg") or "")
+    return StreamError(code if isinstance(code, int) else -1, errors.redact(text, secrets))
+
+
+def _messages(raw: str | bytes, secrets: tuple[str, ...] = ()) -> list[StreamMessage | StreamError]:
     message = _decode(raw)
+    refused = _stream_error(message, secrets)
+    if refused is not None:
+        return [refused]
     if not isinstance(message, dict) or "channel" not in message:
         return []
     seq = message.get("seq")

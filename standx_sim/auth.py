@@ -2,9 +2,20 @@
 
 - `prepare-signin` returns an ES256 JWT (`signedData`, header with `kid`) whose payload carries a
   SIWE-style `message`, valid 180 s. The signing key is derived from the seed; `certs` is its JWKS.
+- `prepare-signin` accepts any non-empty string as `requestId`. The protocol notes (section 1.1)
+  say it is the base58 ed25519 public key, and every client sends that, but the live server also
+  accepts a UUID, and login and reads then work. Such a token is bound to no signing key, so its
+  signed requests fail with 403 "invalid body signature" (see `signing.py`).
 - `login` verifies an EIP-191 `personal_sign` (BSC; with or without `0x`, any address case) or
   the Solana envelope of section 1.5, consumes the challenge (one login per challenge), and
-  binds the challenge's `requestId` public key to the new access token as its signing key.
+  binds the challenge's `requestId` public key (if it is one) to the new access token as its
+  signing key.
+- Solana: the proof is `output` alone: `signature` must verify over `signedMessage` with
+  `account.publicKey` (which must be the address), and `signedMessage` must equal the challenge's
+  message. `input` is not read. Section 1.5 asks for `signedMessage == input.message`, but the
+  standard wallet sign-in input (Solana Wallet Standard `signIn`) has no `message` field and
+  the live server accepts it; the docs' envelope (whole payload as `input`) and SBT's (the
+  message string as `input`) pass the same check.
 - Access tokens are HS256 JWTs. Claims: `iss`="standx-sim", `sub`=user id ("bsc_0x..." with a
   lower-case address, or "solana_<base58>"), `address` (as the wallet gave it), `chain`, `jti`,
   `iat`, `exp` (`iat` + `expiresSeconds`, default 604800). The token -> signing-key binding lives
@@ -33,7 +44,7 @@ from nacl.signing import VerifyKey
 
 from standx_sim.clock import Clock, iso_millis, utc_now
 from standx_sim.errors import ApiError
-from standx_sim.signing import decode_public_key
+from standx_sim.signing import request_key
 
 CHAINS = ("bsc", "solana")
 CHALLENGE_SECONDS = 180
@@ -83,14 +94,14 @@ class TokenInfo:
     address: str
     jti: str
     exp: int
-    key: VerifyKey
+    key: VerifyKey | None  # None when the login requestId was no public key
 
 
 @dataclass(frozen=True)
 class LoginResult:
     chain: str
     address: str
-    request_key: VerifyKey
+    request_key: VerifyKey | None
 
 
 class AuthService:
@@ -130,9 +141,8 @@ class AuthService:
             raise ApiError(400, "body must be a JSON object")
         address = validate_address(chain, body.get("address"))
         request_id = body.get("requestId")
-        if not isinstance(request_id, str):
+        if not isinstance(request_id, str) or not request_id:
             raise ApiError(400, "requestId is required")
-        decode_public_key(request_id)
         now = self.clock()
         iat = int(now.timestamp())
         nonce = "".join(self._rng.choices(string.ascii_letters + string.digits, k=17))
@@ -199,7 +209,7 @@ class AuthService:
         else:
             self._verify_solana(address, message, signature)
         del self._challenges[nonce]
-        return LoginResult(chain, address, decode_public_key(str(payload["requestId"])))
+        return LoginResult(chain, address, request_key(str(payload["requestId"])))
 
     @staticmethod
     def _verify_evm(address: str, message: str, signature: str) -> None:
@@ -226,14 +236,12 @@ class AuthService:
             public_key = bytes(output["account"]["publicKey"])
             signed_message = bytes(output["signedMessage"])
             raw_signature = bytes(output["signature"])
-            given_input = envelope["input"]
         except (binascii.Error, ValueError, KeyError, TypeError):
             raise ApiError(400, "signature must be base64 of the solana JSON envelope") from None
         if base58.b58encode(public_key).decode() != address:
             raise ApiError(401, "signature public key does not match address")
-        # The docs' envelope carries the whole payload as `input`; one client sends the string.
-        expected = given_input.get("message") if isinstance(given_input, dict) else given_input
-        if expected != message or signed_message != message.encode():
+        # `input` is deliberately not compared (module docstring): the signed bytes are the proof.
+        if signed_message != message.encode():
             raise ApiError(401, "signed message does not match the challenge")
         try:
             VerifyKey(public_key).verify(signed_message, raw_signature)
@@ -243,7 +251,11 @@ class AuthService:
     # -- access tokens --------------------------------------------------------------------
 
     def mint(
-        self, chain: str, address: str, key: VerifyKey, expires_seconds: int = DEFAULT_TOKEN_SECONDS
+        self,
+        chain: str,
+        address: str,
+        key: VerifyKey | None,
+        expires_seconds: int = DEFAULT_TOKEN_SECONDS,
     ) -> str:
         self._jti_counter += 1
         jti = f"{self._jti_counter:08d}-{self._rng.getrandbits(64):016x}"

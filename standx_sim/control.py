@@ -14,6 +14,10 @@ Requests and answers are JSON. Decimals are strings.
 - `POST /sim/price` `{"symbol": "BTC-USD", "mark_price": "100000"}` -> `{"symbol", "mark_price",
   "index_price"}`: sets mark and index now; resting orders, TP/SL and liquidations are
   re-evaluated at once.
+- `POST /sim/symbol-status` `{"symbol": "SOL-USD", "status": "halt"}` -> `{"symbol", "status"}`:
+  the `status` that `query_symbol_info` reports for the symbol ("trading" while listed). Any other
+  non-empty word simulates a delisted or halted market: new orders on it are refused with 400,
+  while resting orders, TP/SL, liquidations and prices go on. Post "trading" to list it again.
 - `POST /sim/scenario` `{"name": "crash", "symbol": "BTC-USD", "pct": "-10", "seconds": 60}`.
   Names: crash, dump, pump, squeeze (up then a third back), flash_crash (down then recover),
   drift, volatile (5x noise). `pct` defaults per name; `seconds: 0` applies the move now.
@@ -169,6 +173,15 @@ def control_routes(sim: Sim) -> list[Route]:
             "index_price": fmt(market.index),
         }
 
+    async def symbol_status(request: Request) -> Any:
+        body = await _body(request)
+        spec = get_symbol(body.get("symbol"))
+        status = body.get("status")
+        if not isinstance(status, str) or not status.strip():
+            raise ApiError(400, 'status must be a word such as "trading" or "halt"')
+        engine.markets[spec.symbol].status = status.strip()
+        return {"symbol": spec.symbol, "status": engine.markets[spec.symbol].status}
+
     async def scenario(request: Request) -> Any:
         body = await _body(request)
         spec = get_symbol(body.get("symbol") or "BTC-USD")
@@ -243,7 +256,10 @@ def control_routes(sim: Sim) -> list[Route]:
         return sim.demo
 
     async def symbols(request: Request) -> Any:
-        return [{**spec.info(), "margin_tiers": spec.tiers_json()} for spec in SYMBOLS.values()]
+        return [
+            {**spec.info(engine.markets[spec.symbol].status), "margin_tiers": spec.tiers_json()}
+            for spec in SYMBOLS.values()
+        ]
 
     async def state(request: Request) -> Any:
         return {
@@ -261,6 +277,7 @@ def control_routes(sim: Sim) -> list[Route]:
         ("/sim/deposit", deposit, ["POST"]),
         ("/sim/token", token, ["POST"]),
         ("/sim/price", price, ["POST"]),
+        ("/sim/symbol-status", symbol_status, ["POST"]),
         ("/sim/scenario", scenario, ["POST"]),
         ("/sim/pause", pause, ["GET", "POST"]),
         ("/sim/tick", tick, ["POST"]),

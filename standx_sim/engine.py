@@ -32,6 +32,8 @@ Rules this engine applies (documented choices where the docs are silent):
   at the mark by a reduce-only market order with a nonzero `liq_id` and `source` "liquidation".
   An isolated loss beyond its holding margin, or a negative wallet after a cross liquidation, is
   absorbed by an insurance-fund credit (ledger kind `insurance_fund`).
+- New orders on a symbol whose status is not "trading" (halted or delisted through the control
+  API) are refused with 400; resting orders, TP/SL and liquidations keep running.
 - Closed positions stay listed with qty "0" and status "closed" (and null liq/bankruptcy/mmr).
 """
 
@@ -284,6 +286,8 @@ class Engine:
         account = self.account(user)
         spec = get_symbol(params.get("symbol"))
         market = self.markets[spec.symbol]
+        if market.status != "trading":
+            raise ApiError(400, f"symbol {spec.symbol} is not trading (status {market.status})")
         side = params.get("side")
         if side not in SIDES:
             raise ApiError(400, "side must be buy or sell")

@@ -318,7 +318,12 @@ def query_balance(ctx: Ctx) -> Any:
 
 def query_symbol_info(ctx: Ctx) -> Any:
     symbol = _symbol_filter(ctx)
-    return [spec.info() for spec in SYMBOLS.values() if symbol is None or spec.symbol == symbol]
+    markets = ctx.sim.engine.markets
+    return [
+        spec.info(markets[spec.symbol].status)
+        for spec in SYMBOLS.values()
+        if symbol is None or spec.symbol == symbol
+    ]
 
 
 def query_symbol_market(ctx: Ctx) -> Any:

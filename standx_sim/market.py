@@ -109,6 +109,9 @@ class Market:
     funding_override: Decimal | None = None
     stats: dict[str, Decimal] = field(default_factory=dict)
     stats_minute: int = -1
+    # `query_symbol_info.status`: "trading" while listed; anything else (e.g. "halt",
+    # "delisted", set through `POST /sim/symbol-status`) makes new orders refused.
+    status: str = "trading"
 
     # -- prices ---------------------------------------------------------------------------
 

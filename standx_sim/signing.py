@@ -12,6 +12,9 @@ Choices for the open questions (protocol section 9):
 - Timestamps (Unix milliseconds) must be within +/-60 s of the server clock, else 403
   "signature has expired".
 - `x-request-id` is opaque: it is not checked for uniqueness (one client sent a constant id).
+- A signature that does not verify is refused with 403 "invalid body signature", the live text.
+  So is every signed request of a token whose login `requestId` was no ed25519 public key (the
+  live server accepts a UUID there, see `auth.py`): no key is bound, so nothing can verify.
 """
 
 from __future__ import annotations
@@ -38,15 +41,13 @@ def public_key_base58(key: SigningKey | VerifyKey) -> str:
     return base58.b58encode(bytes(verify)).decode()
 
 
-def decode_public_key(request_id: str) -> VerifyKey:
-    """A requestId is the base58 of a 32-byte ed25519 public key."""
+def request_key(request_id: str) -> VerifyKey | None:
+    """The ed25519 public key a requestId names (base58 of 32 bytes), else None (e.g. a UUID)."""
     try:
         raw = base58.b58decode(request_id)
     except ValueError:
-        raise ApiError(400, "requestId is not base58") from None
-    if len(raw) != 32:
-        raise ApiError(400, "requestId must be a base58 ed25519 public key (32 bytes)")
-    return VerifyKey(raw)
+        return None
+    return VerifyKey(raw) if len(raw) == 32 else None
 
 
 def signed_message(version: str, request_id: str, timestamp: str, payload: bytes) -> bytes:
@@ -63,8 +64,13 @@ def decode_signature(text: str) -> bytes:
     return raw
 
 
-def verify_headers(headers: Mapping[str, str], payload: bytes, key: VerifyKey, now_ms: int) -> None:
-    """Check the x-request-* headers against `payload`; raise ApiError(403) when they fail."""
+def verify_headers(
+    headers: Mapping[str, str], payload: bytes, key: VerifyKey | None, now_ms: int
+) -> None:
+    """Check the x-request-* headers against `payload`; raise ApiError(403) when they fail.
+
+    `key` is None for a token bound to no signing key: every signature fails for it.
+    """
     version = headers.get("x-request-sign-version") or headers.get("x-request-version") or "v1"
     request_id = headers.get("x-request-id")
     timestamp = headers.get("x-request-timestamp")
@@ -78,10 +84,12 @@ def verify_headers(headers: Mapping[str, str], payload: bytes, key: VerifyKey, n
     if abs(now_ms - int(timestamp)) > TIMESTAMP_WINDOW_MS:
         raise ApiError(403, "signature has expired: timestamp outside the +/-60 s window")
     raw = decode_signature(signature)
+    if key is None:
+        raise ApiError(403, "invalid body signature")
     try:
         key.verify(signed_message(version, request_id, timestamp, payload), raw)
     except BadSignatureError:
-        raise ApiError(403, "invalid signature") from None
+        raise ApiError(403, "invalid body signature") from None
 
 
 def has_signature(headers: Mapping[str, str]) -> bool:

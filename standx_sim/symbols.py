@@ -1,5 +1,10 @@
 """Listed symbols: ticks, limits, fees and maintenance-margin tiers.
 
+`query_symbol_info` items carry `"status": "trading"` although the docs' example has no such
+field: public clients that trade live keep only the symbols whose `status` is `trading`, so
+without it they see no market at all. A delisted or halted symbol is simulated with another
+status (`POST /sim/symbol-status`); the engine then refuses new orders on it.
+
 Tier rule: within a tier, the maintenance rate is half the initial margin at the tier's maximum
 leverage (1 / (2 * max_leverage)). For BTC-USD's first tier (20x) that gives 2.5 %, the rate the
 docs' own `query_positions` example implies (risk-metrics.md 3b), so the engine reproduces that
@@ -63,8 +68,8 @@ class SymbolSpec:
                 return tier
         return self.tiers[-1]
 
-    def info(self) -> dict[str, Any]:
-        """The `query_symbol_info` item, field for field as the docs show it."""
+    def info(self, status: str = "trading") -> dict[str, Any]:
+        """The `query_symbol_info` item: the docs' fields plus the live `status`."""
         return {
             "base_asset": self.base,
             "base_decimals": self.base_decimals,
@@ -84,6 +89,7 @@ class SymbolSpec:
             "qty_tick_decimals": self.qty_tick_decimals,
             "quote_asset": self.quote,
             "quote_decimals": self.quote_decimals,
+            "status": status,
             "symbol": self.symbol,
             "taker_fee": str(self.taker_fee),
             "updated_at": self.created_at,

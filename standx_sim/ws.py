@@ -4,13 +4,20 @@
 - `{"subscribe": {"channel": "price"|"depth_book"|"public_trade", "symbol": S}}` (a price or
   depth snapshot is sent at once, then one per engine tick; public trades as they print);
 - `{"auth": {"token": JWT, "streams": [{"channel": "order"}, ...]}}` (`streams` optional) answered
-  `{"seq": N, "channel": "auth", "data": {"code": 200, "msg": "success"}}` (401 on failure);
+  `{"seq": N, "channel": "auth", "data": {"code": 200, "msg": "success"}}` (401 on failure).
+  200 is what the docs show; some live clients look for 0 instead, so a client should take
+  either (ours does) while the simulator emits the documented 200;
 - `{"subscribe": {"channel": "order"|"position"|"balance"|"trade"}}` after auth (also accepted
   for channels already given in `streams`); `{"unsubscribe": {...}}` for either kind.
-Every frame the server sends is one object `{"seq", "channel", ["symbol",] "data"}`. `seq` is
-one counter per connection, starting at 1 and incremented by every frame on that connection,
-so it is monotonic per channel too (with gaps). Errors come as channel "error" with
-`data = {"code", "msg"}`.
+Every data frame the server sends is one object `{"seq", "channel", ["symbol",] "data"}`. `seq`
+is one counter per connection, starting at 1 and incremented by every such frame on that
+connection, so it is monotonic per channel too (with gaps).
+
+Errors are top-level `{"code", "message"}` objects with no `seq` or `channel`, as the live
+stream sends them (public clients run against it got exactly this; the docs show no error
+frame). A frame that is not JSON, not an object, of no known kind, or that subscribes to an
+unknown channel or symbol is answered `{"code": 400, "message": "invalid request payload:
+<frame>"}` with the frame echoed as received; a user channel before `auth` gets 401.
 
 `/ws-api/v1` takes `{"session_id", "request_id", "method", "header", "params": "<JSON string>"}`
 with methods `auth:login`, `order:new`, `order:cancel`. `order:*` need a prior `auth:login` on
@@ -184,12 +191,16 @@ class Hub:
             if not self.public[key]:
                 del self.public[key]
 
-    def _error(self, conn: StreamConnection, code: int, msg: str) -> None:
-        conn.send("error", _dumps({"code": code, "msg": msg}))
+    def _error(self, conn: StreamConnection, code: int, message: str) -> None:
+        # Top level, outside the seq numbering: the live stream's error shape.
+        conn.put(_dumps({"code": code, "message": message}))
 
-    def _subscribe(self, conn: StreamConnection, spec: Any, on: bool) -> None:
+    def _invalid(self, conn: StreamConnection, frame: str) -> None:
+        self._error(conn, 400, f"invalid request payload: {frame}")
+
+    def _subscribe(self, conn: StreamConnection, spec: Any, on: bool, frame: str) -> None:
         if not isinstance(spec, dict):
-            self._error(conn, 400, "subscribe needs an object with a channel")
+            self._invalid(conn, frame)
             return
         channel = spec.get("channel")
         if channel in USER_CHANNELS:
@@ -201,11 +212,8 @@ class Hub:
                 conn.channels.discard(channel)
             return
         symbol = spec.get("symbol")
-        if channel not in PUBLIC_CHANNELS:
-            self._error(conn, 400, f"unknown channel: {channel}")
-            return
-        if symbol not in SYMBOLS:
-            self._error(conn, 400, f"unknown symbol: {symbol}")
+        if channel not in PUBLIC_CHANNELS or symbol not in SYMBOLS:
+            self._invalid(conn, frame)
             return
         key = (channel, symbol)
         if not on:
@@ -218,7 +226,7 @@ class Hub:
         elif channel == "depth_book":
             conn.send(channel, _dumps(depth_view(self.engine, symbol)), symbol)
 
-    def _auth(self, conn: StreamConnection, body: Any) -> None:
+    def _auth(self, conn: StreamConnection, body: Any, frame: str) -> None:
         if not isinstance(body, dict):
             conn.send("auth", _dumps({"code": 400, "msg": "auth needs an object"}))
             return
@@ -236,7 +244,7 @@ class Hub:
         streams = body.get("streams") or []
         if isinstance(streams, list):
             for spec in streams:
-                self._subscribe(conn, spec, True)
+                self._subscribe(conn, spec, True, frame)
 
     async def stream_endpoint(self, ws: WebSocket, faults: Faults) -> None:
         if not await _admit(ws, faults, "ws-stream"):
@@ -251,18 +259,17 @@ class Hub:
                 try:
                     message = json.loads(text)
                 except ValueError:
-                    self._error(conn, 400, "invalid JSON")
-                    continue
+                    message = None
                 if not isinstance(message, dict):
-                    self._error(conn, 400, "expected a JSON object")
+                    self._invalid(conn, text)
                 elif "auth" in message:
-                    self._auth(conn, message["auth"])
+                    self._auth(conn, message["auth"], text)
                 elif "subscribe" in message:
-                    self._subscribe(conn, message["subscribe"], True)
+                    self._subscribe(conn, message["subscribe"], True, text)
                 elif "unsubscribe" in message:
-                    self._subscribe(conn, message["unsubscribe"], False)
+                    self._subscribe(conn, message["unsubscribe"], False, text)
                 else:
-                    self._error(conn, 400, "unknown message")
+                    self._invalid(conn, text)
         except (WebSocketDisconnect, RuntimeError):
             pass
         finally:

@@ -175,6 +175,26 @@ def sim_credentials(sim_url: str, **body: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
+def symbol_status(sim_url: str) -> Iterator[Any]:
+    """``symbol_status("SOL-USD", "halt")`` sets what the shared simulator reports for a symbol;
+    every symbol touched is listed as "trading" again afterwards, so other tests see the usual
+    markets."""
+    import httpx
+
+    touched: set[str] = set()
+
+    def set_status(symbol: str, status: str) -> None:
+        touched.add(symbol)
+        body = {"symbol": symbol, "status": status}
+        httpx.post(f"{sim_url}/sim/symbol-status", json=body, timeout=10).raise_for_status()
+
+    yield set_status
+    for symbol in touched:
+        body = {"symbol": symbol, "status": "trading"}
+        httpx.post(f"{sim_url}/sim/symbol-status", json=body, timeout=10).raise_for_status()
+
+
+@pytest.fixture
 def sim_endpoints(sim_url: str) -> Endpoints:
     return Endpoints.for_simulator(sim_url)
 

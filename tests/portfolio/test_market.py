@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 
 import httpx
@@ -35,6 +36,23 @@ def test_market_sync_stores_symbols_marks_and_funding_history(sim_url: str) -> N
     with StandXClient(endpoints=Endpoints.for_simulator(sim_url)) as client:
         market.market_sync(client)
     assert FundingRate.objects.count() == count
+
+
+def test_market_sync_stores_each_symbols_status(
+    sim_url: str, symbol_status: Callable[[str, str], None]
+) -> None:
+    symbol_status("SOL-USD", "halt")
+    with StandXClient(endpoints=Endpoints.for_simulator(sim_url)) as client:
+        market.market_sync(client)
+    statuses = dict(MarketSymbol.objects.values_list("symbol", "status"))
+    assert statuses["SOL-USD"] == "halt"
+    assert statuses["BTC-USD"] == "trading"
+    assert not MarketSymbol.objects.get(symbol="SOL-USD").tradable
+    # Listed again: the next sync opens it to orders again.
+    symbol_status("SOL-USD", "trading")
+    with StandXClient(endpoints=Endpoints.for_simulator(sim_url)) as client:
+        market.market_sync(client)
+    assert MarketSymbol.objects.get(symbol="SOL-USD").tradable
 
 
 def test_a_new_mark_reprices_held_positions(alice_linked: StandXAccount) -> None:

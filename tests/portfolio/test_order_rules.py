@@ -86,6 +86,17 @@ def test_the_smallest_quantity_is_named() -> None:
     assert errors == {"qty": ["The smallest order for SOL-USD is 0.5."]}
 
 
+def test_a_symbol_that_is_not_trading_refuses_every_order_in_plain_words() -> None:
+    halted = SymbolRules(**{**SOL.__dict__, "status": "halt"})
+    errors = validate(ticket(qty=D(0)), halted, LONG, MARK)
+    assert errors == {
+        "symbol": [
+            "SOL-USD is not open for trading on StandX right now (its status is 'halt'), so no "
+            "order can be placed in it. Positions you hold there still show in your portfolio."
+        ]
+    }
+
+
 def test_a_reduce_only_order_within_the_room_passes() -> None:
     assert (
         validate(ticket(reduce_only=True, side="sell", qty=D(6), price=D(101)), SOL, LONG, MARK)

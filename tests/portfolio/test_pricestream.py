@@ -113,3 +113,27 @@ async def test_a_stop_lets_the_write_in_flight_finish(
     row = await MarketPrice.objects.aget(symbol="BTC-USD")
     assert row.mark_price == Decimal(101234)
     await sync_to_async(connections.close_all)()
+
+
+async def test_a_refused_subscription_is_logged_in_words_and_prices_keep_coming(
+    sim_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    def no_rest() -> StandXClient:
+        raise AssertionError("this test reads only the stream")
+
+    runner = PriceStreamRunner(Endpoints.for_simulator(sim_url).ws_url, no_rest)
+    runner.stream.subscribe("price", "DOGE-USD")  # a symbol StandX does not list
+    runner.stream.subscribe("price", "BTC-USD")
+    consumer = asyncio.create_task(runner._consume())
+    try:
+        async with asyncio.timeout(15):
+            while "BTC-USD" not in runner.latest or "did not understand" not in caplog.text:
+                await asyncio.sleep(0.05)
+    finally:
+        await runner.stream.close()
+        consumer.cancel()
+        await asyncio.gather(consumer, return_exceptions=True)
+    assert (
+        "price stream: The StandX stream did not understand a request we sent (code 400): "
+        'invalid request payload: {"subscribe": {"channel": "price", "symbol": "DOGE-USD"}}'
+    ) in caplog.text

@@ -3,6 +3,7 @@ confirmation, the activity page, and random form input (never a server error).""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal as D
 from typing import Any
 
@@ -12,7 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from accounts.models import StandXAccount, User
+from portfolio import market
 from portfolio.models import AuditEntry
+from standx.rest import Endpoints, StandXClient
 from tests.conftest import PASSWORD
 from tests.portfolio.conftest import ledger, logged_in, mark
 
@@ -39,6 +42,29 @@ def test_field_errors_are_shown_and_nothing_is_sent(
     assert response.status_code == 200
     assert "The order was not sent: see the fields marked below." in page
     assert "Quantity goes in steps of" in page
+    assert not AuditEntry.objects.exists()
+    assert not any(
+        o["cl_ord_id"] == "sxp-test-form-1" for o in ledger(sim_url, alice_trader)["orders"]
+    )
+
+
+def test_a_halted_symbol_is_not_offered_and_an_order_for_it_is_refused_in_words(
+    alice: User, alice_trader: StandXAccount, sim_url: str,
+    symbol_status: Callable[[str, str], None],
+) -> None:  # fmt: skip
+    symbol_status("ETH-USD", "halt")
+    with StandXClient(endpoints=Endpoints.for_simulator(sim_url)) as public:
+        market.market_sync(public)
+    client = logged_in(alice)
+    offered = client.get(reverse("portfolio:order_new")).context["form"].fields["symbol"].choices
+    assert "BTC-USD" in dict(offered)
+    assert "ETH-USD" not in dict(offered)
+    # A page opened before the halt still posts ETH-USD.
+    response = client.post(reverse("portfolio:order_new"), order_post(alice_trader, "submit"))
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "ETH-USD is not open for trading on StandX right now" in page
+    assert "not one of the available choices" not in page
     assert not AuditEntry.objects.exists()
     assert not any(
         o["cl_ord_id"] == "sxp-test-form-1" for o in ledger(sim_url, alice_trader)["orders"]

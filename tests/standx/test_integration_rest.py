@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -49,6 +50,18 @@ def test_public_market_data(public: StandXClient) -> None:
         symbol="BTC-USD", resolution="1", start=now - timedelta(hours=1), end=now
     )
     assert all(c.low <= c.close <= c.high for c in candles)
+
+
+def test_listed_symbols_are_trading_and_a_halted_one_is_not_tradable(
+    public: StandXClient, alice: StandXClient, symbol_status: Callable[[str, str], None]
+) -> None:
+    assert {(i.status, i.tradable) for i in public.query_symbol_info()} == {("trading", True)}
+    symbol_status("XAU-USD", "halt")
+    (xau,) = public.query_symbol_info(symbol="XAU-USD")
+    assert (xau.status, xau.tradable) == ("halt", False)
+    with pytest.raises(errors.BadRequestError) as refused:
+        alice.new_order(symbol="XAU-USD", side="buy", order_type="market", qty="0.01")
+    assert refused.value.message == "symbol XAU-USD is not trading (status halt)"
 
 
 def test_an_unknown_symbol_is_a_clear_bad_request(public: StandXClient) -> None:
@@ -200,8 +213,9 @@ def test_a_signature_by_another_key_is_refused(alice: StandXClient) -> None:
         endpoints=alice.endpoints,
         rate_limiter=alice.rate_limiter,
     )
-    with pytest.raises(errors.InvalidSignatureError):
+    with pytest.raises(errors.InvalidSignatureError) as refused:
         forged.change_leverage(symbol="BTC-USD", leverage=3)
+    assert refused.value.message == "invalid body signature"
 
 
 def test_a_stale_timestamp_is_signature_expired_and_sync_clock_fixes_it(

@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from standx.rest import Credentials, Endpoints, StandXClient, new_cl_ord_id
-from standx.stream import MarketStream, OrderResponseStream, StreamMessage
+from standx.stream import MarketStream, OrderResponseStream, StreamError, StreamMessage
 
 
 async def first_message(stream: MarketStream, channel: str, timeout: float = 15) -> StreamMessage:
@@ -19,12 +19,32 @@ async def first_message(stream: MarketStream, channel: str, timeout: float = 15)
     raise AssertionError("the stream ended")
 
 
+async def first_refusal(stream: MarketStream, timeout: float = 15) -> StreamError:
+    async with asyncio.timeout(timeout):
+        async for event in stream.events():
+            if isinstance(event, StreamError):
+                await stream.close()
+                return event
+    raise AssertionError("the stream ended")
+
+
 async def test_the_public_price_channel_streams_marks(sim_url: str) -> None:
     stream = MarketStream(Endpoints.for_simulator(sim_url).ws_url)
     stream.subscribe("price", "BTC-USD")
     message = await first_message(stream, "price")
     assert message.data["symbol"] == "BTC-USD"
     assert Decimal(message.data["mark_price"]) > 0
+
+
+async def test_a_subscription_the_stream_refuses_is_reported_in_plain_words(sim_url: str) -> None:
+    stream = MarketStream(Endpoints.for_simulator(sim_url).ws_url)
+    stream.subscribe("price", "DOGE-USD")
+    refusal = await first_refusal(stream)
+    assert refusal.code == 400
+    assert str(refusal) == (
+        "The StandX stream did not understand a request we sent (code 400): "
+        'invalid request payload: {"subscribe": {"channel": "price", "symbol": "DOGE-USD"}}'
+    )
 
 
 async def test_user_channels_after_auth_report_an_order(

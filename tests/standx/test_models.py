@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -99,6 +100,22 @@ def test_symbol_info_gives_ticks_and_limits() -> None:
     assert info.max_leverage == Decimal(20) and info.max_open_orders == 100
     assert info.depth_ticks == (Decimal("0.01"), Decimal("0.1"), Decimal(1))
     assert info.price_cap_ratio == Decimal("0.3")
+
+
+@pytest.mark.parametrize(
+    ("extra", "status", "tradable"),
+    [
+        ({}, "trading", True),  # the docs' example has no status: treated as trading
+        ({"status": "trading"}, "trading", True),
+        ({"status": "halt"}, "halt", False),
+        ({"status": "trading", "enabled": False}, "trading", False),
+    ],
+)
+def test_symbol_info_status_decides_what_is_tradable(
+    extra: dict[str, Any], status: str, tradable: bool
+) -> None:
+    info = SymbolInfo.parse({**ex.SYMBOL_INFO[0], **extra})
+    assert (info.status, info.tradable) == (status, tradable)
 
 
 def test_market_and_price_parse_and_tolerate_nulls() -> None:

@@ -11,7 +11,14 @@ from websockets.exceptions import ConnectionClosedError
 
 from standx import errors
 from standx.rest import Credentials
-from standx.stream import MarketStream, Reconnected, SeqGap, StreamMessage, backoff
+from standx.stream import (
+    MarketStream,
+    Reconnected,
+    SeqGap,
+    StreamError,
+    StreamMessage,
+    backoff,
+)
 from tests.standx.test_errors import token
 
 
@@ -115,6 +122,64 @@ async def test_a_refused_stream_auth_is_an_authentication_error_not_a_retry_loop
     )
     with pytest.raises(errors.AuthenticationError, match="invalid token"):
         await collect(stream, 1)
+
+
+@pytest.mark.parametrize("code", [200, 0])
+async def test_it_accepts_the_stream_auth_acknowledgement_with_code_200_or_0(code: int) -> None:
+    # The docs answer 200; some live clients look for 0. Both mean signed in.
+    ack = {"seq": 1, "channel": "auth", "data": {"code": code, "msg": "success"}}
+
+    async def connector(url: str) -> Any:
+        return FakeSocket([ack, order(2)], drop=False)
+
+    stream = MarketStream(
+        "ws://x", credentials=Credentials(token()), user_channels=("order",), connector=connector
+    )
+    events = await collect(stream, 1)
+    assert events == [StreamMessage("order", {"id": 2}, seq=2)]
+
+
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        {"code": 400, "message": 'invalid request payload: {"ping":{}}'},
+        {
+            "seq": 2,
+            "channel": "error",
+            "data": {"code": 400, "msg": 'invalid request payload: {"ping":{}}'},
+        },
+    ],
+)
+async def test_it_reports_a_refused_frame_in_plain_words_in_either_shape(
+    refusal: dict[str, Any],
+) -> None:
+    async def connector(url: str) -> Any:
+        return FakeSocket([refusal, order(3)], drop=False)
+
+    stream = MarketStream("ws://x", connector=connector)
+    events = await collect(stream, 2)
+    assert events[0] == StreamError(400, 'invalid request payload: {"ping":{}}')
+    assert str(events[0]) == (
+        "The StandX stream did not understand a request we sent (code 400): "
+        'invalid request payload: {"ping":{}}'
+    )
+    assert isinstance(events[1], StreamMessage)  # the connection carries on
+
+
+async def test_a_refused_auth_frame_is_an_error_in_words_without_the_token() -> None:
+    creds = Credentials(token())
+    echoed = json.dumps({"auth": {"token": creds.token}})
+    refusal = {"code": 400, "message": f"invalid request payload: {echoed}"}
+
+    async def connector(url: str) -> Any:
+        return FakeSocket([refusal])
+
+    stream = MarketStream("ws://x", credentials=creds, connector=connector)
+    with pytest.raises(errors.BadRequestError) as caught:
+        await collect(stream, 1)
+    assert "The StandX stream did not understand a request we sent" in str(caught.value)
+    assert creds.token not in str(caught.value)
+    assert "***" in str(caught.value)
 
 
 async def test_connection_failures_back_off_up_to_30_seconds() -> None:

@@ -46,7 +46,8 @@ SYMBOL_INFO_KEYS = {
     "base_asset", "base_decimals", "created_at", "def_leverage", "depth_ticks", "enabled",
     "maker_fee", "max_leverage", "max_open_orders", "max_order_qty", "max_position_size",
     "min_order_qty", "price_cap_ratio", "price_floor_ratio", "price_tick_decimals",
-    "qty_tick_decimals", "quote_asset", "quote_decimals", "symbol", "taker_fee", "updated_at",
+    "qty_tick_decimals", "quote_asset", "quote_decimals", "status", "symbol", "taker_fee",
+    "updated_at",
 }  # fmt: skip
 MARKET_KEYS = {
     "base", "funding_rate", "high_price_24h", "index_price", "last_price", "low_price_24h",

@@ -120,6 +120,7 @@ def test_it_logs_in_an_evm_wallet_in_every_accepted_form(address_form: str, with
         signature = signature[2:]
     result = auth.login("bsc", {"signature": signature, "signedData": signed_data})
     assert result.address == address
+    assert result.request_key is not None
     assert bytes(result.request_key) == bytes(request_key.verify_key)
 
 
@@ -207,12 +208,22 @@ def test_prepare_signin_validates_its_input() -> None:
     for chain, body in [
         ("eth", {"address": "0x" + "a" * 40, "requestId": key}),
         ("bsc", {"address": "0x1234", "requestId": key}),
-        ("bsc", {"address": "0x" + "a" * 40, "requestId": "not-base58-0OIl"}),
+        ("bsc", {"address": "0x" + "a" * 40}),
+        ("bsc", {"address": "0x" + "a" * 40, "requestId": ""}),
         ("solana", {"address": "0x" + "a" * 40, "requestId": key}),
     ]:
         with pytest.raises(ApiError) as caught:
             auth.prepare_signin(chain, body)
         assert caught.value.status == 400
+
+
+def test_prepare_signin_takes_any_request_id_as_live_does() -> None:
+    auth = AuthService(seed=1)
+    for request_id in ("6f071beb-1b81-4c68-a8bf-66f1589c2146", "not-base58-0OIl"):
+        signed_data = auth.prepare_signin(
+            "bsc", {"address": "0x" + "a" * 40, "requestId": request_id}
+        )
+        assert claims(signed_data["signedData"])["requestId"] == request_id
 
 
 def test_access_tokens_are_hs256_with_exp_and_bound_to_the_key() -> None:
@@ -224,6 +235,7 @@ def test_access_tokens_are_hs256_with_exp_and_bound_to_the_key() -> None:
     assert payload["exp"] - payload["iat"] == 3600
     assert payload["sub"] == "bsc_0xabc0000000000000000000000000000000000001"
     info = auth.resolve(f"Bearer {token}")
+    assert info.key is not None
     assert bytes(info.key) == bytes(key.verify_key)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -141,3 +142,27 @@ def test_symbols_expose_margin_tiers(sim: str) -> None:
         "max_leverage": "20",
         "maint_rate": "0.025",
     }
+
+
+def test_a_halted_symbol_reports_its_status_and_refuses_new_orders(
+    sim: str, api: Api, symbol_status: Callable[[str, str], None]
+) -> None:
+    symbol_status("SOL-USD", "halt")
+    info = api.get("/api/query_symbol_info", auth=False, symbol="SOL-USD").json()
+    assert info[0]["status"] == "halt"
+    assert control(sim, "GET", "/sim/symbols")[2]["status"] == "halt"
+    refused = api.order(symbol="SOL-USD", side="buy", order_type="market", qty="1")
+    assert refused.status_code == 400
+    assert refused.json()["message"] == "symbol SOL-USD is not trading (status halt)"
+    # The other symbols trade on.
+    assert api.order(symbol="BTC-USD", side="buy", order_type="market", qty="0.001").is_success
+    symbol_status("SOL-USD", "trading")
+    assert api.order(symbol="SOL-USD", side="buy", order_type="market", qty="1").is_success
+
+
+def test_a_symbol_status_must_be_a_word(sim: str) -> None:
+    response = httpx.post(
+        f"{sim}/sim/symbol-status", json={"symbol": "SOL-USD", "status": ""}, timeout=10
+    )
+    assert response.status_code == 400
+    assert "status must be a word" in response.json()["message"]

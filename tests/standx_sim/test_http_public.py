@@ -45,6 +45,12 @@ def test_symbol_info_is_always_an_array_with_the_docs_fields(sim: str) -> None:
     assert one[0]["min_order_qty"] == "0.001"
 
 
+def test_every_listed_symbol_reports_the_live_trading_status(sim: str) -> None:
+    # Live clients keep only `status == "trading"` symbols: without it they see no market.
+    everything = get(sim, "/api/query_symbol_info").json()
+    assert {row["status"] for row in everything} == {"trading"}
+
+
 def test_symbol_market_and_price_have_the_docs_fields(sim: str) -> None:
     market = get(sim, "/api/query_symbol_market", symbol="BTC-USD").json()
     assert set(market) == MARKET_KEYS

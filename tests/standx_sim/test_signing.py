@@ -155,7 +155,7 @@ class TestCounterexamples:
                 SigningKey(SEED_1).verify_key,
                 NOW,
             )
-        assert caught.value.message == "invalid signature"
+        assert caught.value.message == "invalid body signature"
 
 
 def test_an_empty_payload_signs_with_a_trailing_comma() -> None:

@@ -112,8 +112,7 @@ async def test_subscribe_after_auth_is_accepted_and_before_auth_refused(sim: str
     async with connect(ws_url(sim, "/ws-stream/v1")) as ws:
         await ws.send(json.dumps({"subscribe": {"channel": "order"}}))
         refused = await recv(ws)
-        assert refused["channel"] == "error"
-        assert refused["data"]["code"] == 401
+        assert refused == {"code": 401, "message": "authenticate before subscribing to order"}
         await ws.send(json.dumps({"auth": {"token": api.token}}))
         assert (await recv(ws))["data"]["code"] == 200
         await ws.send(json.dumps({"subscribe": {"channel": "order"}}))
@@ -121,6 +120,29 @@ async def test_subscribe_after_auth_is_accepted_and_before_auth_refused(sim: str
         await post_order(api, ORDER)
         order = await recv_until(ws, "order")
         assert order["data"]["status"] == "filled"
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        "not json",
+        "[1, 2]",
+        '{"ping": {}}',
+        '{"subscribe": "price"}',
+        '{"subscribe": {"channel": "candles", "symbol": "BTC-USD"}}',
+        '{"subscribe": {"channel": "price", "symbol": "DOGE-USD"}}',
+    ],
+)
+async def test_an_unknown_or_malformed_frame_gets_the_live_top_level_error(
+    sim: str, frame: str
+) -> None:
+    async with connect(ws_url(sim, "/ws-stream/v1")) as ws:
+        await ws.send(frame)
+        assert await recv(ws) == {"code": 400, "message": f"invalid request payload: {frame}"}
+        # The connection stays usable, and an error frame took no seq.
+        await ws.send(json.dumps({"subscribe": {"channel": "price", "symbol": "BTC-USD"}}))
+        price = await recv(ws)
+        assert (price["channel"], price["seq"]) == ("price", 1)
 
 
 async def test_a_bad_token_gets_a_failed_auth_reply(sim: str) -> None:
