@@ -10,6 +10,8 @@ from django.conf import settings
 from accounts import crypto
 from accounts.models import StandXAccount
 from standx.rest import Credentials, Endpoints, StandXClient
+from venues import base as venue
+from venues import standx as standx_venue
 
 
 def default_endpoints() -> Endpoints:
@@ -27,6 +29,22 @@ def endpoints_for(account: StandXAccount) -> Endpoints:
         auth_url=account.auth_url,
         ws_url=account.ws_url,
         ws_api_url=account.ws_api_url,
+    )
+
+
+def public_endpoints() -> venue.Endpoints:
+    """The configured StandX, for public market data read by the server."""
+    return standx_venue.endpoints(
+        settings.STANDX_PERPS_URL,
+        settings.STANDX_AUTH_URL,
+        settings.STANDX_WS_URL,
+        settings.STANDX_WS_API_URL,
+    )
+
+
+def venue_endpoints_for(account: StandXAccount) -> venue.Endpoints:
+    return standx_venue.endpoints(
+        account.perps_url, account.auth_url, account.ws_url, account.ws_api_url
     )
 
 

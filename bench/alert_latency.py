@@ -46,7 +46,7 @@ def setup_accounts(n: int, url: str, base: Decimal) -> tuple[int, Decimal, Decim
     from django.utils import timezone
 
     from accounts.models import AccountMode, StandXAccount, User
-    from portfolio.alerting import rules_create_defaults
+    from portfolio.alerts.evaluation import rules_create_defaults
     from portfolio.models import BalanceSnapshot, MarketPrice, Position
 
     call_command("flush", interactive=False, verbosity=0)

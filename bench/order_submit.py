@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.simulator import start_sim  # noqa: E402
 from bench.sync_scale import _bench_database  # noqa: E402
+from venues import standx as standx_venue  # noqa: E402
 
 
 def run(runs: int) -> None:
@@ -38,9 +39,11 @@ def run(runs: int) -> None:
 
     from accounts import crypto
     from accounts.models import AccountMode, StandXAccount, User
-    from portfolio import market, order_rules, trading
+    from portfolio.domain import order_rules
+    from portfolio.market import store as market
     from portfolio.models import MarketPrice
-    from standx.rest import Endpoints, StandXClient
+    from portfolio.trading import services as trading
+    from standx.rest import Endpoints
 
     call_command("flush", interactive=False, verbosity=0)
     trading.RATE_LIMIT = 10**6  # the per-user guard is not what is timed
@@ -50,7 +53,7 @@ def run(runs: int) -> None:
         sim.post("/sim/limits", json={"enabled": False})
         sim.post("/sim/pause", json={"paused": True})
         endpoints = Endpoints.for_simulator(url)
-        with StandXClient(endpoints=endpoints) as public:
+        with standx_venue.ADAPTER.public(standx_venue.endpoints_for_simulator(url)) as public:
             market.market_sync(public)
         acct = sim.post("/sim/accounts", json={"chain": "bsc", "deposit": "100000"}).json()
         user = User.objects.create_user("alice")

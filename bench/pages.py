@@ -49,7 +49,7 @@ def populate(n_trades: int, n_orders: int) -> int:
     from django.utils import timezone
 
     from accounts.models import AccountMode, StandXAccount, User
-    from portfolio.alerting import rules_create_defaults
+    from portfolio.alerts.evaluation import rules_create_defaults
     from portfolio.models import (
         BalanceSnapshot,
         FundingPayment,
@@ -280,7 +280,7 @@ def main() -> None:
     from django.utils import timezone
 
     from accounts.models import User
-    from portfolio import charts, history
+    from portfolio.dashboard import charts, history
     from portfolio.models import Order, Trade
 
     call_command("migrate", verbosity=0)

@@ -41,7 +41,7 @@ from tests.pushservice import PushServer, PushService  # noqa: E402
 def subscribe_risky(service: PushService, n: int) -> int:
     """A device for each risky user (the first n // 100); returns how many."""
     from accounts.models import User
-    from portfolio import push
+    from portfolio.alerts import push
 
     risky = list(User.objects.order_by("pk")[: max(1, n // 100)])
     for user in risky:

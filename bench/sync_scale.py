@@ -75,7 +75,7 @@ def run_one(n: int, seconds: float, warmup_cap: float) -> dict[str, float]:
 
     from accounts import crypto
     from accounts.models import AccountMode, StandXAccount, User
-    from portfolio import alert_batches, sync
+    from portfolio.alerts import batches as alert_batches
     from portfolio.models import (
         BalanceSnapshot,
         Order,
@@ -84,6 +84,7 @@ def run_one(n: int, seconds: float, warmup_cap: float) -> dict[str, float]:
         SyncState,
         Trade,
     )
+    from portfolio.sync import pipeline as sync
     from standx.ratelimit import NoRateLimit
     from standx.rest import Credentials, Endpoints, StandXClient
 
@@ -292,7 +293,8 @@ def _worker_init() -> None:
     django.setup()
     from django.db import connection
 
-    from portfolio import alert_batches, sync
+    from portfolio.alerts import batches as alert_batches
+    from portfolio.sync import pipeline as sync
     from standx.rest import shared_transport
 
     connection.ensure_connection()
@@ -307,7 +309,7 @@ def _started() -> None:
 
 def _sync_in_worker(account_id: int) -> tuple[str, float, int]:
     """One `account_sync` in a worker: (outcome, CPU seconds, REST requests)."""
-    from portfolio import sync
+    from portfolio.sync import pipeline as sync
     from standx.ratelimit import CountingLimiter
 
     counter = CountingLimiter(sync.shared_rate_limiter())
@@ -321,7 +323,7 @@ def _sync_in_worker(account_id: int) -> tuple[str, float, int]:
 
 def _evaluate_in_worker() -> float:
     """One alert batch (what `portfolio.evaluate_synced` runs); returns its CPU seconds."""
-    from portfolio import alert_batches
+    from portfolio.alerts import batches as alert_batches
 
     cpu_start = time.thread_time()
     alert_batches.alerts_evaluate_queued()

@@ -8,7 +8,6 @@ class PortfolioConfig(AppConfig):
     verbose_name = "Portfolio"
 
     def ready(self) -> None:
-        from portfolio import (  # noqa: F401 - connect the signal handlers, register the checks
-            checks,
-            signals,
-        )
+        # Connect the signal handlers and register the deployment checks.
+        from portfolio import signals  # noqa: F401
+        from portfolio.alerts import checks  # noqa: F401

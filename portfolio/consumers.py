@@ -8,8 +8,10 @@ from asgiref.sync import async_to_sync
 from channels.exceptions import DenyConnection
 from channels.generic.websocket import JsonWebsocketConsumer
 
-from portfolio import alerting, deliveries, realtime
-from portfolio.selectors import live_state_for_user
+from portfolio import realtime
+from portfolio.alerts import deliveries
+from portfolio.alerts import evaluation as alerting
+from portfolio.dashboard.selectors import live_state_for_user
 
 
 class LiveConsumer(JsonWebsocketConsumer):

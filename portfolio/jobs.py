@@ -22,13 +22,25 @@ URGENT_QUEUE = "sync_urgent"
 DEFAULT_QUEUE = "celery"
 
 
+def queue_now(
+    task_name: str,
+    *args: Any,
+    queue: str = DEFAULT_QUEUE,
+    countdown: float | None = None,
+    expires: float | None = None,
+) -> None:
+    """Send ``task_name(*args)`` now; raises when the broker cannot take it (the caller knows
+    what to do instead)."""
+    app.send_task(task_name, args=args, queue=queue, countdown=countdown, expires=expires)
+
+
 def queue_after_commit(task_name: str, *args: Any, queue: str = DEFAULT_QUEUE) -> None:
     """Send ``task_name(*args)`` (ids only, never secrets) once the current transaction commits
     (at once outside a transaction)."""
 
     def send() -> None:
         try:
-            app.send_task(task_name, args=args, queue=queue)
+            queue_now(task_name, *args, queue=queue)
         except Exception:  # the broker down: logged; the rows stay queued and visible
             logger.exception("could not queue %s%r", task_name, args)
 

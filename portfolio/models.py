@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import models
 
 from accounts.models import StandXAccount
-from standx.models import SYMBOL_TRADING
+from portfolio.domain.order_rules import SYMBOL_TRADING
 
 
 def money(**kwargs: object) -> models.DecimalField:
@@ -289,7 +289,8 @@ def threshold(**kwargs: object) -> models.DecimalField:
 
 
 class AlertRule(models.Model):
-    """One user's alert rule (see :mod:`portfolio.alerts`); defaults are made at sign-up."""
+    """One user's alert rule (see :mod:`portfolio.domain.alert_rules`); defaults are made at
+    sign-up."""
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="alert_rules"

@@ -11,7 +11,7 @@ from django.contrib.auth.signals import user_logged_out
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 
-from standx_web.health import WORKER_HEARTBEAT_KEY, record_heartbeat
+from portfolio.health import WORKER_HEARTBEAT_KEY, record_heartbeat
 
 
 @worker_ready.connect
@@ -26,7 +26,7 @@ def _default_alert_rules(
 ) -> None:
     # Every user starts with sensible alert rules (editable on the rules page).
     if created and not raw:
-        from portfolio.alerting import rules_create_defaults
+        from portfolio.alerts.evaluation import rules_create_defaults
 
         rules_create_defaults(instance.pk)
 
@@ -36,7 +36,7 @@ def _detach_push_devices(sender: Any, request: Any, user: Any, **kwargs: Any) ->
     # A browser logged out gets no more of this user's alerts (the page also unsubscribes).
     if request is None or user is None:
         return
-    from portfolio.push import SESSION_DEVICES, subscriptions_detach
+    from portfolio.alerts.push import SESSION_DEVICES, subscriptions_detach
 
     ids = [i for i in request.session.get(SESSION_DEVICES, []) if isinstance(i, int)]
     if ids:

@@ -9,15 +9,21 @@ from celery.schedules import crontab
 from django.conf import settings
 from django.utils import timezone
 
-from accounts.standx_access import default_endpoints
-from portfolio import alert_batches, alerting, market, notify, push, retention, sync
+from accounts.standx_access import public_endpoints
+from portfolio.alerts import batches as alert_batches
+from portfolio.alerts import email as notify
+from portfolio.alerts import evaluation as alerting
+from portfolio.alerts import push
+from portfolio.health import WORKER_HEARTBEAT_KEY, record_heartbeat
 from portfolio.jobs import DEFAULT_QUEUE, URGENT_QUEUE
-from standx.errors import BadResponseError, RateLimitedError, ServerError, UnavailableError
-from standx.rest import StandXClient
+from portfolio.market import store as market
+from portfolio.sync import pipeline as sync
+from portfolio.sync import retention
 from standx_web.celery_app import app
-from standx_web.health import WORKER_HEARTBEAT_KEY, record_heartbeat
+from venues import registry
+from venues.errors import RateLimited, Unavailable
 
-TransientError = (UnavailableError, ServerError, RateLimitedError, BadResponseError)
+TransientError = (Unavailable, RateLimited)
 
 
 @shared_task(name="portfolio.worker_heartbeat", ignore_result=True, max_retries=0)
@@ -91,10 +97,9 @@ def setup_periodic_tasks(sender: Any, **kwargs: Any) -> None:
 )
 def sync_market() -> int:
     """Symbol info, marks, funding and funding history (public data)."""
-    with StandXClient(
-        endpoints=default_endpoints(), rate_limiter=sync.shared_rate_limiter()
-    ) as client:
-        return market.market_sync(client)
+    venue = registry.adapter("standx")
+    with venue.public(public_endpoints(), limiter=sync.shared_rate_limiter()) as session:
+        return market.market_sync(session)
 
 
 @shared_task(name="portfolio.evaluate_synced", ignore_result=True, max_retries=0)
@@ -136,6 +141,6 @@ def send_push(self: Any, delivery_id: int) -> str:
 def settle_order(audit_id: int) -> str:
     """Follow an order whose outcome the request could not see yet (``query_order`` by its
     ``cl_ord_id`` for up to ~15 s); the page hears the result over the live socket."""
-    from portfolio import trading
+    from portfolio.trading import services as trading
 
     return trading.order_outcome(audit_id, tries=60).status

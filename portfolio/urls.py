@@ -2,7 +2,10 @@ from __future__ import annotations
 
 from django.urls import path
 
-from portfolio import history_views, position_views, push_views, trade_views, views
+from portfolio.alerts import push_views
+from portfolio.alerts import views as alert_views
+from portfolio.dashboard import history_views, position_views, views
+from portfolio.trading import views as trade_views
 
 app_name = "portfolio"
 
@@ -36,10 +39,10 @@ urlpatterns = [
         trade_views.orders_cancel_all,
         name="orders_cancel_all",
     ),
-    path("alerts/", views.alert_history, name="alerts"),
-    path("alerts/rules/", views.alert_rules, name="alert_rules"),
-    path("alerts/snooze/", views.alert_snooze, name="alert_snooze"),
-    path("alerts/<int:pk>/ack/", views.alert_ack, name="alert_ack"),
+    path("alerts/", alert_views.alert_history, name="alerts"),
+    path("alerts/rules/", alert_views.alert_rules, name="alert_rules"),
+    path("alerts/snooze/", alert_views.alert_snooze, name="alert_snooze"),
+    path("alerts/<int:pk>/ack/", alert_views.alert_ack, name="alert_ack"),
     # The service worker and the manifest live at the root (contract 8).
     path("sw.js", push_views.service_worker, name="service_worker"),
     path("manifest.webmanifest", push_views.manifest, name="manifest"),

@@ -86,7 +86,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "portfolio.context_processors.alerts",
+                "portfolio.dashboard.context_processors.alerts",
             ],
         },
     },
@@ -265,7 +265,7 @@ SITE_URL = env_str("SITE_URL", "http://localhost:8000").rstrip("/")
 ALERT_SWEEP_SECONDS = env_float("ALERT_SWEEP_SECONDS", 15.0, minimum=1.0)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "StandX Portfolio <alerts@localhost>")
 
-# WEB PUSH (alerts that reach a closed tab; see portfolio/push.py)
+# WEB PUSH (alerts that reach a closed tab; see portfolio/alerts/push.py)
 # One stable VAPID pair: browsers' subscriptions are bound to its public key. `make run` keeps a
 # pair under ./var/; `python manage.py vapid_keys` prints a new one. Without a private key push
 # is unavailable, and `check --deploy` says so while WEB_PUSH_ENABLED is on.

@@ -218,3 +218,20 @@ def alice_linked(
         signing_key=alice_standx["signing_key"],
         endpoints=sim_endpoints,
     )
+
+
+def market_data_synced(sim_url: str) -> int:
+    """The simulator's public market data (symbols, marks, funding) stored, as the
+    ``sync_market`` task stores the configured venue's."""
+    from portfolio.market import store
+    from venues import standx as standx_venue
+
+    endpoints = standx_venue.endpoints_for_simulator(sim_url)
+    with standx_venue.ADAPTER.public(endpoints, limiter=_no_limit()) as session:
+        return store.market_sync(session)
+
+
+def _no_limit() -> Any:
+    from standx.ratelimit import NoRateLimit
+
+    return NoRateLimit()

@@ -8,7 +8,7 @@ from django.db import migrations
 
 
 def create_defaults(apps: Any, schema_editor: Any) -> None:
-    from portfolio.alerts import default_rules
+    from portfolio.domain.alert_rules import default_rules
 
     User = apps.get_model("accounts", "User")
     AlertRule = apps.get_model("portfolio", "AlertRule")

@@ -20,13 +20,14 @@ from playwright.sync_api import Page, expect
 
 from accounts.models import StandXAccount
 from accounts.standx_access import client_for
-from portfolio import funding, market, selectors, sync
+from portfolio.dashboard import selectors
 from portfolio.models import BalanceSnapshot, MarketPrice, Order, Position, Trade
+from portfolio.sync import funding
+from portfolio.sync import pipeline as sync
 from portfolio.templatetags.money import num, signed
 from standx.models import BALANCE_FIELDS
 from standx.ratelimit import NoRateLimit
-from standx.rest import Endpoints, StandXClient
-from tests.conftest import wait_for
+from tests.conftest import market_data_synced, wait_for
 from tests.e2e.conftest import demo_linked, off_loop, price_stream_on
 from tests.e2e.test_link_accounts import log_in
 
@@ -74,8 +75,7 @@ def demo_trader(sim_url: str) -> Iterator[StandXAccount]:
             )
 
         wait_for(synced, 20)
-        with StandXClient(endpoints=Endpoints.for_simulator(sim_url)) as public:
-            market.market_sync(public)
+        market_data_synced(sim_url)
         off_loop(lambda: funding.funding_rebuild(account, until=timezone.now()))
         history_of(account)
         yield account

@@ -22,7 +22,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from accounts.models import StandXAccount
-from portfolio import push
+from portfolio.alerts import push
 from portfolio.models import AlertDelivery, Position, PushSubscription
 from tests.conftest import child_env, child_server, wait_for
 from tests.e2e.conftest import (

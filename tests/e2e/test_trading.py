@@ -13,11 +13,10 @@ from playwright.sync_api import Page, expect
 
 from accounts.models import StandXAccount
 from accounts.standx_access import client_for
-from portfolio import market, sync
 from portfolio.models import AuditEntry, MarketPrice
+from portfolio.sync import pipeline as sync
 from standx.ratelimit import NoRateLimit
-from standx.rest import Endpoints, StandXClient
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, market_data_synced
 from tests.e2e.conftest import demo_linked, off_loop
 from tests.e2e.test_link_accounts import log_in
 
@@ -30,8 +29,7 @@ def demo_trading(sim_url: str) -> StandXAccount:
     assert account.can_trade
 
     def market_data() -> None:
-        with StandXClient(endpoints=Endpoints.for_simulator(sim_url)) as public:
-            market.market_sync(public)
+        market_data_synced(sim_url)
 
     off_loop(market_data)
     return account

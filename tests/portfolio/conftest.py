@@ -10,15 +10,13 @@ import pytest
 from django.test import Client
 
 from accounts.models import StandXAccount, User
-from portfolio import market
 from portfolio.models import MarketPrice
-from standx.rest import Endpoints, StandXClient
+from tests.conftest import market_data_synced
 
 
 @pytest.fixture
 def alice_trader(alice_linked: StandXAccount, sim_url: str) -> StandXAccount:
-    with StandXClient(endpoints=Endpoints.for_simulator(sim_url)) as public:
-        market.market_sync(public)
+    market_data_synced(sim_url)
     return alice_linked
 
 

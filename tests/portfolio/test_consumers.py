@@ -99,9 +99,10 @@ def alice_critical_alert() -> int:
     """Alice's SOL position crosses her critical health level; returns the alert's id."""
     from decimal import Decimal
 
-    from portfolio import alerting, market
+    from portfolio.alerts import evaluation as alerting
+    from portfolio.market import store as market
     from portfolio.models import Alert
-    from tests.portfolio.test_alerting import hold_sol, make_account
+    from tests.portfolio.alerts.test_evaluation import hold_sol, make_account
 
     account = make_account(User.objects.get(username="alice"))
     hold_sol(account)

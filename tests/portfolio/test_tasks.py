@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from portfolio import health
 from portfolio.tasks import worker_heartbeat
-from standx_web import health
 from tests.conftest import wait_for
 
 

@@ -7,8 +7,8 @@ from typing import Any
 from django.core.management.base import BaseCommand
 
 from accounts.standx_access import default_endpoints
-from portfolio.pricestream import PriceStreamRunner
-from portfolio.sync import shared_rate_limiter
+from portfolio.market.pricestream import PriceStreamRunner
+from portfolio.sync.pipeline import shared_rate_limiter
 from standx.rest import StandXClient
 
 

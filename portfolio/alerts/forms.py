@@ -1,0 +1,145 @@
+"""Forms of the alert pages: rule thresholds and delivery settings."""
+
+from __future__ import annotations
+
+import zoneinfo
+from decimal import Decimal
+from functools import cache
+from typing import Any
+
+from django import forms
+from django.forms import BaseModelFormSet, modelformset_factory
+
+from portfolio.alerts.evaluation import rule_of
+from portfolio.domain import alert_text
+from portfolio.domain.alert_rules import Direction, Metric, Severity
+from portfolio.models import AlertRule, AlertSettings
+
+
+@cache
+def time_zone_choices() -> list[tuple[str, str]]:
+    return [(z, z.replace("_", " ")) for z in sorted(zoneinfo.available_timezones())]
+
+
+class AlertRuleForm(forms.ModelForm):
+    """One rule's thresholds. Values are shown in the metric's own units (funding in %)."""
+
+    severity = forms.ChoiceField(choices=[(s.value, s.value.title()) for s in Severity])
+
+    class Meta:
+        model = AlertRule
+        fields = ["enabled", "severity", "trigger", "clear", "pending_seconds", "repeat_seconds"]
+        labels = {
+            "pending_seconds": "Pending (s)",
+            "repeat_seconds": "Repeat every (s)",
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name in ("trigger", "clear", "pending_seconds", "repeat_seconds"):
+            self.fields[name].widget.attrs.update({"inputmode": "decimal", "size": 8})
+        self.fields["repeat_seconds"].help_text = "Empty: notify once."
+        for name in ("trigger", "clear"):
+            value = self.initial.get(name)
+            if isinstance(value, Decimal):  # 2, not 2.0000000000
+                self.initial[name] = format(value.normalize(), "f")
+
+    @property
+    def info(self) -> alert_text.MetricInfo:
+        try:
+            return alert_text.METRICS[Metric(self.instance.metric)]
+        except ValueError:  # a form whose rule id was not the user's: shown with its error
+            return alert_text.MetricInfo("Unknown rule", "", 0)
+
+    @property
+    def bad_when(self) -> str:
+        return "below" if self.instance.direction == Direction.BELOW else "above"
+
+    def clean_trigger(self) -> Decimal:
+        return self._positive("trigger")
+
+    def clean_clear(self) -> Decimal:
+        return self._positive("clear")
+
+    def _positive(self, name: str) -> Decimal:
+        value: Decimal = self.cleaned_data[name]
+        if value < 0:
+            raise forms.ValidationError("Must be zero or more.")
+        return value
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        trigger, clear = data.get("trigger"), data.get("clear")
+        if trigger is not None and clear is not None:
+            below = self.instance.direction == Direction.BELOW
+            if (below and clear < trigger) or (not below and clear > trigger):
+                side = "at or above" if below else "at or below"
+                self.add_error(
+                    "clear",
+                    f"The clear level must be {side} the trigger ({trigger}), or the alert "
+                    "would flap.",
+                )
+        return data
+
+
+class BaseRuleFormSet(BaseModelFormSet):
+    def clean(self) -> None:
+        super().clean()
+        # Rules are edited, never added here: a changed form count is a stale or forged page.
+        if self.total_form_count() != self.initial_form_count():
+            raise forms.ValidationError("The list of rules changed: reload the page.")
+
+    def rules(self) -> list[tuple[AlertRule, Any]]:
+        """The rules as submitted (unsaved), for the preview."""
+        out = []
+        for form in self.initial_forms:
+            row: AlertRule = form.instance
+            for name, value in form.cleaned_data.items():
+                setattr(row, name, value)
+            out.append((row, rule_of(row)))
+        return out
+
+
+AlertRuleFormSet = modelformset_factory(
+    AlertRule,
+    form=AlertRuleForm,
+    formset=BaseRuleFormSet,
+    extra=0,
+    can_delete=False,
+    edit_only=True,
+)
+
+
+class AlertSettingsForm(forms.ModelForm):
+    time_zone = forms.ChoiceField(choices=time_zone_choices, label="Time zone")
+
+    class Meta:
+        model = AlertSettings
+        fields = ["time_zone", "quiet_start", "quiet_end", "email_critical"]
+        labels = {
+            "quiet_start": "Quiet hours from",
+            "quiet_end": "Quiet hours until",
+            "email_critical": "Email me critical alerts",
+        }
+        help_texts = {
+            "quiet_start": "Warnings wait during quiet hours; critical alerts always come.",
+            "email_critical": "Sent to the address of your login, as a fallback to the browser.",
+        }
+        widgets = {
+            "quiet_start": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+            "quiet_end": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+        }
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if (data.get("quiet_start") is None) != (data.get("quiet_end") is None):
+            raise forms.ValidationError("Give both ends of the quiet hours, or neither.")
+        return data
+
+
+class SnoozeForm(forms.Form):
+    minutes = forms.TypedChoiceField(
+        choices=[(0, "End snooze"), (30, "30 minutes"), (60, "1 hour"), (240, "4 hours"),
+                 (720, "12 hours")],
+        coerce=int,
+    )  # fmt: skip

@@ -1,0 +1,101 @@
+"""The alert pages: history, the rules editor with its preview, acknowledge and snooze."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+
+from portfolio.alerts import evaluation as alerting
+from portfolio.alerts.forms import AlertRuleFormSet, AlertSettingsForm, SnoozeForm
+from portfolio.dashboard import selectors
+from portfolio.dashboard.auth import user_id_of
+from portfolio.models import AlertRule, AlertSettings
+
+HISTORY_PAGE = 50
+SNOOZE_TEXT = {30: "30 minutes", 60: "1 hour", 240: "4 hours", 720: "12 hours"}
+
+
+@login_required
+def alert_history(request: HttpRequest) -> HttpResponse:
+    status = request.GET.get("status", "")
+    before = request.GET.get("before", "")
+    page = selectors.alert_history(
+        user_id_of(request),
+        status=status if status in ("firing", "resolved") else None,
+        before_id=int(before) if before.isdigit() else None,
+        limit=HISTORY_PAGE,
+    )
+    return render(
+        request,
+        "portfolio/alerts.html",
+        {"alerts": page.rows, "next_before": page.next_before, "status": status},
+    )
+
+
+@login_required
+def alert_rules(request: HttpRequest) -> HttpResponse:
+    """Edit thresholds and delivery; "Preview" shows what the submitted rules would fire now."""
+    user_id = user_id_of(request)
+    alerting.rules_create_defaults(user_id)  # users made before rules existed
+    rules = AlertRule.objects.filter(user_id=user_id)
+    prefs = AlertSettings.objects.get(user_id=user_id)
+    preview = None
+    if request.method == "POST":
+        formset = AlertRuleFormSet(request.POST, queryset=rules, prefix="rules")
+        settings_form = AlertSettingsForm(request.POST, instance=prefs, prefix="prefs")
+        if formset.is_valid() and settings_form.is_valid():
+            if request.POST.get("action") == "preview":
+                preview = alerting.rules_preview(user_id, formset.rules())  # type: ignore[attr-defined]
+            else:
+                alerting.rules_save(user_id, formset, settings_form)
+                messages.success(request, "Alert rules saved.")
+                return redirect("portfolio:alert_rules")
+        else:
+            messages.error(request, "Some values need fixing: see the fields marked below.")
+    else:
+        formset = AlertRuleFormSet(queryset=rules, prefix="rules")
+        settings_form = AlertSettingsForm(instance=prefs, prefix="prefs")
+    return render(
+        request,
+        "portfolio/alert_rules.html",
+        {"formset": formset, "settings_form": settings_form, "preview": preview},
+    )
+
+
+@login_required
+@require_POST
+def alert_ack(request: HttpRequest, pk: int) -> HttpResponse:
+    if alerting.alert_acknowledge(user_id=user_id_of(request), alert_id=pk) is None:
+        raise Http404
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+        target = reverse("portfolio:alerts")
+    return redirect(target)
+
+
+@login_required
+@require_POST
+def alert_snooze(request: HttpRequest) -> HttpResponse:
+    form = SnoozeForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose how long to snooze.")
+    else:
+        minutes = form.cleaned_data["minutes"]
+        until = timezone.now() + timedelta(minutes=minutes) if minutes else None
+        alerting.alerts_snooze(user_id=user_id_of(request), until=until)
+        messages.success(
+            request,
+            f"Warnings snoozed for {SNOOZE_TEXT.get(minutes, f'{minutes} minutes')}; "
+            "critical alerts still come."
+            if minutes
+            else "Snooze ended.",
+        )
+    return redirect("portfolio:alerts")

@@ -1,0 +1,155 @@
+"""Pages about what the user holds: positions and the stress slider, a symbol, the equity curve."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.utils import timezone
+
+from accounts.models import StandXAccount
+from accounts.standx_access import public_endpoints, venue_endpoints_for
+from portfolio.dashboard import charts, selectors
+from portfolio.dashboard.auth import user_id_of
+from portfolio.dashboard.forms import StressForm
+from portfolio.models import MarketSymbol, Position, Trade
+from venues.base import Endpoints
+
+HUNDRED = Decimal(100)
+
+
+@login_required
+def positions(request: HttpRequest) -> HttpResponse:
+    ctx = selectors.risk_context(user_id_of(request))
+    rows = selectors.positions_for_user(ctx, with_funding=True)
+    symbols = sorted({r.symbol for r in rows})
+    # Without JavaScript the stress form submits here and the result renders in the page.
+    form = StressForm(request.GET if "pct" in request.GET else None, symbols=symbols)
+    stress = None
+    if form.is_bound and form.is_valid():
+        stress = selectors.stress_for_user(
+            ctx, form.cleaned_data["symbol"], form.cleaned_data["pct"]
+        )
+    return render(
+        request,
+        "portfolio/positions.html",
+        {
+            "has_accounts": bool(ctx.views),
+            "positions": rows,
+            "summary": selectors.portfolio_summary(ctx) if ctx.views else None,
+            "stress_form": form,
+            "stress": stress,
+            "close_choices": [("1", "Close"), ("0.5", "Half"), ("0.25", "Quarter")],
+        },
+    )
+
+
+@login_required
+def positions_stress(request: HttpRequest) -> HttpResponse:
+    """The stress result as an HTML fragment for the slider (GET, so it has no side effects)."""
+    ctx = selectors.risk_context(user_id_of(request))
+    symbols = sorted({p.symbol for v in ctx.views for p in v.positions})
+    form = StressForm(request.GET, symbols=symbols)
+    if not form.is_valid():
+        return render(request, "portfolio/_stress.html", {"form": form}, status=400)
+    stress = selectors.stress_for_user(ctx, form.cleaned_data["symbol"], form.cleaned_data["pct"])
+    return render(request, "portfolio/_stress.html", {"form": form, "stress": stress})
+
+
+@login_required
+def equity_data(request: HttpRequest) -> JsonResponse:
+    ids = list(
+        StandXAccount.objects.filter(owner_id=user_id_of(request)).values_list("pk", flat=True)
+    )
+    curve = charts.equity_curve(ids, request.GET.get("range", ""), timezone.now())
+    return JsonResponse(curve.as_json())
+
+
+def _symbol_or_404(user_id: int, symbol: str) -> str:
+    known = (
+        MarketSymbol.objects.filter(symbol=symbol).exists()
+        or Position.objects.filter(account__owner_id=user_id, symbol=symbol).exists()
+        or Trade.objects.filter(account__owner_id=user_id, symbol=symbol).exists()
+    )
+    if not known:
+        raise Http404("No such symbol")
+    return symbol
+
+
+def _market_endpoints(account: StandXAccount | None) -> Endpoints:
+    """Public market data comes from where the user's first account trades (the simulator in
+    the demo), else from the configured StandX."""
+    return venue_endpoints_for(account) if account else public_endpoints()
+
+
+@login_required
+def symbol_detail(request: HttpRequest, symbol: str) -> HttpResponse:
+    ctx = selectors.risk_context(user_id_of(request))
+    page = selectors.symbol_page(ctx, symbol)
+    if not page.known:
+        raise Http404("No such symbol")
+    endpoints = _market_endpoints(ctx.views[0].account if ctx.views else None)
+    resolution = request.GET.get("resolution", charts.DEFAULT_RESOLUTION)
+    if resolution not in charts.RESOLUTIONS:
+        resolution = charts.DEFAULT_RESOLUTION
+    candles: list[dict[str, object]] = []
+    candles_error = ""
+    try:
+        candles = charts.candles(endpoints, symbol, resolution, timezone.now())
+    except charts.CandlesUnavailable as exc:
+        candles_error = str(exc)
+    change = None
+    if candles:
+        first, last = Decimal(str(candles[0]["open"])), Decimal(str(candles[-1]["close"]))
+        change = (last - first) / first * HUNDRED if first else None
+    funding_rows = [
+        {"time": f.time, "pct": f.funding_rate * HUNDRED, "mark": f.mark_price}
+        for f in page.funding
+    ]
+    price, info = page.price, page.info
+    return render(
+        request,
+        "portfolio/symbol.html",
+        {
+            "symbol": symbol,
+            "page": page,
+            "resolutions": charts.RESOLUTIONS.values(),
+            "resolution": resolution,
+            "chart": {
+                "candles": candles,
+                "markers": page.markers,
+                "resolution_s": charts.RESOLUTIONS[resolution].seconds,
+                "funding": [
+                    {"time": int(r["time"].timestamp()), "value": str(r["pct"])}
+                    for r in reversed(funding_rows)
+                ],
+            },
+            "candles_error": candles_error,
+            "change_pct": change,
+            "funding_rows": funding_rows,
+            "funding_pct": price.funding_rate * HUNDRED
+            if price and price.funding_rate is not None
+            else None,
+            "maker_pct": info.maker_fee * HUNDRED if info else None,
+            "taker_pct": info.taker_fee * HUNDRED if info else None,
+        },
+    )
+
+
+@login_required
+def symbol_candles(request: HttpRequest, symbol: str) -> JsonResponse:
+    user_id = user_id_of(request)
+    _symbol_or_404(user_id, symbol)
+    resolution = request.GET.get("resolution", charts.DEFAULT_RESOLUTION)
+    if resolution not in charts.RESOLUTIONS:
+        return JsonResponse({"error": "Unknown resolution."}, status=400)
+    try:
+        first = StandXAccount.objects.filter(owner_id=user_id).order_by("pk").first()
+        candles = charts.candles(_market_endpoints(first), symbol, resolution, timezone.now())
+    except charts.CandlesUnavailable as exc:
+        return JsonResponse({"error": str(exc)}, status=502)
+    return JsonResponse(
+        {"candles": candles, "resolution_s": charts.RESOLUTIONS[resolution].seconds}
+    )

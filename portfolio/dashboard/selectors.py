@@ -1,0 +1,463 @@
+"""Read-side queries for the dashboard."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.db import connection
+from django.db.models import Prefetch
+from django.utils import timezone
+
+from portfolio.alerts.evaluation import (
+    ALL_METRICS,
+    AccountView,
+    account_risk_of,
+    alert_payload,
+    load_views,
+    risk_inputs_of,
+    scope_health,
+    ticks_for,
+)
+from portfolio.dashboard import history
+from portfolio.domain import risk
+from portfolio.domain.alert_rules import Metric
+from portfolio.health import health_report
+from portfolio.models import (
+    Alert,
+    AlertDelivery,
+    AlertEvent,
+    AlertRule,
+    AlertSettings,
+    AlertStatus,
+    FundingRate,
+    MarketPrice,
+    MarketSymbol,
+    Trade,
+)
+
+CENTRE_RECENT = 20
+
+
+def firing_count(user_id: int) -> int:
+    return Alert.objects.filter(user_id=user_id, status=AlertStatus.FIRING).count()
+
+
+def alert_centre_for_user(user_id: int) -> dict[str, Any]:
+    """The alert centre: firing alerts (newest first), recent notifications, snooze."""
+    firing = (
+        Alert.objects.filter(user_id=user_id, status=AlertStatus.FIRING)
+        .select_related("account")
+        .order_by("-fired_at", "-id")
+    )
+    recent = (
+        AlertEvent.objects.filter(alert__user_id=user_id)
+        .select_related("alert")
+        .order_by("-at", "-id")[:CENTRE_RECENT]
+    )
+    settings = AlertSettings.objects.filter(user_id=user_id).first()
+    snoozed = settings.snoozed_until if settings else None
+    return {
+        "firing": [alert_payload(a, a.account.label) for a in firing],
+        "recent": [
+            {
+                "id": e.pk,
+                "alert_id": e.alert_id,
+                "kind": e.kind,
+                "severity": e.severity,
+                "title": e.title,
+                "body": e.body,
+                "at": e.at.isoformat(),
+            }
+            for e in recent
+        ],
+        "snoozed_until": snoozed.isoformat() if snoozed and snoozed > timezone.now() else None,
+    }
+
+
+def live_state_for_user(user: Any) -> dict[str, Any]:
+    """What a freshly (re)connected browser needs: who it is, how the system is, its alerts."""
+    health = health_report()
+    return {
+        "username": user.get_username(),
+        "server_time": timezone.now().isoformat(),
+        "system": {name: health[name] for name in ("database", "redis", "worker", "pricestream")},
+        "alerts": alert_centre_for_user(user.pk),
+    }
+
+
+@dataclass(frozen=True)
+class AlertPage:
+    rows: list[Alert]
+    next_before: int | None  # the keyset cursor of the next (older) page
+
+
+def alert_history(
+    user_id: int, *, status: str | None = None, before_id: int | None = None, limit: int = 50
+) -> AlertPage:
+    """The user's alerts newest first, with their notifications; keyset-paginated by id."""
+    query = Alert.objects.filter(user_id=user_id).exclude(status=AlertStatus.PENDING)
+    if status:
+        query = query.filter(status=status)
+    if before_id is not None:
+        query = query.filter(pk__lt=before_id)
+    rows = list(
+        query.select_related("account", "rule")
+        .prefetch_related(
+            Prefetch("events", AlertEvent.objects.order_by("at", "id")),
+            Prefetch("events__deliveries", AlertDelivery.objects.order_by("channel", "id")),
+        )
+        .order_by("-id")[: limit + 1]
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return AlertPage(rows, rows[-1].pk if more and rows else None)
+
+
+@dataclass(frozen=True)
+class PositionRow:
+    anchor: str  # "pos-<account id>-<symbol>": where an alert's link lands
+    account_id: int
+    account: str
+    symbol: str
+    side: str
+    size: Decimal
+    entry: Decimal
+    mark: Decimal | None
+    notional: Decimal
+    upnl: Decimal
+    roe_pct: Decimal | None
+    leverage: Decimal | None
+    margin_mode: str
+    liq_price: Decimal | None
+    exchange_liq_price: Decimal | None
+    distance_pct: Decimal | None
+    health: Decimal | None
+    level: str  # "", "warn" or "bad" by the user's own health rules
+    funding: Decimal  # since the position opened: received positive, paid negative
+    can_trade: bool = False  # the account is linked for trading: show the close buttons
+
+
+def _display_price(price: Decimal | None, tick: Decimal | None, like: Decimal) -> Decimal | None:
+    # Without the symbol's tick (market data not synced yet), show as many places as the entry.
+    if price is None or tick is not None:
+        return price
+    exponent = like.normalize().as_tuple().exponent
+    places = -exponent if isinstance(exponent, int) and exponent < 0 else 0
+    return price.quantize(Decimal(1).scaleb(-places))
+
+
+@dataclass(frozen=True)
+class RiskContext:
+    """One load of a user's accounts, shared by the overview's summary and positions."""
+
+    views: list[AccountView]
+    ticks: dict[str, Decimal]
+    levels: dict[str, Decimal]  # the user's enabled health rule triggers, by rule key
+    now: datetime
+
+    @property
+    def account_ids(self) -> list[int]:
+        return [v.account.pk for v in self.views]
+
+
+def risk_context(user_id: int) -> RiskContext:
+    now = timezone.now()
+    metrics = ALL_METRICS - {Metric.DRAWDOWN_PCT, Metric.LIQUIDATED}
+    views = sorted(load_views(None, metrics, now, owner_id=user_id), key=lambda v: v.account.pk)
+    levels = dict(
+        AlertRule.objects.filter(
+            user_id=user_id, key__in=["health-warning", "health-critical"], enabled=True
+        ).values_list("key", "trigger")
+    )
+    return RiskContext(
+        views, ticks_for({p.symbol for v in views for p in v.positions}), levels, now
+    )
+
+
+def health_level(health: Decimal | None, levels: dict[str, Decimal]) -> str:
+    """ "bad" below the user's critical health level, "warn" below the warning one, else ""."""
+    if health is None:
+        return ""
+    if "health-critical" in levels and health < levels["health-critical"]:
+        return "bad"
+    if "health-warning" in levels and health < levels["health-warning"]:
+        return "warn"
+    return ""
+
+
+# Funding of each open position since it opened (FundingPayment is rebuilt per funding time).
+FUNDING_SQL = """
+SELECT p.account_id, p.symbol, COALESCE(SUM(f.amount), 0)
+FROM portfolio_position p
+JOIN portfolio_fundingpayment f
+  ON f.account_id = p.account_id AND f.symbol = p.symbol
+ AND (p.opened_at IS NULL OR f.funding_time >= p.opened_at)
+WHERE p.account_id = ANY(%s)
+GROUP BY p.account_id, p.symbol
+"""
+
+
+def funding_of_positions(account_ids: list[int]) -> dict[tuple[int, str], Decimal]:
+    if not account_ids:
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute(FUNDING_SQL, [account_ids])
+        return {(a, s): amount for a, s, amount in cursor.fetchall()}
+
+
+def positions_for_user(ctx: RiskContext, *, with_funding: bool = False) -> list[PositionRow]:
+    """Every open position of the user's accounts with its risk, worst health first."""
+    rows: list[PositionRow] = []
+    funding = funding_of_positions(ctx.account_ids) if with_funding else {}
+    for view in ctx.views:
+        ar = account_risk_of(view, ctx.ticks)
+        for p, pr in zip(view.positions, ar.positions, strict=True):
+            health = scope_health(p, pr, ar, has_balance=view.balance is not None)
+            rows.append(
+                PositionRow(
+                    anchor=f"pos-{view.account.pk}-{p.symbol}",
+                    account_id=view.account.pk,
+                    account=view.account.label,
+                    symbol=p.symbol,
+                    side=pr.side,
+                    size=abs(p.qty),
+                    entry=p.entry_price,
+                    mark=p.mark_price,
+                    notional=pr.notional,
+                    upnl=pr.upnl,
+                    roe_pct=pr.roe * 100 if pr.roe is not None else None,
+                    leverage=p.leverage,
+                    margin_mode=p.margin_mode,
+                    liq_price=_display_price(pr.liq_price, ctx.ticks.get(p.symbol), p.entry_price),
+                    exchange_liq_price=p.liq_price,
+                    distance_pct=pr.distance_pct,
+                    health=health,
+                    level=health_level(health, ctx.levels),
+                    funding=funding.get((view.account.pk, p.symbol), Decimal(0)),
+                    can_trade=view.account.can_trade,
+                )
+            )
+    rows.sort(key=lambda r: (r.health is None, r.health or 0))
+    return rows
+
+
+@dataclass(frozen=True)
+class AccountSummary:
+    anchor: str
+    label: str
+    has_data: bool
+    equity: Decimal
+    balance: Decimal
+    upnl: Decimal
+    realized_24h: Decimal
+    margin_used: Decimal
+    available: Decimal | None
+    health: Decimal | None  # the worst scope's health multiple
+    level: str  # "", "warn", "bad" by the user's health rules
+    age_s: int | None  # seconds since the last successful sync
+    synced_at: datetime | None
+    stale: bool
+
+
+@dataclass(frozen=True)
+class PortfolioSummary:
+    accounts: list[AccountSummary]
+    equity: Decimal
+    balance: Decimal
+    upnl: Decimal
+    realized_24h: Decimal
+    margin_used: Decimal
+    available: Decimal
+
+
+STALE_AFTER_S = 120  # the default "data stale" rule's trigger
+
+
+def portfolio_summary(ctx: RiskContext) -> PortfolioSummary:
+    """Per linked account and in total: equity at the live mark, balance, uPnL, 24 h realized
+    PnL, margin used and available, worst health and data age."""
+    now = ctx.now
+    zero = Decimal(0)
+    rows: list[AccountSummary] = []
+    for view in sorted(ctx.views, key=lambda v: v.account.label.lower()):
+        b = view.balance
+        ar = account_risk_of(view, ctx.ticks)
+        upnl = sum((p.upnl for p in ar.positions), zero)
+        health = ar.worst_health if b is not None or not ar.positions else None
+        state = getattr(view.account, "sync_state", None)
+        last = state.last_success_at if state else None
+        age = int((now - last).total_seconds()) if last else None
+        rows.append(
+            AccountSummary(
+                anchor=f"account-{view.account.pk}",
+                label=view.account.label,
+                has_data=b is not None,
+                equity=(b.balance + upnl) if b else zero,
+                balance=b.balance if b else zero,
+                upnl=upnl,
+                realized_24h=b.pnl_freeze if b else zero,
+                margin_used=(b.cross_margin + b.isolated_balance) if b else zero,
+                available=b.cross_available if b else None,
+                health=health,
+                level=health_level(health, ctx.levels),
+                age_s=age,
+                synced_at=last,
+                stale=age is None or age > STALE_AFTER_S or bool(state and state.stale),
+            )
+        )
+    return PortfolioSummary(
+        accounts=rows,
+        equity=sum((r.equity for r in rows), zero),
+        balance=sum((r.balance for r in rows), zero),
+        upnl=sum((r.upnl for r in rows), zero),
+        realized_24h=sum((r.realized_24h for r in rows), zero),
+        margin_used=sum((r.margin_used for r in rows), zero),
+        available=sum((r.available or zero for r in rows), zero),
+    )
+
+
+# -- stress -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StressPosition:
+    anchor: str
+    account: str
+    symbol: str
+    mark: Decimal
+    health: Decimal | None
+    level: str
+    liquidated: bool
+
+
+@dataclass(frozen=True)
+class StressAccount:
+    label: str
+    equity_before: Decimal
+    equity_after: Decimal
+    health_before: Decimal | None
+    health_after: Decimal | None
+    level: str
+    liquidated: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class StressView:
+    symbol: str  # "" for all symbols
+    pct: Decimal
+    accounts: list[StressAccount]
+    positions: list[StressPosition]
+    equity_before: Decimal
+    equity_after: Decimal
+
+    @property
+    def liquidated(self) -> list[StressPosition]:
+        return [p for p in self.positions if p.liquidated]
+
+
+def stress_for_user(ctx: RiskContext, symbol: str, pct: Decimal) -> StressView:
+    """The user's accounts if ``symbol``'s mark (every mark when ``symbol`` is "") moved by
+    ``pct`` percent: equity, health, and which positions would be liquidated."""
+    zero = Decimal(0)
+    accounts: list[StressAccount] = []
+    positions: list[StressPosition] = []
+    for view in sorted(ctx.views, key=lambda v: v.account.label.lower()):
+        if not view.positions:
+            continue
+        account_in, positions_in = risk_inputs_of(view, ctx.ticks)
+        before = risk.account_risk(account_in, positions_in)
+        moves = {symbol: pct} if symbol else {}
+        result = risk.stress(account_in, positions_in, moves, all_symbols=None if symbol else pct)
+        after = result.risk
+        has_balance = view.balance is not None
+        for p, pr in zip(view.positions, after.positions, strict=True):
+            health = scope_health(p, pr, after, has_balance=has_balance)
+            mark = (p.mark_price or p.entry_price) * (1 + result.moves[p.symbol] / 100)
+            tick = ctx.ticks.get(p.symbol)
+            positions.append(
+                StressPosition(
+                    anchor=f"pos-{view.account.pk}-{p.symbol}",
+                    account=view.account.label,
+                    symbol=p.symbol,
+                    mark=mark.quantize(tick) if tick else mark,
+                    health=health,
+                    level=health_level(health, ctx.levels),
+                    liquidated=p.symbol in result.liquidated,
+                )
+            )
+        health_after = after.worst_health if has_balance or not view.positions else None
+        accounts.append(
+            StressAccount(
+                label=view.account.label,
+                equity_before=before.equity,
+                equity_after=after.equity,
+                health_before=before.worst_health if has_balance else None,
+                health_after=health_after,
+                level=health_level(health_after, ctx.levels),
+                liquidated=result.liquidated,
+            )
+        )
+    return StressView(
+        symbol=symbol,
+        pct=pct,
+        accounts=accounts,
+        positions=positions,
+        equity_before=sum((a.equity_before for a in accounts), zero),
+        equity_after=sum((a.equity_after for a in accounts), zero),
+    )
+
+
+# -- symbol page --------------------------------------------------------------------------------
+
+FUNDING_HISTORY_DAYS = 7
+MARKERS_SHOWN = 500
+
+
+@dataclass(frozen=True)
+class SymbolPage:
+    info: MarketSymbol | None
+    price: MarketPrice | None
+    funding: list[FundingRate]  # newest first
+    markers: list[dict[str, Any]]  # the user's fills: chart markers, oldest first
+    positions: list[PositionRow]
+
+    @property
+    def known(self) -> bool:
+        """Listed by the exchange, held or traded by the user: worth a page."""
+        return bool(self.info or self.positions or self.markers)
+
+
+def symbol_page(ctx: RiskContext, symbol: str) -> SymbolPage:
+    now = ctx.now
+    funding = list(
+        FundingRate.objects.filter(
+            symbol=symbol, time__gte=now - timedelta(days=FUNDING_HISTORY_DAYS)
+        ).order_by("-time")
+    )
+    fills = history.newest(
+        history.TRADES,
+        Trade.objects.filter(account_id__in=ctx.account_ids, symbol=symbol).only(
+            "account_id", "traded_at", "side", "qty", "price"
+        ),
+        ctx.account_ids,
+        None,
+        MARKERS_SHOWN,
+    )
+    markers = [
+        {
+            "time": int(t.traded_at.timestamp()),
+            "side": t.side,
+            "text": f"{t.side.title()} {t.qty.normalize():f} @ {t.price.normalize():f}",
+        }
+        for t in reversed(fills)
+    ]
+    return SymbolPage(
+        info=MarketSymbol.objects.filter(symbol=symbol).first(),
+        price=MarketPrice.objects.filter(symbol=symbol).first(),
+        funding=funding,
+        markers=markers,
+        positions=[p for p in positions_for_user(ctx) if p.symbol == symbol],
+    )

@@ -1,0 +1,185 @@
+"""The price stream: one long-running process holding StandX's public ``price`` channel for every
+symbol any linked account holds.
+
+Each new mark is stored, the affected positions re-priced and their accounts' alert rules
+evaluated (:func:`portfolio.alerts.evaluation.alerts_evaluate_symbol`) between polls. Prices
+are coalesced per symbol: while one is being processed, newer ones replace each other, so a
+burst never builds a backlog and the latest mark is always the next one handled. An unchanged
+mark is rewritten at most every ``write_every`` seconds.
+
+The stream reconnects with backoff (``standx.stream``); when a held symbol has had no
+price for ``stale_after`` seconds, it is read over REST instead. A heartbeat in Redis tells
+``/healthz`` the process is alive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from asgiref.sync import sync_to_async
+
+from portfolio.alerts import evaluation as alerting
+from portfolio.health import PRICESTREAM_HEARTBEAT_KEY, record_heartbeat
+from portfolio.market import store as market
+from standx import errors as standx_errors
+from standx.models import opt_dec
+from standx.rest import StandXClient
+from standx.stream import MarketStream, Reconnected, StreamError, StreamMessage
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class PriceStreamRunner:
+    def __init__(
+        self,
+        ws_url: str,
+        rest_client: Callable[[], StandXClient],
+        *,
+        refresh_every: float = 15.0,
+        stale_after: float = 10.0,
+        heartbeat_every: float = 5.0,
+        write_every: float = 1.0,
+    ) -> None:
+        self.stream = MarketStream(ws_url)
+        self.rest_client = rest_client
+        self.refresh_every = refresh_every
+        self.stale_after = stale_after
+        self.heartbeat_every = heartbeat_every
+        self.write_every = write_every
+        self.symbols: set[str] = set()
+        self.last_seen: dict[str, float] = {}
+        self.last_written: dict[str, float] = {}
+        self.last_mark: dict[str, Decimal | None] = {}
+        self.latest: dict[str, tuple[Decimal | None, Decimal | None, Decimal | None]] = {}
+        self.wakeup = asyncio.Event()
+        self._in_flight: set[asyncio.Future[Any]] = set()
+
+    async def _in_thread(self, fn: Callable[..., T], *args: Any) -> T:
+        """``sync_to_async(fn)(*args)`` that a stop lets finish.
+
+        Cancelling a ``sync_to_async`` call leaves its thread running; at a stop that thread
+        would outlive the event loop and fail halfway (its commit hooks publish through
+        ``async_to_sync``, which cannot start a loop once the interpreter is exiting). So the
+        call is shielded, and :meth:`run` waits for what is in flight before it returns.
+        """
+        future = asyncio.ensure_future(sync_to_async(fn)(*args))
+        self._in_flight.add(future)
+        future.add_done_callback(self._in_flight.discard)
+        return await asyncio.shield(future)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        await self.refresh_symbols()
+        tasks = [
+            asyncio.create_task(self._consume()),
+            asyncio.create_task(self._process()),
+            asyncio.create_task(self._every(self.refresh_every, self.refresh_symbols)),
+            asyncio.create_task(self._every(self.heartbeat_every, self._heartbeat_and_fallback)),
+        ]
+        await stop.wait()
+        await self.stream.close()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*self._in_flight, return_exceptions=True)
+
+    async def refresh_symbols(self) -> None:
+        held = await self._in_thread(market.held_symbols)
+        for symbol in sorted(held - self.symbols):
+            self.stream.subscribe("price", symbol)
+            self.last_seen.setdefault(symbol, time.monotonic())
+            logger.info("price stream: watching %s", symbol)
+        self.symbols |= held
+
+    async def _every(self, seconds: float, job: Callable[[], Any]) -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            try:
+                await job()
+            except Exception:
+                logger.exception("price stream: periodic job failed")
+
+    async def _consume(self) -> None:
+        async for event in self.stream.events():
+            if isinstance(event, Reconnected):
+                logger.info("price stream: reconnected (%s)", event.reason)
+                continue
+            if isinstance(event, StreamError):
+                # E.g. a symbol StandX no longer lists: the other subscriptions carry on.
+                logger.warning("price stream: %s", event)
+                continue
+            if isinstance(event, StreamMessage) and event.channel == "price":
+                await self.on_price(event.data)
+
+    async def on_price(self, data: Any) -> None:
+        if not isinstance(data, dict) or not isinstance(data.get("symbol"), str):
+            return
+        symbol = data["symbol"]
+        self.last_seen[symbol] = time.monotonic()
+        try:
+            mark = opt_dec(data.get("mark_price"), "mark_price")
+            index = opt_dec(data.get("index_price"), "index_price")
+            last = opt_dec(data.get("last_price"), "last_price")
+        except standx_errors.BadResponseError:
+            logger.warning("price stream: malformed price for %s ignored", symbol)
+            return
+        self.latest[symbol] = (mark, index, last)
+        self.wakeup.set()
+
+    async def _process(self) -> None:
+        while True:
+            await self.wakeup.wait()
+            self.wakeup.clear()
+            while self.latest:
+                symbol = next(iter(self.latest))
+                mark, index, last = self.latest.pop(symbol)
+                now = time.monotonic()
+                unchanged = mark == self.last_mark.get(symbol, object())
+                if unchanged and now - self.last_written.get(symbol, 0.0) < self.write_every:
+                    continue
+                self.last_written[symbol] = now
+                self.last_mark[symbol] = mark
+                try:
+                    await self._store(symbol, mark, index, last, "stream")
+                except Exception:  # one bad write must not stop the stream
+                    logger.exception("price stream: storing %s failed", symbol)
+
+    async def _store(
+        self, symbol: str, mark: Decimal | None, index: Decimal | None, last: Decimal | None,
+        source: str,
+    ) -> None:  # fmt: skip
+        await self._in_thread(_store_and_evaluate, symbol, mark, index, last, source)
+
+    async def _heartbeat_and_fallback(self) -> None:
+        now = time.monotonic()
+        stale = [s for s in self.symbols if now - self.last_seen.get(s, 0.0) > self.stale_after]
+        if stale:
+            await self._in_thread(self._rest_fallback, stale)
+        await self._in_thread(record_heartbeat, PRICESTREAM_HEARTBEAT_KEY)
+
+    def _rest_fallback(self, symbols: list[str]) -> None:
+        try:
+            with self.rest_client() as client:
+                for symbol in symbols:
+                    price = client.query_symbol_price(symbol=symbol)
+                    _store_and_evaluate(
+                        symbol, price.mark_price, price.index_price, price.last_price, "rest"
+                    )
+        except standx_errors.StandXError as exc:
+            logger.warning("price stream: REST fallback failed: %s", exc)
+
+
+def _store_and_evaluate(
+    symbol: str, mark: Decimal | None, index: Decimal | None, last: Decimal | None, source: str
+) -> None:
+    market.mark_store(symbol, mark=mark, index=index, last=last, source=source)
+    if mark is not None:
+        try:
+            alerting.alerts_evaluate_symbol(symbol)
+        except Exception:  # the mark is stored; the next one evaluates again
+            logger.exception("price stream: alert evaluation for %s failed", symbol)

@@ -1,0 +1,140 @@
+"""Market data in Postgres: symbol info, the latest marks and funding, funding-rate history.
+
+Public data, read through a venue's :class:`venues.base.PublicSession` with no credentials.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import Case, F, Max, Min, Value, When
+from django.db.models.functions import Abs
+from django.utils import timezone
+
+from portfolio.models import FundingRate, MarketPrice, MarketSymbol, Position, Trade
+from venues.base import Instrument, PublicSession
+
+FUNDING_BACKFILL = timedelta(days=7)
+# A mark from the stream younger than this is not overwritten by a REST poll.
+STREAM_PRECEDENCE = timedelta(seconds=10)
+# The venue stamps rates finer than the whole milliseconds a query's bound has: a rate booked in
+# the same millisecond as ``now`` would otherwise wait for the next sync.
+FUNDING_READ_AHEAD = timedelta(seconds=1)
+
+
+def held_symbols() -> set[str]:
+    return set(Position.objects.values_list("symbol", flat=True).distinct())
+
+
+@transaction.atomic
+def symbols_store(infos: list[Instrument]) -> None:
+    for info in infos:
+        MarketSymbol.objects.update_or_create(
+            symbol=info.symbol,
+            defaults={
+                "base_asset": info.base_asset, "quote_asset": info.quote_asset,
+                "price_tick_decimals": info.price_tick_decimals,
+                "qty_tick_decimals": info.qty_tick_decimals,
+                "quote_decimals": info.quote_decimals,
+                "min_order_qty": info.min_order_qty, "max_order_qty": info.max_order_qty,
+                "max_leverage": info.max_leverage, "maker_fee": info.maker_fee,
+                "taker_fee": info.taker_fee, "price_cap_ratio": info.price_cap_ratio,
+                "price_floor_ratio": info.price_floor_ratio, "enabled": info.enabled,
+                "status": info.status,
+            },
+        )  # fmt: skip
+
+
+def mark_store(
+    symbol: str,
+    *,
+    mark: Decimal | None,
+    index: Decimal | None = None,
+    last: Decimal | None = None,
+    source: str,
+    at: datetime | None = None,
+) -> None:
+    """Record a mark (from the stream or REST) and refresh the affected positions' uPnL."""
+    now = at or timezone.now()
+    prices = {"mark_price": mark, "index_price": index, "last_price": last}
+    defaults: dict[str, object] = {
+        "source": source,
+        "updated_at": now,
+        **{name: value for name, value in prices.items() if value is not None},
+    }
+    with transaction.atomic():
+        MarketPrice.objects.update_or_create(symbol=symbol, defaults=defaults)
+        if mark is not None:
+            _reprice_positions(symbol, mark)
+
+
+def _reprice_positions(symbol: str, mark: Decimal) -> None:
+    """Between polls the exchange's uPnL is stale: recompute it at the new mark, in one statement.
+
+    qty is signed, so one formula serves both sides. The maintenance margin scales with the
+    notional at the same rate (r = MM / notional), so health and liquidation price stay exact
+    until the next poll brings the exchange's own figures.
+    """
+    Position.objects.filter(symbol=symbol).update(
+        maint_margin=Case(
+            When(
+                position_value__gt=0,
+                then=F("maint_margin") * Abs(F("qty")) * Value(mark) / F("position_value"),
+            ),
+            default=F("maint_margin"),
+        ),
+        mark_price=Value(mark),
+        position_value=Abs(F("qty")) * Value(mark),
+        upnl=F("qty") * (Value(mark) - F("entry_price")),
+    )
+
+
+def market_sync(session: PublicSession, *, now: datetime | None = None) -> int:
+    """Symbol info for every symbol; marks, funding and funding history for held symbols."""
+    now = now or timezone.now()
+    infos = session.instruments()
+    symbols_store(infos)
+    held = held_symbols() or {i.symbol for i in infos if i.enabled}
+    written = 0
+    for symbol in sorted(held):
+        market = session.quote(symbol)
+        fresh_stream = MarketPrice.objects.filter(
+            symbol=symbol, source="stream", updated_at__gte=now - STREAM_PRECEDENCE
+        ).exists()
+        MarketPrice.objects.update_or_create(
+            symbol=symbol,
+            defaults={
+                "funding_rate": market.funding_rate,
+                "next_funding_time": market.next_funding_time,
+                "updated_at": now,
+            },
+        )
+        if not fresh_stream:
+            mark_store(
+                symbol, mark=market.mark_price, index=market.index_price,
+                last=market.last_price, source="rest", at=now,
+            )  # fmt: skip
+        since = FundingRate.objects.filter(symbol=symbol).aggregate(t=Max("time"))["t"]
+        if since is None:
+            # First time: back to the oldest fill of this symbol we hold (funding is rebuilt
+            # from these rates), and at least a week.
+            oldest = Trade.objects.filter(symbol=symbol).aggregate(t=Min("traded_at"))["t"]
+            since = min(filter(None, [oldest, now - FUNDING_BACKFILL]))
+        rates = session.funding_history(symbol, since, now + FUNDING_READ_AHEAD)
+        created = FundingRate.objects.bulk_create(
+            [
+                FundingRate(
+                    symbol=r.symbol,
+                    time=r.time,
+                    funding_rate=r.funding_rate,
+                    mark_price=r.mark_price,
+                    index_price=r.index_price,
+                )
+                for r in rates
+            ],
+            ignore_conflicts=True,
+        )
+        written += len(created) + 1
+    return written

@@ -1,0 +1,204 @@
+"""Trading pages: the order form with preview, one-click risk actions, the kill switch and the
+activity (audit) page. Views parse and render; ``portfolio.trading.services`` signs and sends."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+
+from portfolio.alerts.evaluation import risk_inputs_of
+from portfolio.dashboard import selectors
+from portfolio.dashboard.auth import user_id_of
+from portfolio.domain import order_rules
+from portfolio.models import AuditEntry, AuditStatus
+from portfolio.trading import services as trading
+from portfolio.trading.forms import KillSwitchForm, OrderForm, PositionAdjustForm
+
+ACTIVITY_PAGE = 50
+FRACTIONS = {"1": Decimal(1), "0.5": Decimal("0.5"), "0.25": Decimal("0.25")}
+
+
+def _preview(form: OrderForm, user_id: int) -> order_rules.Preview | None:
+    if form.ticket is None or form.rules is None or form.mark is None:
+        return None
+    ctx = selectors.risk_context(user_id)
+    view = next((v for v in ctx.views if v.account.pk == form.cleaned_data["account"]), None)
+    if view is None:
+        return None
+    account, positions = risk_inputs_of(view, ctx.ticks)
+    others = [p for p in positions if p.symbol != form.ticket.symbol]
+    return order_rules.preview(form.ticket, form.rules, form.position, form.mark, account, others)
+
+
+@login_required
+def order_new(request: HttpRequest) -> HttpResponse:
+    user_id = user_id_of(request)
+    preview = None
+    if request.method == "POST":
+        form = OrderForm(request.POST, user_id=user_id)
+        if not form.is_valid():
+            messages.error(request, "The order was not sent: see the fields marked below.")
+        elif request.POST.get("action") == "submit":
+            assert form.ticket is not None
+            try:
+                entry = trading.order_submit(
+                    user_id=user_id, account_id=form.cleaned_data["account"],
+                    ticket=form.ticket, cl_ord_id=form.cleaned_data["cl_ord_id"],
+                )  # fmt: skip
+            except trading.TradingError as exc:
+                messages.error(request, str(exc))
+            else:
+                return redirect(f"{reverse('portfolio:order_new')}?sent={entry.pk}")
+        else:
+            preview = _preview(form, user_id)
+    else:
+        initial = {
+            "cl_ord_id": trading.new_cl_ord_id(), "order_type": "limit", "side": "buy",
+            "time_in_force": "gtc",
+        }  # fmt: skip
+        for name in ("account", "symbol", "side", "order_type", "qty", "price", "reduce_only"):
+            if name in request.GET:
+                initial[name] = request.GET[name]
+        form = OrderForm(initial=initial, user_id=user_id)
+    sent = None
+    if request.GET.get("sent", "").isdigit():
+        sent = AuditEntry.objects.filter(pk=int(request.GET["sent"]), user_id=user_id).first()
+    return render(
+        request,
+        "portfolio/order_new.html",
+        {
+            "form": form,
+            "preview": preview,
+            "sent": sent,
+            "has_trading": bool(form.trading_accounts),
+            "adjust_form": PositionAdjustForm(
+                initial={"account": form["account"].value(), "symbol": form["symbol"].value()},
+                user_id=user_id,
+            ),
+        },
+    )
+
+
+@login_required
+@require_POST
+def position_adjust(request: HttpRequest) -> HttpResponse:
+    """Add margin, change leverage or change margin mode (from the order page's panel)."""
+    user_id = user_id_of(request)
+    form = PositionAdjustForm(request.POST, user_id=user_id)
+    if not form.is_valid():
+        for field, errors in form.errors.items():
+            label = form.fields[field].label if field in form.fields else ""
+            messages.error(request, f"{label or 'Adjust'}: {' '.join(str(e) for e in errors)}")
+        return redirect("portfolio:order_new")
+    d = form.cleaned_data
+    if d["action"] == "add_margin":
+        _act(request, lambda: trading.margin_add(
+            user_id=user_id, account_id=d["account"], symbol=d["symbol"], amount=d["amount"],
+        ))  # fmt: skip
+    elif d["action"] == "leverage":
+        _act(request, lambda: trading.leverage_change(
+            user_id=user_id, account_id=d["account"], symbol=d["symbol"],
+            leverage=d["leverage"],
+        ))  # fmt: skip
+    else:
+        _act(request, lambda: trading.margin_mode_change(
+            user_id=user_id, account_id=d["account"], symbol=d["symbol"],
+            mode=d["margin_mode"],
+        ))  # fmt: skip
+    return redirect("portfolio:order_new")
+
+
+def _back(request: HttpRequest, default: str) -> str:
+    target = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+        return target
+    return reverse(default)
+
+
+def _report(request: HttpRequest, entry: AuditEntry) -> None:
+    failed = entry.status in (AuditStatus.REJECTED, AuditStatus.FAILED)
+    text = entry.result or entry.get_status_display()
+    (messages.error if failed else messages.success)(request, text)
+
+
+def _act(request: HttpRequest, action: Callable[[], AuditEntry]) -> None:
+    """Run one trading action and tell the user its outcome or why it was refused."""
+    try:
+        _report(request, action())
+    except trading.TradingError as exc:
+        messages.error(request, str(exc))
+
+
+@login_required
+@require_POST
+def position_close(request: HttpRequest, account_id: int, symbol: str) -> HttpResponse:
+    fraction = FRACTIONS.get(request.POST.get("fraction", ""))
+    if fraction is None:
+        messages.error(request, "Choose how much of the position to close.")
+    else:
+        _act(request, lambda: trading.position_close(
+            user_id=user_id_of(request), account_id=account_id, symbol=symbol, fraction=fraction,
+        ))  # fmt: skip
+    return redirect(_back(request, "portfolio:positions"))
+
+
+@login_required
+@require_POST
+def order_cancel(request: HttpRequest, account_id: int, order_id: int) -> HttpResponse:
+    _act(request, lambda: trading.order_cancel(
+        user_id=user_id_of(request), account_id=account_id, order_id=order_id,
+    ))  # fmt: skip
+    return redirect(_back(request, "portfolio:orders"))
+
+
+@login_required
+@require_POST
+def orders_cancel_all(request: HttpRequest, account_id: int) -> HttpResponse:
+    _act(request, lambda: trading.orders_cancel_all(
+        user_id=user_id_of(request), account_id=account_id,
+    ))  # fmt: skip
+    return redirect(_back(request, "portfolio:orders"))
+
+
+@login_required
+def kill_switch(request: HttpRequest) -> HttpResponse:
+    form = KillSwitchForm(request.POST or None, user=request.user)
+    result = None
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                result = trading.kill_switch(
+                    user_id=user_id_of(request), account_id=form.cleaned_data["account"]
+                )
+            except trading.TradingError as exc:
+                messages.error(request, str(exc))
+            form = KillSwitchForm(user=request.user)
+        else:
+            messages.error(request, "Nothing was sent: see the fields marked below.")
+    return render(request, "portfolio/kill_switch.html", {"form": form, "result": result})
+
+
+@login_required
+def activity(request: HttpRequest) -> HttpResponse:
+    query = AuditEntry.objects.filter(user_id=user_id_of(request))
+    before = request.GET.get("before", "")
+    if before.isdigit():
+        query = query.filter(pk__lt=int(before))
+    rows = list(query.order_by("-id")[: ACTIVITY_PAGE + 1])
+    more = len(rows) > ACTIVITY_PAGE
+    rows = rows[:ACTIVITY_PAGE]
+    if not rows and before:
+        raise Http404
+    return render(
+        request,
+        "portfolio/activity.html",
+        {"entries": rows, "next_before": rows[-1].pk if more else None},
+    )

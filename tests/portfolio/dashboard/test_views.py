@@ -1,0 +1,253 @@
+"""The dashboard pages: positions with funding and the stress test, orders, trades and their CSV
+exports, the symbol page and the equity data; every page scoped to its owner."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+from decimal import Decimal as D
+from typing import Any
+
+import pytest
+from asgiref.sync import async_to_sync
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.models import StandXAccount, User
+from portfolio.market import store as market
+from portfolio.models import FundingPayment, FundingRate, MarketSymbol, Order, Position
+from tests.conftest import free_port
+from tests.portfolio.alerts.test_evaluation import balance, hold_sol, make_account
+from tests.portfolio.conftest import logged_in
+from tests.portfolio.dashboard.test_history import T0, trades
+
+pytestmark = pytest.mark.django_db
+
+
+def streamed(response: Any) -> str:
+    """The body of a streamed response, read the way daphne reads it (asynchronously)."""
+
+    async def collect() -> bytes:
+        return b"".join([chunk async for chunk in response.streaming_content])
+
+    return async_to_sync(collect)().decode()
+
+
+@pytest.fixture
+def account(alice: User) -> StandXAccount:
+    # An exchange that does not answer: the symbol page must still render.
+    account = make_account(alice)
+    account.perps_url = f"http://127.0.0.1:{free_port()}"
+    account.save(update_fields=["perps_url"])
+    return account
+
+
+@pytest.fixture
+def sol(account: StandXAccount) -> Position:
+    position = hold_sol(account)
+    Position.objects.filter(pk=position.pk).update(opened_at=T0)
+    balance(account, "1000", timezone.now())
+    return position
+
+
+def test_positions_show_funding_since_the_position_opened(
+    alice: User, account: StandXAccount, sol: Position
+) -> None:
+    for hours, amount in [(-8, "-9.99"), (8, "-0.40"), (16, "0.15")]:  # the first is older
+        FundingPayment.objects.create(
+            account=account, symbol="SOL-USD", funding_time=T0 + timedelta(hours=hours),
+            funding_rate=D("0.0001"), mark_price=D(100), position_qty=D(20), amount=D(amount),
+        )  # fmt: skip
+    page = logged_in(alice).get(reverse("portfolio:positions")).content.decode()
+    assert 'data-sort="-0.25' in page  # -0.40 + 0.15, not the payment before it opened
+    assert "-0.25</td>" in page
+    assert "data-sortable" in page
+    assert f'id="pos-{account.pk}-SOL-USD"' in page
+
+
+def test_bob_sees_none_of_alices_positions_trades_or_orders(
+    alice: User, bob: User, account: StandXAccount, sol: Position
+) -> None:
+    trades(account, 3)
+    Order.objects.create(
+        account=account, exchange_id=9, symbol="SOL-USD", side="buy", order_type="limit",
+        status="open", qty=D(1), price=D(90), fill_qty=D(0), created_at=T0,
+    )  # fmt: skip
+    make_account(bob, address="0xb")
+    client = logged_in(bob)
+    for name in ("positions", "orders", "trades", "overview"):
+        assert "SOL-USD" not in client.get(reverse(f"portfolio:{name}")).content.decode(), name
+    exported = client.get(reverse("portfolio:trades_csv"))
+    assert len(streamed(exported).splitlines()) == 1
+    assert client.get(reverse("portfolio:trades"), {"account": account.pk}).status_code == 200
+    assert (
+        "SOL-USD"
+        not in client.get(reverse("portfolio:trades"), {"account": account.pk}).content.decode()
+    )
+
+
+@pytest.mark.parametrize(
+    ("pct", "liquidated", "equity_after"),
+    [
+        ("-5", "No position would be liquidated.", "1,100.00"),
+        ("-10", "1 position would be liquidated:", "1,000.00"),
+    ],
+)
+def test_the_stress_test_says_which_positions_would_be_liquidated(
+    alice: User, sol: Position, pct: str, liquidated: str, equity_after: str
+) -> None:
+    # Isolated 20 SOL long from 100 with 200 margin and 1 % maintenance: liquidates at 90.91.
+    response = logged_in(alice).get(
+        reverse("portfolio:positions_stress"), {"symbol": "SOL-USD", "pct": pct}
+    )
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert liquidated in page
+    # Equity: 1,000 cross balance + the isolated 200 margin; 20 SOL lose 20 per 1 % move.
+    assert f'1,200.00 → <span id="stress-equity">{equity_after}</span>' in page
+
+
+def test_the_stress_test_works_without_javascript(alice: User, sol: Position) -> None:
+    page = logged_in(alice).get(reverse("portfolio:positions"), {"symbol": "", "pct": "-10"})
+    assert "1 position would be liquidated" in page.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"pct": "abc"}, "Enter a number."),
+        ({"pct": "500"}, "less than or equal to 90"),
+        ({"pct": "5", "symbol": "DOGE-USD"}, "Select a valid choice."),
+    ],
+)
+def test_bad_stress_input_gets_a_message_not_an_error_page(
+    alice: User, sol: Position, params: dict[str, str], message: str
+) -> None:
+    response = logged_in(alice).get(reverse("portfolio:positions_stress"), params)
+    assert response.status_code == 400
+    assert message in response.content.decode()
+
+
+def test_the_trade_page_paginates_with_totals_over_all_matching_trades(
+    alice: User, account: StandXAccount
+) -> None:
+    trades(account, 130)
+    client = logged_in(alice)
+    first = client.get(reverse("portfolio:trades"))
+    page = first.content.decode()
+    assert page.count("<tr data-id=") == 100
+    assert 'data-field="count">130<' in page
+    cursor = first.context["page"].next_cursor
+    second = client.get(reverse("portfolio:trades"), {"after": cursor}).content.decode()
+    assert second.count("<tr data-id=") == 30
+    assert "← Newest" in second
+
+
+def test_filter_errors_are_shown_on_the_field(alice: User, account: StandXAccount) -> None:
+    response = logged_in(alice).get(
+        reverse("portfolio:trades"), {"start": "2026-11-10", "end": "2026-11-01"}
+    )
+    assert "The end date is before the start date." in response.content.decode()
+    response = logged_in(alice).get(reverse("portfolio:orders"), {"start": "yesterday"})
+    assert "Enter a valid date." in response.content.decode()
+
+
+def test_the_order_page_lists_open_orders_and_history(alice: User, account: StandXAccount) -> None:
+    for i, status in enumerate(["open", "filled"], start=1):
+        Order.objects.create(
+            account=account, exchange_id=i, symbol="SOL-USD", side="sell", order_type="limit",
+            status=status, qty=D(2), price=D(120), fill_qty=D(2) if status == "filled" else D(0),
+            fill_avg_price=D(120) if status == "filled" else None, created_at=T0,
+            reduce_only=True,
+        )  # fmt: skip
+    response = logged_in(alice).get(reverse("portfolio:orders"))
+    assert [o.exchange_id for o in response.context["open_orders"]] == [1]
+    assert [o.exchange_id for o in response.context["page"].rows] == [2]
+    assert 'data-field="volume">240.00<' in response.content.decode()
+
+
+def test_the_csv_export_streams_with_a_download_name(alice: User, account: StandXAccount) -> None:
+    trades(account, 5)
+    response = logged_in(alice).get(reverse("portfolio:trades_csv"), {"side": "buy"})
+    assert response.streaming
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert 'attachment; filename="standx-trades-' in response["Content-Disposition"]
+    body = streamed(response)
+    rows = list(csv.DictReader(io.StringIO(body)))
+    assert [r["side"] for r in rows] == ["buy"] * 3
+
+
+def page_queries(captured: list[dict[str, str]]) -> list[str]:
+    """The page's own queries: without the session and user lookups of the middleware, the
+    session save and the test transaction's savepoints."""
+    skip = (
+        "SAVEPOINT", "RELEASE SAVEPOINT", "BEGIN", "COMMIT",
+        'SELECT "django_session"', 'UPDATE "django_session"', 'SELECT "accounts_user"',
+    )  # fmt: skip
+    return [q["sql"] for q in captured if not q["sql"].lstrip().startswith(skip)]
+
+
+@pytest.mark.parametrize("name", ["overview", "positions", "orders", "trades", "symbol"])
+def test_each_page_takes_at_most_ten_queries_of_its_own(
+    alice: User, account: StandXAccount, sol: Position, name: str
+) -> None:
+    trades(account, 50)
+    client = logged_in(alice)
+    with CaptureQueriesContext(connection) as context:
+        url = reverse("portfolio:symbol", args=["SOL-USD"]) if name == "symbol" else None
+        assert client.get(url or reverse(f"portfolio:{name}")).status_code == 200
+    assert len(page_queries(context.captured_queries)) <= 10
+
+
+def test_the_symbol_page_shows_market_funding_and_an_exchange_error_in_words(
+    alice: User, account: StandXAccount, sol: Position
+) -> None:
+    market.mark_store("SOL-USD", mark=D("101.25"), source="stream", at=timezone.now())
+    MarketSymbol.objects.create(
+        symbol="SOL-USD", base_asset="SOL", quote_asset="DUSD", price_tick_decimals=2,
+        qty_tick_decimals=2, min_order_qty=D("0.01"), max_order_qty=D(10000), max_leverage=D(20),
+        maker_fee=D("0.0001"), taker_fee=D("0.0004"), price_cap_ratio=D("0.1"),
+        price_floor_ratio=D("0.1"),
+    )  # fmt: skip
+    FundingRate.objects.create(
+        symbol="SOL-USD", time=timezone.now() - timedelta(hours=1), funding_rate=D("0.000125")
+    )
+    trades(account, 2)
+    response = logged_in(alice).get(reverse("portfolio:symbol", args=["SOL-USD"]))
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert 'data-field="mark">101.25<' in page
+    assert "+0.0125%" in page
+    assert "StandX did not return the price history just now" in page
+    assert response.context["chart"]["markers"][0]["text"] == "Buy 2 @ 100.5"
+
+
+def test_an_unknown_symbol_is_not_found(alice: User, account: StandXAccount) -> None:
+    assert logged_in(alice).get(reverse("portfolio:symbol", args=["NOPE-USD"])).status_code == 404
+
+
+def test_equity_data_answers_for_the_chosen_range(alice: User, account: StandXAccount) -> None:
+    balance(account, "1000", timezone.now() - timedelta(days=3))
+    data = logged_in(alice).get(reverse("portfolio:equity_data"), {"range": "30d"}).json()
+    assert data["range"] == "30d"
+    assert data["equity"][-1]["value"].startswith("1000")
+
+
+def test_pages_explain_themselves_before_an_account_is_linked(alice: User) -> None:
+    client = logged_in(alice)
+    for name in ("positions", "orders", "trades"):
+        assert (
+            "No StandX account is linked yet"
+            in client.get(reverse(f"portfolio:{name}")).content.decode()
+        )
+
+
+def test_anonymous_visitors_are_sent_to_log_in() -> None:
+    for name in ("positions", "orders", "trades", "trades_csv", "equity_data"):
+        response = Client().get(reverse(f"portfolio:{name}"))
+        assert response.status_code == 302
+        assert "/login" in response["Location"]

@@ -1,0 +1,139 @@
+"""The price stream runner against the simulator's real WebSocket."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+from asgiref.sync import sync_to_async
+from django.db import connections
+
+from accounts.models import StandXAccount
+from accounts.standx_access import client_for
+from portfolio import health
+from portfolio.market.pricestream import PriceStreamRunner
+from portfolio.models import MarketPrice
+from portfolio.sync import pipeline as sync
+from standx.ratelimit import NoRateLimit
+from standx.rest import Endpoints, StandXClient
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def hold_btc(account: StandXAccount) -> None:
+    with client_for(account, rate_limiter=NoRateLimit()) as client:
+        client.new_order(symbol="BTC-USD", side="buy", order_type="market", qty="0.01")
+    sync.account_sync(account.pk, limiter=NoRateLimit())
+
+
+async def mark_becomes(symbol: str, value: Decimal, source: str, timeout: float = 15) -> None:
+    async with asyncio.timeout(timeout):
+        while True:
+            row = await MarketPrice.objects.filter(symbol=symbol).afirst()
+            if row is not None and row.mark_price == value and row.source == source:
+                return
+            await asyncio.sleep(0.1)
+
+
+async def test_marks_stream_in_and_the_rest_fallback_covers_a_dead_stream(
+    alice_linked: StandXAccount, sim_url: str
+) -> None:
+    await sync_to_async(hold_btc)(alice_linked)
+    endpoints = Endpoints.for_simulator(sim_url)
+    runner = PriceStreamRunner(
+        endpoints.ws_url,
+        lambda: StandXClient(endpoints=endpoints, rate_limiter=NoRateLimit()),
+        refresh_every=0.5,
+        stale_after=1.0,
+        heartbeat_every=0.3,
+        write_every=0.0,
+    )
+    client = health.redis_client()
+    await sync_to_async(client.delete)(health.PRICESTREAM_HEARTBEAT_KEY)
+    stop = asyncio.Event()
+    task = asyncio.create_task(runner.run(stop))
+    async with httpx.AsyncClient(base_url=sim_url) as sim:
+        try:
+            await sim.post("/sim/pause", json={"paused": True})
+            await sim.post("/sim/price", json={"symbol": "BTC-USD", "mark_price": "101234"})
+            await mark_becomes("BTC-USD", Decimal(101234), "stream")
+            async with asyncio.timeout(5):
+                while not await sync_to_async(client.get)(health.PRICESTREAM_HEARTBEAT_KEY):
+                    await asyncio.sleep(0.1)
+            # The stream dies and cannot come back: REST takes over for the held symbol.
+            await sim.post(
+                "/sim/faults", json={"endpoint": "ws-stream", "ws_refuse_rate": 1.0,
+                                     "drop_ws": True},
+            )  # fmt: skip
+            await sim.post("/sim/price", json={"symbol": "BTC-USD", "mark_price": "98765"})
+            await mark_becomes("BTC-USD", Decimal(98765), "rest")
+        finally:
+            await sim.delete("/sim/faults")
+            await sim.post("/sim/pause", json={"paused": False})
+            stop.set()
+            await asyncio.wait_for(task, 10)
+            await sync_to_async(connections.close_all)()
+
+
+async def test_a_stop_lets_the_write_in_flight_finish(
+    alice_linked: StandXAccount, sim_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write cut off by the stop would go on in its thread after the loop is gone, and fail
+    at interpreter exit (its alert publish can no longer start a loop)."""
+    from portfolio.market import pricestream
+
+    started, finished = threading.Event(), threading.Event()
+    store = pricestream.market.mark_store
+
+    def slow_store(*args: Any, **kwargs: Any) -> Any:
+        started.set()
+        time.sleep(0.5)  # still writing when the stop comes
+        result = store(*args, **kwargs)
+        finished.set()
+        return result
+
+    monkeypatch.setattr(pricestream.market, "mark_store", slow_store)
+    endpoints = Endpoints.for_simulator(sim_url)
+    runner = PriceStreamRunner(
+        endpoints.ws_url, lambda: StandXClient(endpoints=endpoints, rate_limiter=NoRateLimit())
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(runner.run(stop))
+    await asyncio.sleep(0.2)  # past the first symbol refresh
+    await runner.on_price({"symbol": "BTC-USD", "mark_price": "101234"})
+    assert await asyncio.to_thread(started.wait, 5)
+    stop.set()
+    await asyncio.wait_for(task, 10)
+    assert finished.is_set()
+    row = await MarketPrice.objects.aget(symbol="BTC-USD")
+    assert row.mark_price == Decimal(101234)
+    await sync_to_async(connections.close_all)()
+
+
+async def test_a_refused_subscription_is_logged_in_words_and_prices_keep_coming(
+    sim_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    def no_rest() -> StandXClient:
+        raise AssertionError("this test reads only the stream")
+
+    runner = PriceStreamRunner(Endpoints.for_simulator(sim_url).ws_url, no_rest)
+    runner.stream.subscribe("price", "DOGE-USD")  # a symbol StandX does not list
+    runner.stream.subscribe("price", "BTC-USD")
+    consumer = asyncio.create_task(runner._consume())
+    try:
+        async with asyncio.timeout(15):
+            while "BTC-USD" not in runner.latest or "did not understand" not in caplog.text:
+                await asyncio.sleep(0.05)
+    finally:
+        await runner.stream.close()
+        consumer.cancel()
+        await asyncio.gather(consumer, return_exceptions=True)
+    assert (
+        "price stream: The StandX stream did not understand a request we sent (code 400): "
+        'invalid request payload: {"subscribe": {"channel": "price", "symbol": "DOGE-USD"}}'
+    ) in caplog.text

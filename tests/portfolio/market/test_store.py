@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+
+import httpx
+import pytest
+
+from accounts.models import StandXAccount
+from accounts.standx_access import client_for
+from portfolio.market import store as market
+from portfolio.models import FundingRate, MarketPrice, MarketSymbol, Position
+from portfolio.sync import pipeline as sync
+from standx.ratelimit import NoRateLimit
+from tests.conftest import market_data_synced, wait_for
+
+pytestmark = pytest.mark.django_db
+
+
+def test_market_sync_stores_symbols_marks_and_funding_history(sim_url: str) -> None:
+    httpx.post(f"{sim_url}/sim/funding", json={"symbol": "BTC-USD"}).raise_for_status()
+    market_data_synced(sim_url)
+    assert {"BTC-USD", "ETH-USD", "SOL-USD", "XAU-USD"} <= set(
+        MarketSymbol.objects.values_list("symbol", flat=True)
+    )
+    btc = MarketSymbol.objects.get(symbol="BTC-USD")
+    assert btc.min_order_qty > 0
+    assert btc.max_leverage > 1
+    price = MarketPrice.objects.get(symbol="BTC-USD")
+    assert price.mark_price is not None
+    assert price.source == "rest"
+    assert FundingRate.objects.filter(symbol="BTC-USD").exists()
+    # Running it again adds no duplicate funding rows.
+    count = FundingRate.objects.count()
+    market_data_synced(sim_url)
+    assert FundingRate.objects.count() == count
+
+
+def test_market_sync_stores_each_symbols_status(
+    sim_url: str, symbol_status: Callable[[str, str], None]
+) -> None:
+    symbol_status("SOL-USD", "halt")
+    market_data_synced(sim_url)
+    statuses = dict(MarketSymbol.objects.values_list("symbol", "status"))
+    assert statuses["SOL-USD"] == "halt"
+    assert statuses["BTC-USD"] == "trading"
+    assert not MarketSymbol.objects.get(symbol="SOL-USD").tradable
+    # Listed again: the next sync opens it to orders again.
+    symbol_status("SOL-USD", "trading")
+    market_data_synced(sim_url)
+    assert MarketSymbol.objects.get(symbol="SOL-USD").tradable
+
+
+def test_a_new_mark_reprices_held_positions(alice_linked: StandXAccount) -> None:
+    with client_for(alice_linked, rate_limiter=NoRateLimit()) as client:
+        client.new_order(symbol="BTC-USD", side="sell", order_type="market", qty="0.01")
+        wait_for(client.query_positions, timeout=10)
+    sync.account_sync(alice_linked.pk, limiter=NoRateLimit())
+    position = Position.objects.get(account=alice_linked)
+    market.mark_store("BTC-USD", mark=position.entry_price - 1000, source="stream")
+    position.refresh_from_db()
+    assert position.mark_price == position.entry_price - 1000
+    # Short 0.01: a 1,000 fall is a 10 gain.
+    assert position.upnl == Decimal("10")
+    assert market.held_symbols() == {"BTC-USD"}

@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from accounts.models import StandXAccount, User
+from portfolio.models import BalanceSnapshot
+from portfolio.sync.retention import snapshots_downsample
+
+pytestmark = pytest.mark.django_db
+
+NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+
+
+def snap(account: StandXAccount, at: datetime, equity: int) -> None:
+    zero = Decimal(0)
+    BalanceSnapshot.objects.create(
+        account=account, taken_at=at, equity=Decimal(equity), isolated_balance=zero,
+        isolated_upnl=zero, cross_balance=zero, cross_margin=zero, cross_upnl=zero, locked=zero,
+        cross_available=zero, balance=zero, upnl=zero, pnl_freeze=zero,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def account(alice: User) -> StandXAccount:
+    return StandXAccount.objects.create(
+        owner=alice, label="A", chain="bsc", address="0xa", perps_url="http://x",
+        auth_url="http://x", ws_url="ws://x", ws_api_url="ws://x", mode="read_only",
+    )  # fmt: skip
+
+
+def test_recent_snapshots_stay_raw_older_ones_keep_one_per_minute_then_hour(
+    account: StandXAccount,
+) -> None:
+    for second in range(0, 60, 10):  # six in one recent minute: all stay
+        snap(account, NOW - timedelta(hours=1, seconds=second), 1)
+    minute = NOW - timedelta(days=5)
+    for second in (1, 20, 40):  # three in one minute five days ago: the last stays
+        snap(account, minute.replace(second=second), second)
+    hour = NOW - timedelta(days=40)
+    for minutes in (5, 25, 45):  # three in one hour forty days ago: the last stays
+        snap(account, hour.replace(minute=minutes), minutes)
+    deleted = snapshots_downsample(NOW)
+    assert deleted == 4
+    old_minute = BalanceSnapshot.objects.filter(taken_at__date=minute.date())
+    assert [s.equity for s in old_minute] == [Decimal(40)]
+    assert [s.equity for s in BalanceSnapshot.objects.filter(taken_at__date=hour.date())] == [
+        Decimal(45)
+    ]
+    assert BalanceSnapshot.objects.filter(taken_at__gte=NOW - timedelta(days=1)).count() == 6
+    assert snapshots_downsample(NOW) == 0

@@ -1,0 +1,118 @@
+"""/healthz against the real database and Redis, with each part failing for real."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+import redis
+from django.db import connection
+from django.db.backends.postgresql.base import DatabaseWrapper
+from django.test import Client, override_settings
+
+from portfolio import health
+from tests.conftest import free_port
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def redis_client() -> Iterator[redis.Redis]:
+    client = health.redis_client()
+    yield client
+    client.delete(health.WORKER_HEARTBEAT_KEY, health.PRICESTREAM_HEARTBEAT_KEY)
+
+
+@pytest.fixture
+def fresh_worker(redis_client: redis.Redis) -> None:
+    health.record_heartbeat(health.WORKER_HEARTBEAT_KEY, redis_client)
+
+
+def get(client: Client) -> tuple[int, dict[str, object]]:
+    response = client.get("/healthz")
+    assert response["Content-Type"] == "application/json"
+    return response.status_code, response.json()
+
+
+def test_it_is_200_when_everything_is_up(client: Client, fresh_worker: None) -> None:
+    status, body = get(client)
+    assert status == 200
+    assert body["ok"] is True
+    assert body["database"] == {"status": "ok", "detail": "answered"}
+    assert body["redis"] == {"status": "ok", "detail": "answered"}
+    assert body["worker"]["status"] == "ok"  # type: ignore[index]
+    assert body["pricestream"] == {"status": "idle", "detail": "no symbols to watch"}
+
+
+def test_it_is_503_when_the_database_is_down(
+    client: Client, fresh_worker: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A real connection to a port where no PostgreSQL listens.
+    dead = DatabaseWrapper({**connection.settings_dict, "HOST": "127.0.0.1", "PORT": free_port()})
+    monkeypatch.setattr(health, "connection", dead)
+    status, body = get(client)
+    assert status == 503
+    assert body["database"] == {"status": "down", "detail": "OperationalError"}
+    assert body["redis"]["status"] == "ok"  # type: ignore[index]
+
+
+def test_it_is_503_when_redis_is_down(client: Client) -> None:
+    with override_settings(REDIS_URL=f"redis://127.0.0.1:{free_port()}/0"):
+        status, body = get(client)
+    assert status == 503
+    assert body["redis"] == {"status": "down", "detail": "ConnectionError"}
+    assert body["database"]["status"] == "ok"  # type: ignore[index]
+
+
+def test_it_is_503_when_no_worker_heartbeat_was_ever_recorded(
+    client: Client, redis_client: redis.Redis
+) -> None:
+    redis_client.delete(health.WORKER_HEARTBEAT_KEY)
+    status, body = get(client)
+    assert status == 503
+    assert body["worker"] == {"status": "down", "detail": "no heartbeat recorded"}
+
+
+def test_it_is_503_when_the_worker_heartbeat_is_stale(
+    client: Client, redis_client: redis.Redis
+) -> None:
+    redis_client.set(health.WORKER_HEARTBEAT_KEY, repr(time.time() - 300))
+    status, body = get(client)
+    assert status == 503
+    assert body["worker"] == {"status": "down", "detail": "last heartbeat 300s ago"}
+
+
+def test_it_is_503_when_the_price_stream_went_silent(
+    client: Client, fresh_worker: None, redis_client: redis.Redis
+) -> None:
+    redis_client.set(health.PRICESTREAM_HEARTBEAT_KEY, repr(time.time() - 120))
+    status, body = get(client)
+    assert status == 503
+    assert body["pricestream"] == {"status": "down", "detail": "last heartbeat 120s ago"}
+
+
+def test_it_is_503_when_the_price_stream_is_expected_but_never_ran(
+    client: Client, fresh_worker: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(health, "pricestream_expected", lambda: True)
+    status, body = get(client)
+    assert status == 503
+    assert body["pricestream"] == {"status": "down", "detail": "no heartbeat recorded"}
+
+
+def test_a_live_price_stream_is_ok(
+    client: Client, fresh_worker: None, redis_client: redis.Redis
+) -> None:
+    health.record_heartbeat(health.PRICESTREAM_HEARTBEAT_KEY, redis_client)
+    status, body = get(client)
+    assert status == 200
+    assert body["pricestream"]["status"] == "ok"  # type: ignore[index]
+
+
+def test_it_answers_over_plain_http_even_when_https_is_enforced(
+    client: Client, fresh_worker: None
+) -> None:
+    with override_settings(SECURE_SSL_REDIRECT=True):
+        assert client.get("/healthz").status_code == 200
+        assert client.get("/accounts/login/").status_code == 301

@@ -1,0 +1,154 @@
+"""The trading pages: field errors before anything is signed, the preview, the kill switch's
+confirmation, the activity page, and random form input (never a server error)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal as D
+from typing import Any
+
+import pytest
+from django.urls import reverse
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from accounts.models import StandXAccount, User
+from portfolio.models import AuditEntry
+from tests.conftest import PASSWORD, market_data_synced
+from tests.portfolio.conftest import ledger, logged_in, mark
+
+pytestmark = pytest.mark.django_db
+
+
+def order_post(account: StandXAccount, action: str, **changes: str) -> dict[str, str]:
+    data = {
+        "account": str(account.pk), "symbol": "ETH-USD", "side": "buy", "order_type": "limit",
+        "qty": "0.1", "price": str((mark("ETH-USD") * D("0.9")).quantize(D("0.01"))),
+        "time_in_force": "gtc", "cl_ord_id": "sxp-test-form-1", "action": action,
+    }  # fmt: skip
+    data.update(changes)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def test_field_errors_are_shown_and_nothing_is_sent(
+    alice: User, alice_trader: StandXAccount, sim_url: str
+) -> None:
+    response = logged_in(alice).post(
+        reverse("portfolio:order_new"), order_post(alice_trader, "submit", qty="0.0001")
+    )
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "The order was not sent: see the fields marked below." in page
+    assert "Quantity goes in steps of" in page
+    assert not AuditEntry.objects.exists()
+    assert not any(
+        o["cl_ord_id"] == "sxp-test-form-1" for o in ledger(sim_url, alice_trader)["orders"]
+    )
+
+
+def test_a_halted_symbol_is_not_offered_and_an_order_for_it_is_refused_in_words(
+    alice: User, alice_trader: StandXAccount, sim_url: str,
+    symbol_status: Callable[[str, str], None],
+) -> None:  # fmt: skip
+    symbol_status("ETH-USD", "halt")
+    market_data_synced(sim_url)
+    client = logged_in(alice)
+    offered = client.get(reverse("portfolio:order_new")).context["form"].fields["symbol"].choices
+    assert "BTC-USD" in dict(offered)
+    assert "ETH-USD" not in dict(offered)
+    # A page opened before the halt still posts ETH-USD.
+    response = client.post(reverse("portfolio:order_new"), order_post(alice_trader, "submit"))
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "ETH-USD is not open for trading on StandX right now" in page
+    assert "not one of the available choices" not in page
+    assert not AuditEntry.objects.exists()
+    assert not any(
+        o["cl_ord_id"] == "sxp-test-form-1" for o in ledger(sim_url, alice_trader)["orders"]
+    )
+
+
+def test_preview_shows_the_figures_without_sending(
+    alice: User, alice_trader: StandXAccount
+) -> None:
+    response = logged_in(alice).post(
+        reverse("portfolio:order_new"), order_post(alice_trader, "preview", qty="1", leverage="5")
+    )
+    preview = response.context["preview"]
+    assert preview.notional == D("1") * D(response.context["form"].cleaned_data["price"])
+    assert preview.initial_margin == preview.notional / 5
+    assert 'id="order-preview"' in response.content.decode()
+    assert not AuditEntry.objects.exists()
+
+
+def test_submitting_redirects_to_the_outcome_and_a_resubmit_sends_nothing_new(
+    alice: User, alice_trader: StandXAccount, sim_url: str
+) -> None:
+    client = logged_in(alice)
+    data = order_post(alice_trader, "submit", cl_ord_id="sxp-test-form-2")
+    first = client.post(reverse("portfolio:order_new"), data)
+    again = client.post(reverse("portfolio:order_new"), data)
+    assert first["Location"] == again["Location"]
+    page = client.get(first["Location"]).content.decode()
+    assert "Accepted: buy 0.1 ETH-USD" in page
+    sent = [
+        o for o in ledger(sim_url, alice_trader)["orders"] if o["cl_ord_id"] == "sxp-test-form-2"
+    ]
+    assert len(sent) == 1
+
+
+def test_a_read_only_user_is_told_how_to_trade(alice: User) -> None:
+    page = logged_in(alice).get(reverse("portfolio:order_new")).content.decode()
+    assert "None of your accounts is linked for trading" in page
+
+
+@pytest.mark.parametrize(
+    ("phrase", "password", "message"),
+    [("close all", PASSWORD, 'Type exactly "CLOSE ALL".'),
+     ("CLOSE ALL", "wrong", "That is not your password.")],
+)  # fmt: skip
+def test_the_kill_switch_needs_the_phrase_and_the_password(
+    alice: User, alice_trader: StandXAccount, phrase: str, password: str, message: str
+) -> None:
+    response = logged_in(alice).post(
+        reverse("portfolio:kill_switch"),
+        {"account": alice_trader.pk, "phrase": phrase, "password": password},
+    )
+    errors = [e for messages in response.context["form"].errors.values() for e in messages]
+    assert message in errors
+    assert not AuditEntry.objects.exists()
+
+
+def test_the_activity_page_lists_only_the_users_own_requests(
+    alice: User, bob: User, alice_trader: StandXAccount
+) -> None:
+    logged_in(alice).post(reverse("portfolio:order_new"), order_post(alice_trader, "submit"))
+    assert "sxp-test-form-1" in logged_in(alice).get(reverse("portfolio:activity")).content.decode()
+    assert (
+        "sxp-test-form-1" not in logged_in(bob).get(reverse("portfolio:activity")).content.decode()
+    )
+
+
+text = st.one_of(st.text(max_size=30), st.sampled_from(["", "1", "-1", "1e9", "0.00001", "NaN",
+                                                        "buy", "limit", "alo", "on"]))  # fmt: skip
+
+
+FIELDS = ("symbol", "side", "order_type", "qty", "price", "time_in_force", "reduce_only",
+          "tp_price", "sl_price", "leverage", "margin_mode", "account", "cl_ord_id")  # fmt: skip
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(fields=st.fixed_dictionaries({}, optional=dict.fromkeys(FIELDS, text)))
+def test_random_form_input_gets_a_page_with_messages_never_a_server_error(
+    alice: User, alice_trader: StandXAccount, fields: dict[str, Any]
+) -> None:
+    data = {k: v.replace("\x00", "") for k, v in fields.items()}
+    data["action"] = "preview"  # never "submit": random input must not reach the exchange
+    response = logged_in(alice).post(reverse("portfolio:order_new"), data)
+    assert response.status_code == 200
+    form = response.context["form"]
+    assert form.is_bound
+    if form.errors:
+        assert "see the fields marked below" in response.content.decode()

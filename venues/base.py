@@ -1,0 +1,176 @@
+"""What every venue adapter provides: capability flags, a rate budget, and normalized records.
+
+Pure data: frozen dataclasses, ``Decimal`` money, text ids. Pages and forms decide what to offer
+from :class:`Capabilities`, never from the venue's name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Any, Protocol
+
+
+class Kind(StrEnum):
+    PERP = "perp"
+    FUTURE = "future"
+    OPTION = "option"
+    SPOT = "spot"
+
+
+class RiskModel(StrEnum):
+    # Per-position maintenance margin is given; we compute liquidation and cross-check.
+    COMPUTED = "computed"
+    # The venue's liquidation price and maintenance margin are the truth (portfolio margin).
+    REPORTED = "reported"
+    # The venue reports liquidation; maintenance margin is derived where it is not given.
+    HYBRID = "hybrid"
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a venue can do, so forms and pages offer exactly that."""
+
+    kinds: frozenset[Kind]
+    time_in_force: frozenset[str]
+    post_only: str  # "tif_alo" (a time in force), "flag" (a separate flag) or "none"
+    order_types: frozenset[str]
+    native_preview: bool
+    native_cancel_all: bool
+    native_close: bool
+    batch_orders_max: int  # 0: no batch endpoint
+    set_leverage: bool
+    set_margin_mode: bool
+    add_isolated_margin: bool
+    bucket_transfer: bool
+    risk_model: RiskModel
+    funding_source: str  # "rebuild_from_rates", "venue_ledger" or "none"
+    order_outcome: str  # "ws_session", "response" or "poll"
+    mark_feed: str  # "ws", "sse" or "poll"
+    account_events: bool
+
+
+@dataclass(frozen=True)
+class RateBucket:
+    """One limit the venue enforces: ``capacity`` requests refilled at ``per_second``, counted
+    per ``scope`` ("ip", "account", "key" or "user")."""
+
+    scope: str
+    capacity: int
+    per_second: float
+
+
+@dataclass(frozen=True)
+class RateBudget:
+    buckets: tuple[RateBucket, ...]
+    # What the sync may plan per second across all accounts of the venue (the rest is headroom
+    # for trading and the pages).
+    sync_per_second: float
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """Where one venue account (or the venue's public data) is reached: named URLs."""
+
+    urls: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    def __getitem__(self, name: str) -> str:
+        return self.urls[name]
+
+    @property
+    def origin(self) -> str:
+        """The first URL, which names the venue's API (used in cache keys and messages)."""
+        return next(iter(self.urls.values()), "")
+
+
+@dataclass(frozen=True)
+class Instrument:
+    """A tradable market, normalized (StandX: ``query_symbol_info``)."""
+
+    symbol: str
+    kind: Kind
+    base_asset: str
+    quote_asset: str
+    price_tick_decimals: int
+    qty_tick_decimals: int
+    quote_decimals: int
+    min_order_qty: Decimal
+    max_order_qty: Decimal | None
+    max_leverage: Decimal
+    maker_fee: Decimal
+    taker_fee: Decimal
+    price_cap_ratio: Decimal | None
+    price_floor_ratio: Decimal | None
+    enabled: bool
+    status: str  # "trading" takes orders; anything else is listed but closed
+
+
+@dataclass(frozen=True)
+class Quote:
+    """The latest prices and funding of one market."""
+
+    symbol: str
+    mark_price: Decimal | None
+    index_price: Decimal | None
+    last_price: Decimal | None
+    funding_rate: Decimal | None  # per interval, as a fraction
+    next_funding_time: datetime | None
+
+
+@dataclass(frozen=True)
+class FundingRatePoint:
+    symbol: str
+    time: datetime
+    funding_rate: Decimal
+    mark_price: Decimal | None
+    index_price: Decimal | None
+
+
+@dataclass(frozen=True)
+class Candle:
+    time: datetime
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    volume: Decimal
+
+
+class PublicSession(Protocol):
+    """A venue's public market data, read without credentials. A context manager."""
+
+    def __enter__(self) -> PublicSession: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+    def instruments(self) -> list[Instrument]: ...
+
+    def quote(self, symbol: str) -> Quote: ...
+
+    def funding_history(
+        self, symbol: str, since: datetime, until: datetime
+    ) -> list[FundingRatePoint]: ...
+
+    def candles(
+        self, symbol: str, resolution: str, start: datetime, end: datetime, countback: int
+    ) -> list[Candle]: ...
+
+
+class VenueAdapter(Protocol):
+    key: str  # "standx", stored on every linked account
+    name: str  # how the pages and error sentences name the venue
+    capabilities: Capabilities
+    rate_budget: RateBudget
+
+    def public(
+        self,
+        endpoints: Endpoints,
+        *,
+        limiter: Any = None,
+        timeout: float = 10.0,
+        retries: int = 3,
+    ) -> PublicSession: ...

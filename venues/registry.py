@@ -1,0 +1,19 @@
+"""The venue adapters by key: the one place that knows which venues exist."""
+
+from __future__ import annotations
+
+from venues import standx
+from venues.base import VenueAdapter
+
+_ADAPTERS: dict[str, VenueAdapter] = {standx.KEY: standx.ADAPTER}
+
+
+def adapter(key: str) -> VenueAdapter:
+    try:
+        return _ADAPTERS[key]
+    except KeyError:
+        raise LookupError(f"no venue {key!r}; known: {', '.join(sorted(_ADAPTERS))}") from None
+
+
+def keys() -> list[str]:
+    return sorted(_ADAPTERS)
