@@ -42,6 +42,8 @@ class StandXAccount(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="standx_accounts"
     )
     label = models.CharField(max_length=80)
+    # The venue adapter's key (venues.registry); every StandX account says "standx".
+    venue = models.CharField(max_length=20, default="standx", editable=False)
     chain = models.CharField(max_length=10, choices=Chain.choices)
     address = models.CharField(max_length=100)
     perps_url = models.URLField()

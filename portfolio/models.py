@@ -21,10 +21,16 @@ def ratio(**kwargs: object) -> models.DecimalField:
     return models.DecimalField(max_digits=40, decimal_places=20, **kwargs)  # type: ignore[arg-type]
 
 
+def venue_field() -> models.CharField:
+    """The venue adapter's key (``venues.registry``): market data is per venue and symbol."""
+    return models.CharField(max_length=20, default="standx")
+
+
 class MarketSymbol(models.Model):
     """``query_symbol_info``: ticks and limits for order validation and rounding."""
 
-    symbol = models.CharField(max_length=30, unique=True)
+    venue = venue_field()
+    symbol = models.CharField(max_length=30)
     base_asset = models.CharField(max_length=20)
     quote_asset = models.CharField(max_length=20)
     price_tick_decimals = models.PositiveSmallIntegerField()
@@ -43,6 +49,11 @@ class MarketSymbol(models.Model):
     status = models.CharField(max_length=20, default=SYMBOL_TRADING)
     updated_at = models.DateTimeField(auto_now=True)
 
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["venue", "symbol"], name="marketsymbol_per_venue")
+        ]
+
     def __str__(self) -> str:
         return self.symbol
 
@@ -54,7 +65,8 @@ class MarketSymbol(models.Model):
 class MarketPrice(models.Model):
     """The latest mark/index/funding per symbol, from REST polls or the price stream."""
 
-    symbol = models.CharField(max_length=30, unique=True)
+    venue = venue_field()
+    symbol = models.CharField(max_length=30)
     mark_price = money(null=True)
     index_price = money(null=True)
     last_price = money(null=True)
@@ -63,13 +75,19 @@ class MarketPrice(models.Model):
     source = models.CharField(max_length=10, default="rest")
     updated_at = models.DateTimeField()
 
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["venue", "symbol"], name="marketprice_per_venue")
+        ]
+
     def __str__(self) -> str:
         return f"{self.symbol} {self.mark_price}"
 
 
 class FundingRate(models.Model):
-    """``query_funding_rates`` history: one row per symbol and funding time."""
+    """``query_funding_rates`` history: one row per venue, symbol and funding time."""
 
+    venue = venue_field()
     symbol = models.CharField(max_length=30)
     time = models.DateTimeField()
     funding_rate = ratio()
@@ -77,7 +95,9 @@ class FundingRate(models.Model):
     index_price = money(null=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["symbol", "time"], name="funding_rate_once")]
+        constraints = [
+            models.UniqueConstraint(fields=["venue", "symbol", "time"], name="funding_rate_once")
+        ]
 
     def __str__(self) -> str:
         return f"{self.symbol} {self.time:%Y-%m-%d %H:%M} {self.funding_rate}"

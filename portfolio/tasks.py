@@ -97,7 +97,7 @@ def setup_periodic_tasks(sender: Any, **kwargs: Any) -> None:
 )
 def sync_market() -> int:
     """Symbol info, marks, funding and funding history (public data)."""
-    venue = registry.adapter("standx")
+    venue = registry.adapter(market.PUBLIC_VENUE)
     with venue.public(public_endpoints(), limiter=sync.shared_rate_limiter()) as session:
         return market.market_sync(session)
 

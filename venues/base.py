@@ -143,6 +143,8 @@ class Candle:
 class PublicSession(Protocol):
     """A venue's public market data, read without credentials. A context manager."""
 
+    venue: str  # the adapter's key: what the records are stored under
+
     def __enter__(self) -> PublicSession: ...
 
     def __exit__(self, *exc: object) -> None: ...

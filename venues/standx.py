@@ -130,6 +130,7 @@ class StandXPublic:
     """StandX's public market data through one client (no credentials)."""
 
     client: StandXClient
+    venue: str = KEY
 
     def __enter__(self) -> StandXPublic:
         return self

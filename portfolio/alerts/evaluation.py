@@ -166,7 +166,14 @@ class AccountView:
 Observations = dict[tuple[int, Metric], dict[str, Decimal]]  # (account, metric) -> symbol -> value
 
 
-def _position_input(p: Position, ticks: dict[str, Decimal]) -> risk.PositionInput:
+MarketKey = tuple[str, str]  # (venue, symbol): market data is per venue
+
+
+def market_keys(views: Iterable[AccountView]) -> set[MarketKey]:
+    return {(v.account.venue, p.symbol) for v in views for p in v.positions}
+
+
+def _position_input(p: Position, ticks: dict[MarketKey, Decimal], venue: str) -> risk.PositionInput:
     return risk.PositionInput(
         symbol=p.symbol,
         qty=p.qty,
@@ -178,22 +185,23 @@ def _position_input(p: Position, ticks: dict[str, Decimal]) -> risk.PositionInpu
         holding_margin=p.holding_margin,
         leverage=p.leverage,
         exchange_liq_price=p.liq_price,
-        price_tick=ticks.get(p.symbol),
+        price_tick=ticks.get((venue, p.symbol)),
     )
 
 
 def risk_inputs_of(
-    view: AccountView, ticks: dict[str, Decimal]
+    view: AccountView, ticks: dict[MarketKey, Decimal]
 ) -> tuple[risk.AccountInput, list[risk.PositionInput]]:
     balance = view.balance
     account = risk.AccountInput(
         cross_balance=balance.cross_balance if balance else risk.ZERO,
         cross_available=balance.cross_available if balance else None,
     )
-    return account, [_position_input(p, ticks) for p in view.positions]
+    venue = view.account.venue
+    return account, [_position_input(p, ticks, venue) for p in view.positions]
 
 
-def account_risk_of(view: AccountView, ticks: dict[str, Decimal]) -> risk.AccountRisk:
+def account_risk_of(view: AccountView, ticks: dict[MarketKey, Decimal]) -> risk.AccountRisk:
     return risk.account_risk(*risk_inputs_of(view, ticks))
 
 
@@ -212,8 +220,8 @@ def observe(
     metrics: frozenset[Metric],
     now: datetime,
     *,
-    ticks: dict[str, Decimal],
-    funding: dict[str, Decimal],
+    ticks: dict[MarketKey, Decimal],
+    funding: dict[MarketKey, Decimal],
 ) -> dict[Metric, dict[str, Decimal]]:
     """The values each metric has now for one account: symbol ("" = the account) -> value."""
     out: dict[Metric, dict[str, Decimal]] = defaultdict(dict)
@@ -235,8 +243,9 @@ def observe(
             drawdown = (peak - ar.equity) / peak * risk.HUNDRED if peak > 0 else risk.ZERO
             out[Metric.DRAWDOWN_PCT][""] = drawdown
     for p in view.positions:
-        if p.symbol in funding:
-            out[Metric.FUNDING_RATE_ABS][p.symbol] = abs(funding[p.symbol])
+        rate = funding.get((account.venue, p.symbol))
+        if rate is not None:
+            out[Metric.FUNDING_RATE_ABS][p.symbol] = abs(rate)
     for symbol, count in view.liquidations.items():
         out[Metric.LIQUIDATED][symbol] = Decimal(count)
     if Metric.DATA_AGE_S in metrics and account.sync_enabled and account.has_credentials:
@@ -267,7 +276,7 @@ def load_views(
     if metrics & SWEEP_METRICS:
         accounts = accounts.select_related("sync_state")
     else:  # the price path: a thousand accounts, three fields each
-        accounts = accounts.only("pk", "owner_id", "label")
+        accounts = accounts.only("pk", "owner_id", "label", "venue")
     views = {a.pk: AccountView(a) for a in accounts}
     if not views:
         return []
@@ -304,17 +313,29 @@ def load_views(
     return list(views.values())
 
 
-def ticks_for(symbols: Iterable[str]) -> dict[str, Decimal]:
+def ticks_for(keys: Iterable[MarketKey]) -> dict[MarketKey, Decimal]:
+    wanted = set(keys)
+    rows = MarketSymbol.objects.filter(
+        venue__in={v for v, _ in wanted}, symbol__in={s for _, s in wanted}
+    )
     return {
-        s.symbol: Decimal(1).scaleb(-s.price_tick_decimals)
-        for s in MarketSymbol.objects.filter(symbol__in=set(symbols))
+        (s.venue, s.symbol): Decimal(1).scaleb(-s.price_tick_decimals)
+        for s in rows
+        if (s.venue, s.symbol) in wanted
     }
 
 
-def funding_for(symbols: Iterable[str]) -> dict[str, Decimal]:
+def funding_for(keys: Iterable[MarketKey]) -> dict[MarketKey, Decimal]:
+    wanted = set(keys)
+    rows = MarketPrice.objects.filter(
+        venue__in={v for v, _ in wanted},
+        symbol__in={s for _, s in wanted},
+        funding_rate__isnull=False,
+    )
     return {
-        m.symbol: m.funding_rate
-        for m in MarketPrice.objects.filter(symbol__in=set(symbols), funding_rate__isnull=False)
+        (m.venue, m.symbol): m.funding_rate
+        for m in rows
+        if (m.venue, m.symbol) in wanted and m.funding_rate is not None
     }
 
 
@@ -396,9 +417,9 @@ def alerts_evaluate(
     with transaction.atomic():
         _lock_accounts(ids)
         views = load_views(ids, metrics, now)
-        symbols = {p.symbol for v in views for p in v.positions}
-        ticks = ticks_for(symbols) if metrics & PRICE_METRICS else {}
-        funding = funding_for(symbols) if Metric.FUNDING_RATE_ABS in metrics else {}
+        keys = market_keys(views)
+        ticks = ticks_for(keys) if metrics & PRICE_METRICS else {}
+        funding = funding_for(keys) if Metric.FUNDING_RATE_ABS in metrics else {}
         owners = {v.account.owner_id for v in views}
         rules: dict[int, list[tuple[int, Rule]]] = defaultdict(list)
         for user_id, rule_id, *fields in AlertRule.objects.filter(
@@ -575,9 +596,14 @@ def _save(work: list[_Pending], views: list[AccountView], now: datetime) -> int:
     return len(events)
 
 
-def alerts_evaluate_symbol(symbol: str, *, now: datetime | None = None) -> int:
-    """A new mark for ``symbol``: re-evaluate the accounts holding it."""
-    ids = list(Position.objects.filter(symbol=symbol).values_list("account_id", flat=True))
+def alerts_evaluate_symbol(venue: str, symbol: str, *, now: datetime | None = None) -> int:
+    """A new mark for ``symbol`` on ``venue``: re-evaluate the accounts holding it there (the
+    same name on another venue is another market)."""
+    ids = list(
+        Position.objects.filter(account__venue=venue, symbol=symbol).values_list(
+            "account_id", flat=True
+        )
+    )
     return alerts_evaluate(ids, metrics=PRICE_METRICS, now=now)
 
 
@@ -631,8 +657,8 @@ def rules_preview(user_id: int, rules: list[tuple[AlertRule, Rule]]) -> list[Pre
     now = timezone.now()
     ids = list(StandXAccount.objects.filter(owner_id=user_id).values_list("pk", flat=True))
     views = load_views(ids, ALL_METRICS, now)
-    symbols = {p.symbol for v in views for p in v.positions}
-    ticks, funding = ticks_for(symbols), funding_for(symbols)
+    keys = market_keys(views)
+    ticks, funding = ticks_for(keys), funding_for(keys)
     rows: list[PreviewRow] = []
     for view in views:
         observed = observe(view, ALL_METRICS, now, ticks=ticks, funding=funding)

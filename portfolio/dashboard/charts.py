@@ -16,6 +16,7 @@ from typing import Any
 from django.core.cache import cache
 from django.db import connection
 
+from portfolio.models import BalanceSnapshot
 from venues import registry
 from venues.base import Candle, Endpoints
 from venues.errors import VenueError
@@ -77,23 +78,23 @@ class EquityCurve:
 
 # The last snapshot of each account in each bucket, plus each account's last snapshot before the
 # range (so an account that did not change inside the range still counts from the start).
-EQUITY_SQL = """
+EQUITY_SQL = f"""
 SELECT * FROM (
     SELECT DISTINCT ON (account_id, bucket) account_id,
            date_bin(%(bucket)s, taken_at, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS bucket, equity
-    FROM portfolio_balancesnapshot
+    FROM "{BalanceSnapshot._meta.db_table}"
     WHERE account_id = ANY(%(ids)s) AND taken_at >= %(start)s
     ORDER BY account_id, bucket, taken_at DESC
 ) AS inside
 UNION ALL
 SELECT * FROM (
     SELECT DISTINCT ON (account_id) account_id, %(start)s::timestamptz AS bucket, equity
-    FROM portfolio_balancesnapshot
+    FROM "{BalanceSnapshot._meta.db_table}"
     WHERE account_id = ANY(%(ids)s) AND taken_at < %(start)s
     ORDER BY account_id, taken_at DESC
 ) AS before
 ORDER BY bucket, account_id
-"""
+"""  # noqa: S608 - table names from model metadata
 
 
 def equity_curve(account_ids: Sequence[int], range_key: str, now: datetime) -> EquityCurve:

@@ -19,6 +19,7 @@ from asgiref.sync import sync_to_async
 from django.db.models import Count, DecimalField, F, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 
+from accounts.models import StandXAccount
 from portfolio.models import FundingPayment, MarketSymbol, Order, Position, Trade
 
 T = TypeVar("T")
@@ -242,7 +243,8 @@ def order_totals(f: HistoryFilter) -> OrderTotals:
 def symbols_of(account_ids: Sequence[int]) -> list[str]:
     """The filter's symbol choices: every symbol the exchange lists and any the accounts hold
     (scanning 100,000 trades for their distinct symbols would cost more than the page)."""
-    listed = MarketSymbol.objects.values_list("symbol")
+    venues = StandXAccount.objects.filter(pk__in=list(account_ids)).values("venue")
+    listed = MarketSymbol.objects.filter(venue__in=venues).values_list("symbol")
     held = Position.objects.filter(account_id__in=list(account_ids)).values_list("symbol")
     return sorted({s for (s,) in listed.union(held)})
 

@@ -14,9 +14,11 @@ from django.utils import timezone
 from portfolio.alerts.evaluation import (
     ALL_METRICS,
     AccountView,
+    MarketKey,
     account_risk_of,
     alert_payload,
     load_views,
+    market_keys,
     risk_inputs_of,
     scope_health,
     ticks_for,
@@ -25,6 +27,7 @@ from portfolio.dashboard import history
 from portfolio.domain import risk
 from portfolio.domain.alert_rules import Metric
 from portfolio.health import health_report
+from portfolio.market.store import PUBLIC_VENUE
 from portfolio.models import (
     Alert,
     AlertDelivery,
@@ -32,9 +35,11 @@ from portfolio.models import (
     AlertRule,
     AlertSettings,
     AlertStatus,
+    FundingPayment,
     FundingRate,
     MarketPrice,
     MarketSymbol,
+    Position,
     Trade,
 )
 
@@ -154,7 +159,7 @@ class RiskContext:
     """One load of a user's accounts, shared by the overview's summary and positions."""
 
     views: list[AccountView]
-    ticks: dict[str, Decimal]
+    ticks: dict[MarketKey, Decimal]
     levels: dict[str, Decimal]  # the user's enabled health rule triggers, by rule key
     now: datetime
 
@@ -172,9 +177,7 @@ def risk_context(user_id: int) -> RiskContext:
             user_id=user_id, key__in=["health-warning", "health-critical"], enabled=True
         ).values_list("key", "trigger")
     )
-    return RiskContext(
-        views, ticks_for({p.symbol for v in views for p in v.positions}), levels, now
-    )
+    return RiskContext(views, ticks_for(market_keys(views)), levels, now)
 
 
 def health_level(health: Decimal | None, levels: dict[str, Decimal]) -> str:
@@ -189,15 +192,15 @@ def health_level(health: Decimal | None, levels: dict[str, Decimal]) -> str:
 
 
 # Funding of each open position since it opened (FundingPayment is rebuilt per funding time).
-FUNDING_SQL = """
+FUNDING_SQL = f"""
 SELECT p.account_id, p.symbol, COALESCE(SUM(f.amount), 0)
-FROM portfolio_position p
-JOIN portfolio_fundingpayment f
+FROM "{Position._meta.db_table}" p
+JOIN "{FundingPayment._meta.db_table}" f
   ON f.account_id = p.account_id AND f.symbol = p.symbol
  AND (p.opened_at IS NULL OR f.funding_time >= p.opened_at)
 WHERE p.account_id = ANY(%s)
 GROUP BY p.account_id, p.symbol
-"""
+"""  # noqa: S608 - table names from model metadata
 
 
 def funding_of_positions(account_ids: list[int]) -> dict[tuple[int, str], Decimal]:
@@ -231,7 +234,9 @@ def positions_for_user(ctx: RiskContext, *, with_funding: bool = False) -> list[
                     roe_pct=pr.roe * 100 if pr.roe is not None else None,
                     leverage=p.leverage,
                     margin_mode=p.margin_mode,
-                    liq_price=_display_price(pr.liq_price, ctx.ticks.get(p.symbol), p.entry_price),
+                    liq_price=_display_price(
+                        pr.liq_price, ctx.ticks.get((view.account.venue, p.symbol)), p.entry_price
+                    ),
                     exchange_liq_price=p.liq_price,
                     distance_pct=pr.distance_pct,
                     health=health,
@@ -376,7 +381,7 @@ def stress_for_user(ctx: RiskContext, symbol: str, pct: Decimal) -> StressView:
         for p, pr in zip(view.positions, after.positions, strict=True):
             health = scope_health(p, pr, after, has_balance=has_balance)
             mark = (p.mark_price or p.entry_price) * (1 + result.moves[p.symbol] / 100)
-            tick = ctx.ticks.get(p.symbol)
+            tick = ctx.ticks.get((view.account.venue, p.symbol))
             positions.append(
                 StressPosition(
                     anchor=f"pos-{view.account.pk}-{p.symbol}",
@@ -430,11 +435,20 @@ class SymbolPage:
         return bool(self.info or self.positions or self.markers)
 
 
+def symbol_venue(ctx: RiskContext, symbol: str) -> str:
+    """The venue a symbol page shows market data of: where the user holds it, else where the
+    user's first account trades, else the server's public venue."""
+    held = (v.account.venue for v in ctx.views for p in v.positions if p.symbol == symbol)
+    first = (v.account.venue for v in ctx.views)
+    return next(held, next(first, PUBLIC_VENUE))
+
+
 def symbol_page(ctx: RiskContext, symbol: str) -> SymbolPage:
     now = ctx.now
+    venue = symbol_venue(ctx, symbol)
     funding = list(
         FundingRate.objects.filter(
-            symbol=symbol, time__gte=now - timedelta(days=FUNDING_HISTORY_DAYS)
+            venue=venue, symbol=symbol, time__gte=now - timedelta(days=FUNDING_HISTORY_DAYS)
         ).order_by("-time")
     )
     fills = history.newest(
@@ -455,8 +469,8 @@ def symbol_page(ctx: RiskContext, symbol: str) -> SymbolPage:
         for t in reversed(fills)
     ]
     return SymbolPage(
-        info=MarketSymbol.objects.filter(symbol=symbol).first(),
-        price=MarketPrice.objects.filter(symbol=symbol).first(),
+        info=MarketSymbol.objects.filter(venue=venue, symbol=symbol).first(),
+        price=MarketPrice.objects.filter(venue=venue, symbol=symbol).first(),
         funding=funding,
         markers=markers,
         positions=[p for p in positions_for_user(ctx) if p.symbol == symbol],

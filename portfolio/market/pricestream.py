@@ -45,7 +45,10 @@ class PriceStreamRunner:
         stale_after: float = 10.0,
         heartbeat_every: float = 5.0,
         write_every: float = 1.0,
+        venue: str = "standx",
     ) -> None:
+        # StandX's market feed; its marks are stored and evaluated as that venue's only.
+        self.venue = venue
         self.stream = MarketStream(ws_url)
         self.rest_client = rest_client
         self.refresh_every = refresh_every
@@ -89,7 +92,7 @@ class PriceStreamRunner:
         await asyncio.gather(*self._in_flight, return_exceptions=True)
 
     async def refresh_symbols(self) -> None:
-        held = await self._in_thread(market.held_symbols)
+        held = await self._in_thread(market.held_symbols, self.venue)
         for symbol in sorted(held - self.symbols):
             self.stream.subscribe("price", symbol)
             self.last_seen.setdefault(symbol, time.monotonic())
@@ -153,7 +156,7 @@ class PriceStreamRunner:
         self, symbol: str, mark: Decimal | None, index: Decimal | None, last: Decimal | None,
         source: str,
     ) -> None:  # fmt: skip
-        await self._in_thread(_store_and_evaluate, symbol, mark, index, last, source)
+        await self._in_thread(_store_and_evaluate, self.venue, symbol, mark, index, last, source)
 
     async def _heartbeat_and_fallback(self) -> None:
         now = time.monotonic()
@@ -168,18 +171,28 @@ class PriceStreamRunner:
                 for symbol in symbols:
                     price = client.query_symbol_price(symbol=symbol)
                     _store_and_evaluate(
-                        symbol, price.mark_price, price.index_price, price.last_price, "rest"
+                        self.venue,
+                        symbol,
+                        price.mark_price,
+                        price.index_price,
+                        price.last_price,
+                        "rest",
                     )
         except standx_errors.StandXError as exc:
             logger.warning("price stream: REST fallback failed: %s", exc)
 
 
 def _store_and_evaluate(
-    symbol: str, mark: Decimal | None, index: Decimal | None, last: Decimal | None, source: str
+    venue: str,
+    symbol: str,
+    mark: Decimal | None,
+    index: Decimal | None,
+    last: Decimal | None,
+    source: str,
 ) -> None:
-    market.mark_store(symbol, mark=mark, index=index, last=last, source=source)
+    market.mark_store(venue, symbol, mark=mark, index=index, last=last, source=source)
     if mark is not None:
         try:
-            alerting.alerts_evaluate_symbol(symbol)
+            alerting.alerts_evaluate_symbol(venue, symbol)
         except Exception:  # the mark is stored; the next one evaluates again
             logger.exception("price stream: alert evaluation for %s failed", symbol)

@@ -16,6 +16,8 @@ from django.utils import timezone
 from portfolio.models import FundingRate, MarketPrice, MarketSymbol, Position, Trade
 from venues.base import Instrument, PublicSession
 
+# The venue whose public market data the server reads with its configured endpoints (STANDX_*).
+PUBLIC_VENUE = "standx"
 FUNDING_BACKFILL = timedelta(days=7)
 # A mark from the stream younger than this is not overwritten by a REST poll.
 STREAM_PRECEDENCE = timedelta(seconds=10)
@@ -24,14 +26,17 @@ STREAM_PRECEDENCE = timedelta(seconds=10)
 FUNDING_READ_AHEAD = timedelta(seconds=1)
 
 
-def held_symbols() -> set[str]:
-    return set(Position.objects.values_list("symbol", flat=True).distinct())
+def held_symbols(venue: str) -> set[str]:
+    """The symbols positions are held in on ``venue``."""
+    held = Position.objects.filter(account__venue=venue).values_list("symbol", flat=True)
+    return set(held.distinct())
 
 
 @transaction.atomic
-def symbols_store(infos: list[Instrument]) -> None:
+def symbols_store(venue: str, infos: list[Instrument]) -> None:
     for info in infos:
         MarketSymbol.objects.update_or_create(
+            venue=venue,
             symbol=info.symbol,
             defaults={
                 "base_asset": info.base_asset, "quote_asset": info.quote_asset,
@@ -48,6 +53,7 @@ def symbols_store(infos: list[Instrument]) -> None:
 
 
 def mark_store(
+    venue: str,
     symbol: str,
     *,
     mark: Decimal | None,
@@ -56,7 +62,8 @@ def mark_store(
     source: str,
     at: datetime | None = None,
 ) -> None:
-    """Record a mark (from the stream or REST) and refresh the affected positions' uPnL."""
+    """Record a mark (from the stream or REST) and refresh the uPnL of the positions held in
+    that market: on that venue only."""
     now = at or timezone.now()
     prices = {"mark_price": mark, "index_price": index, "last_price": last}
     defaults: dict[str, object] = {
@@ -65,19 +72,19 @@ def mark_store(
         **{name: value for name, value in prices.items() if value is not None},
     }
     with transaction.atomic():
-        MarketPrice.objects.update_or_create(symbol=symbol, defaults=defaults)
+        MarketPrice.objects.update_or_create(venue=venue, symbol=symbol, defaults=defaults)
         if mark is not None:
-            _reprice_positions(symbol, mark)
+            _reprice_positions(venue, symbol, mark)
 
 
-def _reprice_positions(symbol: str, mark: Decimal) -> None:
+def _reprice_positions(venue: str, symbol: str, mark: Decimal) -> None:
     """Between polls the exchange's uPnL is stale: recompute it at the new mark, in one statement.
 
     qty is signed, so one formula serves both sides. The maintenance margin scales with the
     notional at the same rate (r = MM / notional), so health and liquidation price stay exact
     until the next poll brings the exchange's own figures.
     """
-    Position.objects.filter(symbol=symbol).update(
+    Position.objects.filter(account__venue=venue, symbol=symbol).update(
         maint_margin=Case(
             When(
                 position_value__gt=0,
@@ -94,16 +101,18 @@ def _reprice_positions(symbol: str, mark: Decimal) -> None:
 def market_sync(session: PublicSession, *, now: datetime | None = None) -> int:
     """Symbol info for every symbol; marks, funding and funding history for held symbols."""
     now = now or timezone.now()
+    venue = session.venue
     infos = session.instruments()
-    symbols_store(infos)
-    held = held_symbols() or {i.symbol for i in infos if i.enabled}
+    symbols_store(venue, infos)
+    held = held_symbols(venue) or {i.symbol for i in infos if i.enabled}
     written = 0
     for symbol in sorted(held):
         market = session.quote(symbol)
         fresh_stream = MarketPrice.objects.filter(
-            symbol=symbol, source="stream", updated_at__gte=now - STREAM_PRECEDENCE
+            venue=venue, symbol=symbol, source="stream", updated_at__gte=now - STREAM_PRECEDENCE
         ).exists()
         MarketPrice.objects.update_or_create(
+            venue=venue,
             symbol=symbol,
             defaults={
                 "funding_rate": market.funding_rate,
@@ -113,19 +122,22 @@ def market_sync(session: PublicSession, *, now: datetime | None = None) -> int:
         )
         if not fresh_stream:
             mark_store(
-                symbol, mark=market.mark_price, index=market.index_price,
+                venue, symbol, mark=market.mark_price, index=market.index_price,
                 last=market.last_price, source="rest", at=now,
             )  # fmt: skip
-        since = FundingRate.objects.filter(symbol=symbol).aggregate(t=Max("time"))["t"]
+        stored = FundingRate.objects.filter(venue=venue, symbol=symbol)
+        since = stored.aggregate(t=Max("time"))["t"]
         if since is None:
             # First time: back to the oldest fill of this symbol we hold (funding is rebuilt
             # from these rates), and at least a week.
-            oldest = Trade.objects.filter(symbol=symbol).aggregate(t=Min("traded_at"))["t"]
+            fills = Trade.objects.filter(account__venue=venue, symbol=symbol)
+            oldest = fills.aggregate(t=Min("traded_at"))["t"]
             since = min(filter(None, [oldest, now - FUNDING_BACKFILL]))
         rates = session.funding_history(symbol, since, now + FUNDING_READ_AHEAD)
         created = FundingRate.objects.bulk_create(
             [
                 FundingRate(
+                    venue=venue,
                     symbol=r.symbol,
                     time=r.time,
                     funding_rate=r.funding_rate,

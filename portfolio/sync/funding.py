@@ -33,14 +33,16 @@ def funding_rebuild(account: StandXAccount, *, until: datetime) -> int:
         done = FundingPayment.objects.filter(account=account, symbol=symbol).aggregate(
             t=Max("funding_time")
         )["t"]
-        rates = FundingRate.objects.filter(symbol=symbol, time__lte=until, mark_price__isnull=False)
+        rates = FundingRate.objects.filter(
+            venue=account.venue, symbol=symbol, time__lte=until, mark_price__isnull=False
+        )
         if done is not None:
             rates = rates.filter(time__gt=done)
         rates = rates.order_by("time")
         if not rates:
             continue
         decimals = (
-            MarketSymbol.objects.filter(symbol=symbol)
+            MarketSymbol.objects.filter(venue=account.venue, symbol=symbol)
             .values_list("quote_decimals", flat=True)
             .first()
             or DEFAULT_QUOTE_DECIMALS

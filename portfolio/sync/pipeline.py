@@ -103,20 +103,27 @@ def sync_state_for(account: StandXAccount) -> SyncState:
 _STATE_FIELDS = list(SyncState._meta.concrete_fields)
 _ACCOUNT_FIELDS = list(StandXAccount._meta.concrete_fields)
 _STATE_COLUMNS = {f.name: f.column for f in _STATE_FIELDS}
+_STATE_TABLE = SyncState._meta.db_table
 _CLAIM_TEMPLATE = """
 WITH claimed AS (
-    UPDATE portfolio_syncstate
+    UPDATE "{state_table}"
     SET lease_until = %(until)s, lease_token = %(token)s, last_attempt_at = %(now)s
     WHERE account_id = %(id)s AND (lease_until IS NULL OR lease_until < %(now)s)
     RETURNING {state}
 )
 SELECT {claimed}, {account}
-FROM claimed JOIN accounts_standxaccount a ON a.id = claimed.account_id
+FROM claimed JOIN "{account_table}" a ON a.id = claimed.account_id
 """
 _STATE_LIST = ", ".join(f'"{f.column}"' for f in _STATE_FIELDS)
 _CLAIMED_LIST = ", ".join(f'claimed."{f.column}"' for f in _STATE_FIELDS)
 _ACCOUNT_LIST = ", ".join(f'a."{f.column}"' for f in _ACCOUNT_FIELDS)
-_CLAIM_SQL = _CLAIM_TEMPLATE.format(state=_STATE_LIST, claimed=_CLAIMED_LIST, account=_ACCOUNT_LIST)
+_CLAIM_SQL = _CLAIM_TEMPLATE.format(
+    state_table=_STATE_TABLE,
+    account_table=StandXAccount._meta.db_table,
+    state=_STATE_LIST,
+    claimed=_CLAIMED_LIST,
+    account=_ACCOUNT_LIST,
+)
 
 
 def claim_and_load(account_id: int, token: str, now: datetime) -> SyncState | None:
@@ -140,7 +147,7 @@ def _release(account_id: int, token: str, **fields: Any) -> None:
     columns = {_STATE_COLUMNS[name]: value for name, value in fields.items()}
     assignments = "".join(f', "{column}" = %s' for column in columns)
     sql = (
-        f'UPDATE portfolio_syncstate SET "lease_until" = NULL, "lease_token" = \'\'{assignments} '  # noqa: S608 - columns from model metadata
+        f'UPDATE "{_STATE_TABLE}" SET "lease_until" = NULL, "lease_token" = \'\'{assignments} '  # noqa: S608 - names from model metadata
         'WHERE "account_id" = %s AND "lease_token" = %s'
     )
     with connection.cursor() as cursor:
@@ -310,7 +317,7 @@ _LIVE_PREP = [(n, _POSITION_FIELDS[n].get_db_prep_save) for n in LIVE_FIELDS]
 # Every second for the accounts nearest liquidation: raw SQL, as for the lease (the ORM's
 # update() cost more CPU than the rest of the write).
 _LIVE_UPDATE_SQL = (
-    "UPDATE portfolio_position SET "  # noqa: S608 - columns from model metadata
+    f'UPDATE "{Position._meta.db_table}" SET '  # noqa: S608 - names from model metadata
     + ", ".join(f'"{_POSITION_FIELDS[n].column}" = %s' for n in ("synced_at", *LIVE_FIELDS))
     + f' WHERE "{_POSITION_FIELDS["account"].column}" = %s'
     + f' AND "{_POSITION_FIELDS["symbol"].column}" = %s'

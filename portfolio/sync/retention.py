@@ -10,23 +10,25 @@ from datetime import datetime, timedelta
 
 from django.db import connection, transaction
 
+from portfolio.models import BalanceSnapshot
+
 RAW_FOR = timedelta(days=2)
 MINUTE_FOR = timedelta(days=30)
 
-_DOWNSAMPLE = """
-DELETE FROM portfolio_balancesnapshot
+_DOWNSAMPLE = f"""
+DELETE FROM "{BalanceSnapshot._meta.db_table}"
 WHERE id IN (
     SELECT id FROM (
         SELECT id, row_number() OVER (
             PARTITION BY account_id, date_trunc(%(unit)s, taken_at)
             ORDER BY taken_at DESC, id DESC
         ) AS rank
-        FROM portfolio_balancesnapshot
+        FROM "{BalanceSnapshot._meta.db_table}"
         WHERE taken_at >= %(start)s AND taken_at < %(end)s
     ) ranked
     WHERE rank > 1
 )
-"""
+"""  # noqa: S608 - table names from model metadata
 
 
 @transaction.atomic

@@ -70,8 +70,9 @@ class OrderForm(forms.Form):
         accounts = StandXAccount.objects.filter(owner_id=user_id).order_by("label")
         self.trading_accounts = [a for a in accounts if a.can_trade]
         self.fields["account"].choices = [(a.pk, a.label) for a in self.trading_accounts]  # type: ignore[attr-defined]
-        listed = trading.MarketSymbol.objects.filter(enabled=True).order_by("symbol")
-        statuses = dict(listed.values_list("symbol", "status"))
+        venues = {a.venue for a in self.trading_accounts}
+        listed = trading.MarketSymbol.objects.filter(enabled=True, venue__in=venues)
+        statuses = dict(listed.order_by("symbol").values_list("symbol", "status"))
         symbol_field = self.fields["symbol"]
         assert isinstance(symbol_field, TradableSymbolField)
         symbol_field.choices = [(s, s) for s, status in statuses.items() if status == TRADING]
@@ -86,8 +87,11 @@ class OrderForm(forms.Form):
         if self.errors:
             return data
         symbol = data["symbol"]
-        self.rules = trading.symbol_rules(symbol)
-        self.mark = trading.mark_of(symbol)
+        venue = next(
+            (a.venue for a in self.trading_accounts if str(a.pk) == str(data["account"])), ""
+        )
+        self.rules = trading.symbol_rules(venue, symbol)
+        self.mark = trading.mark_of(venue, symbol)
         if self.rules is None or self.mark is None:
             raise forms.ValidationError(
                 f"No market data for {symbol} yet; try again after the next market sync."
@@ -168,8 +172,11 @@ class PositionAdjustForm(forms.Form):
     def __init__(self, *args: Any, user_id: int, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         accounts = StandXAccount.objects.filter(owner_id=user_id).order_by("label")
-        self.fields["account"].choices = [(a.pk, a.label) for a in accounts if a.can_trade]  # type: ignore[attr-defined]
-        symbols = trading.MarketSymbol.objects.filter(enabled=True).order_by("symbol")
+        self.trading_accounts = [a for a in accounts if a.can_trade]
+        self.fields["account"].choices = [(a.pk, a.label) for a in self.trading_accounts]  # type: ignore[attr-defined]
+        venues = {a.venue for a in self.trading_accounts}
+        symbols = trading.MarketSymbol.objects.filter(enabled=True, venue__in=venues)
+        symbols = symbols.order_by("symbol")
         self.fields["symbol"].choices = [(s, s) for s in symbols.values_list("symbol", flat=True)]  # type: ignore[attr-defined]
 
     def clean(self) -> dict[str, Any]:
@@ -182,7 +189,11 @@ class PositionAdjustForm(forms.Form):
             elif field == "amount" and data[field] <= 0:
                 self.add_error(field, "Enter an amount above zero.")
             elif field == "leverage":
-                rules = trading.symbol_rules(data.get("symbol", ""))
+                venue = next(
+                    (a.venue for a in self.trading_accounts if str(a.pk) == str(data["account"])),
+                    "",
+                )
+                rules = trading.symbol_rules(venue, data.get("symbol", ""))
                 if rules is not None and data[field] > rules.max_leverage:
                     most = rules.max_leverage.normalize()
                     self.add_error(field, f"{rules.symbol} allows at most {most:f}× leverage.")

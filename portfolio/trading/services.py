@@ -374,7 +374,7 @@ def position_close(
     if not held:
         raise TradingError(f"There is no open {symbol} position on {account.label}.")
     position = held[0]
-    rules = MarketSymbol.objects.filter(symbol=symbol).first()
+    rules = MarketSymbol.objects.filter(venue=account.venue, symbol=symbol).first()
     tick = Decimal(1).scaleb(-rules.qty_tick_decimals) if rules else Decimal("0.001")
     qty = (abs(position.qty) * fraction).quantize(tick, rounding=ROUND_DOWN)
     if qty <= 0:
@@ -485,8 +485,8 @@ def margin_mode_change(*, user_id: int, account_id: int, symbol: str, mode: str)
 # -- inputs for validation and preview ------------------------------------------------------
 
 
-def symbol_rules(symbol: str) -> order_rules.SymbolRules | None:
-    s = MarketSymbol.objects.filter(symbol=symbol, enabled=True).first()
+def symbol_rules(venue: str, symbol: str) -> order_rules.SymbolRules | None:
+    s = MarketSymbol.objects.filter(venue=venue, symbol=symbol, enabled=True).first()
     if s is None:
         return None
     return order_rules.SymbolRules(
@@ -498,5 +498,6 @@ def symbol_rules(symbol: str) -> order_rules.SymbolRules | None:
     )  # fmt: skip
 
 
-def mark_of(symbol: str) -> Decimal | None:
-    return MarketPrice.objects.filter(symbol=symbol).values_list("mark_price", flat=True).first()
+def mark_of(venue: str, symbol: str) -> Decimal | None:
+    prices = MarketPrice.objects.filter(venue=venue, symbol=symbol)
+    return prices.values_list("mark_price", flat=True).first()

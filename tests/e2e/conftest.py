@@ -147,9 +147,11 @@ def sw_notifications(page: Any) -> list[dict[str, Any]]:
 
 
 def wait_for_service_worker(context: Any, timeout: float = 15) -> Any:
-    return wait_for(
-        lambda: context.service_workers[0] if context.service_workers else None, timeout
-    )
+    """The context's running service worker (Playwright's handle to it). Waiting goes through
+    Playwright, which delivers the worker's arrival only while one of its calls runs."""
+    if context.service_workers:
+        return context.service_workers[0]
+    return context.wait_for_event("serviceworker", timeout=timeout * 1000)
 
 
 @pytest.fixture

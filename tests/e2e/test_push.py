@@ -137,6 +137,7 @@ class Worker:
 def turn_on_push(page: Page, base: str, push_service: PushService, device: str) -> str:
     """Log in as demo and tap "Turn on push for this device"; returns the key the page used."""
     log_in(page, base, "demo")
+    wait_for_service_worker(page.context, timeout=30)  # registered by every page
     page.get_by_role("button", name="Alerts").click()
     page.locator("#alert-centre").get_by_role("button", name="Turn on push for this device").click()
     expect(page.locator("#alert-centre [data-push-state]")).to_have_text(

@@ -106,8 +106,8 @@ def alice_critical_alert() -> int:
 
     account = make_account(User.objects.get(username="alice"))
     hold_sol(account)
-    market.mark_store("SOL-USD", mark=Decimal("91.1"), source="stream")
-    alerting.alerts_evaluate_symbol("SOL-USD")
+    market.mark_store("standx", "SOL-USD", mark=Decimal("91.1"), source="stream")
+    alerting.alerts_evaluate_symbol("standx", "SOL-USD")
     return Alert.objects.get(rule__key="health-critical").pk
 
 

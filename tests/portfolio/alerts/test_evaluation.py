@@ -27,6 +27,7 @@ from portfolio.models import (
     AlertRule,
     AlertSettings,
     BalanceSnapshot,
+    MarketPrice,
     Order,
     Position,
     SyncState,
@@ -68,8 +69,8 @@ def balance(account: StandXAccount, equity: str, at: datetime = NOW) -> None:
 
 
 def move(mark: str, at: datetime = NOW) -> int:
-    market.mark_store("SOL-USD", mark=D(mark), source="stream", at=at)
-    return alerting.alerts_evaluate_symbol("SOL-USD", now=at)
+    market.mark_store("standx", "SOL-USD", mark=D(mark), source="stream", at=at)
+    return alerting.alerts_evaluate_symbol("standx", "SOL-USD", now=at)
 
 
 @pytest.fixture
@@ -114,7 +115,10 @@ def test_an_unchanged_situation_writes_nothing(
     move("91.1")
     events = AlertEvent.objects.count()
     with django_assert_max_num_queries(12):
-        assert alerting.alerts_evaluate_symbol("SOL-USD", now=NOW + timedelta(seconds=1)) == 0
+        assert (
+            alerting.alerts_evaluate_symbol("standx", "SOL-USD", now=NOW + timedelta(seconds=1))
+            == 0
+        )
     assert AlertEvent.objects.count() == events
 
 
@@ -286,7 +290,7 @@ def test_a_drawdown_from_the_days_peak_warns(account: StandXAccount) -> None:
 
 def test_extreme_funding_on_a_held_symbol_warns(account: StandXAccount) -> None:
     hold_sol(account)
-    market.mark_store("SOL-USD", mark=D(100), source="rest", at=NOW)
+    market.mark_store("standx", "SOL-USD", mark=D(100), source="rest", at=NOW)
     from portfolio.models import MarketPrice
 
     MarketPrice.objects.filter(symbol="SOL-USD").update(funding_rate=D("-0.0025"))
@@ -321,7 +325,7 @@ def test_at_most_one_open_alert_per_rule_account_and_symbol(account: StandXAccou
 def test_racing_evaluations_open_one_alert_and_send_one_event(alice: User) -> None:
     account = make_account(alice)
     hold_sol(account)
-    market.mark_store("SOL-USD", mark=D("91.1"), source="stream", at=NOW)
+    market.mark_store("standx", "SOL-USD", mark=D("91.1"), source="stream", at=NOW)
     errors: list[BaseException] = []
     barrier = threading.Barrier(4)
 
@@ -372,3 +376,21 @@ def test_observations_cover_cross_positions_with_the_accounts_cross_health(
     assert seen[Metric.LEVERAGE] == {"": D(10)}
     assert seen[Metric.POSITION_NOTIONAL] == {"BTC-USD": D(10000)}
     assert seen[Metric.DATA_AGE_S] == {"": D(0)}
+
+
+def test_a_mark_on_one_venue_never_reprices_or_alerts_the_same_symbol_on_another(
+    alice: User,
+) -> None:
+    here = make_account(alice, "Here", "0xa")
+    there = make_account(alice, "There", "0xb")
+    StandXAccount.objects.filter(pk=there.pk).update(venue="elsewhere")
+    hold_sol(here)
+    hold_sol(there)
+    market.mark_store("elsewhere", "SOL-USD", mark=D("100"), source="stream", at=NOW)
+    move("91.1")  # StandX's SOL-USD falls to a critical health
+    assert Position.objects.get(account=there).mark_price == D("100")
+    assert Position.objects.get(account=here).mark_price == D("91.1")
+    [alert] = open_alerts("health-critical")
+    assert alert.account_id == here.pk
+    prices = dict(MarketPrice.objects.values_list("venue", "mark_price"))
+    assert prices == {"standx": D("91.1"), "elsewhere": D("100")}

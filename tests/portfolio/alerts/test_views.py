@@ -50,8 +50,8 @@ def firing(alice: User) -> Alert:
     account = make_account(alice)
     hold_sol(account)
     now = timezone.now()
-    market.mark_store("SOL-USD", mark=Decimal("91.1"), source="stream", at=now)
-    alerting.alerts_evaluate_symbol("SOL-USD", now=now)
+    market.mark_store("standx", "SOL-USD", mark=Decimal("91.1"), source="stream", at=now)
+    alerting.alerts_evaluate_symbol("standx", "SOL-USD", now=now)
     return Alert.objects.get(rule__key="health-critical")
 
 

@@ -206,7 +206,7 @@ def test_each_page_takes_at_most_ten_queries_of_its_own(
 def test_the_symbol_page_shows_market_funding_and_an_exchange_error_in_words(
     alice: User, account: StandXAccount, sol: Position
 ) -> None:
-    market.mark_store("SOL-USD", mark=D("101.25"), source="stream", at=timezone.now())
+    market.mark_store("standx", "SOL-USD", mark=D("101.25"), source="stream", at=timezone.now())
     MarketSymbol.objects.create(
         symbol="SOL-USD", base_asset="SOL", quote_asset="DUSD", price_tick_decimals=2,
         qty_tick_decimals=2, min_order_qty=D("0.01"), max_order_qty=D(10000), max_leverage=D(20),

@@ -57,9 +57,9 @@ def test_a_new_mark_reprices_held_positions(alice_linked: StandXAccount) -> None
         wait_for(client.query_positions, timeout=10)
     sync.account_sync(alice_linked.pk, limiter=NoRateLimit())
     position = Position.objects.get(account=alice_linked)
-    market.mark_store("BTC-USD", mark=position.entry_price - 1000, source="stream")
+    market.mark_store("standx", "BTC-USD", mark=position.entry_price - 1000, source="stream")
     position.refresh_from_db()
     assert position.mark_price == position.entry_price - 1000
     # Short 0.01: a 1,000 fall is a 10 gain.
     assert position.upnl == Decimal("10")
-    assert market.held_symbols() == {"BTC-USD"}
+    assert market.held_symbols("standx") == {"BTC-USD"}

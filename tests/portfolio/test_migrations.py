@@ -1,0 +1,116 @@
+"""The venue re-plan's migrations keep every row: start from the schema before them with a
+linked account (encrypted credentials), market data, a trade and an alert, migrate forward,
+and find each row, keyed to StandX, with credentials that still decrypt."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+
+from accounts import crypto
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+BEFORE = [("accounts", "0002_standx_accounts"), ("portfolio", "0007_marketsymbol_status")]
+AFTER = [("accounts", "0003_venue_keys"), ("portfolio", "0008_venue_keys")]
+AT = datetime(2026, 11, 30, 12, tzinfo=UTC)
+TOKEN = "header.payload.signature-of-a-stored-token"
+
+
+def migrate(targets: list[tuple[str, str]]) -> MigrationExecutor:
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(targets)
+    return MigrationExecutor(connection)
+
+
+def test_the_venue_migrations_keep_every_row_and_credential() -> None:
+    old = migrate(BEFORE).loader.project_state(BEFORE).apps
+    user = old.get_model("accounts", "User").objects.create(username="alice")
+    account = old.get_model("accounts", "StandXAccount").objects.create(
+        owner=user,
+        label="Main",
+        chain="bsc",
+        address="0xa",
+        perps_url="http://x",
+        auth_url="http://x",
+        ws_url="ws://x",
+        ws_api_url="ws://x",
+        mode="trading",
+    )
+    # Sealed as the product seals it: bound to the row and the field.
+    sealed = crypto.encrypt(TOKEN, context=f"standx-account:{account.pk}:token")
+    type(account).objects.filter(pk=account.pk).update(token_encrypted=sealed)
+    d = Decimal
+    old.get_model("portfolio", "MarketSymbol").objects.create(
+        symbol="SOL-USD",
+        base_asset="SOL",
+        quote_asset="DUSD",
+        price_tick_decimals=3,
+        qty_tick_decimals=2,
+        min_order_qty=d("0.01"),
+        max_order_qty=d(1000),
+        max_leverage=d(20),
+        maker_fee=d("0.0001"),
+        taker_fee=d("0.0004"),
+        price_cap_ratio=d("0.1"),
+        price_floor_ratio=d("0.1"),
+    )
+    old.get_model("portfolio", "MarketPrice").objects.create(
+        symbol="SOL-USD", mark_price=d(150), updated_at=AT
+    )
+    old.get_model("portfolio", "FundingRate").objects.create(
+        symbol="SOL-USD", time=AT, funding_rate=d("0.0001")
+    )
+    old.get_model("portfolio", "Trade").objects.create(
+        account=account,
+        exchange_id=7,
+        order_exchange_id=8,
+        symbol="SOL-USD",
+        side="buy",
+        qty=d(2),
+        price=d(150),
+        value=d(300),
+        fee_qty=d("0.12"),
+        fee_asset="DUSD",
+        pnl=d(0),
+        traded_at=AT,
+    )
+    rule = old.get_model("portfolio", "AlertRule").objects.create(
+        user=user,
+        key="health-critical",
+        metric="health",
+        direction="below",
+        severity="critical",
+        trigger=d("1.3"),
+        clear=d("1.5"),
+    )
+    old.get_model("portfolio", "Alert").objects.create(
+        user=user,
+        account=account,
+        rule=rule,
+        symbol="SOL-USD",
+        status="firing",
+        severity="critical",
+        since=AT,
+        value=d("1.2"),
+        opened_at=AT,
+        fired_at=AT,
+    )
+
+    new = migrate(AFTER).loader.project_state(AFTER).apps
+    migrated = new.get_model("accounts", "StandXAccount").objects.get(pk=account.pk)
+    assert migrated.venue == "standx"
+    assert (
+        crypto.decrypt(migrated.token_encrypted, context=f"standx-account:{account.pk}:token")
+        == TOKEN
+    )
+    for name in ("MarketSymbol", "MarketPrice", "FundingRate"):
+        rows = new.get_model("portfolio", name).objects.values_list("venue", "symbol")
+        assert list(rows) == [("standx", "SOL-USD")], name
+    assert new.get_model("portfolio", "Trade").objects.get().exchange_id == 7
+    assert new.get_model("portfolio", "Alert").objects.get().status == "firing"
