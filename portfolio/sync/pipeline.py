@@ -29,6 +29,7 @@ from accounts import services as account_services
 from accounts.models import AccountStatus, StandXAccount
 from accounts.standx_access import client_for
 from portfolio.alerts import batches as alert_batches
+from portfolio.domain import risk
 from portfolio.models import BalanceSnapshot, Order, Position, PositionSnapshot, SyncState, Trade
 from portfolio.sync import funding
 from standx import errors as standx_errors
@@ -401,10 +402,36 @@ def store(
     return fields
 
 
+def worst_health(fetched: Fetched) -> Decimal | None:
+    """The account's lowest health multiple by the risk engine, the figure the alerts see (not
+    a venue's own field, which other venues do not send)."""
+    if not fetched.positions:
+        return None
+    b = fetched.balance
+    account = risk.AccountInput(cross_balance=b.cross_balance, cross_available=b.cross_available)
+    positions = [
+        risk.PositionInput(
+            symbol=p.symbol,
+            qty=p.qty,
+            entry_price=p.entry_price,
+            mark_price=p.mark_price or p.entry_price,
+            margin_mode=p.margin_mode,
+            maint_margin=p.maint_margin or risk.ZERO,
+            initial_margin=p.initial_margin,
+            holding_margin=p.holding_margin,
+            leverage=p.leverage,
+            exchange_liq_price=p.liq_price,
+        )
+        for p in fetched.positions
+        if p.qty
+    ]
+    health = risk.account_risk(account, positions).worst_health
+    return health if health is not None and health > 0 else None
+
+
 def poll_interval(fetched: Fetched) -> float:
     """Seconds until the next sync: the nearer to liquidation, the more often (1 s … 60 s)."""
-    healths = [p.mmr for p in fetched.positions if p.mmr is not None and p.mmr > 0]
-    worst = min(healths, default=None)
+    worst = worst_health(fetched)
     if worst is not None and worst < Decimal("1.5"):
         return 1.0
     if worst is not None and worst < Decimal(3):

@@ -259,7 +259,7 @@ def test_a_failing_poll_never_touches_stored_rows(
 
 
 @pytest.mark.parametrize(
-    ("mmrs", "open_orders", "expected"),
+    ("healths", "open_orders", "expected"),
     [
         (["1.2"], False, 1.0),
         (["2.5", "8"], False, 2.0),
@@ -269,14 +269,22 @@ def test_a_failing_poll_never_touches_stored_rows(
     ],
 )
 def test_riskier_accounts_are_polled_more_often(
-    mmrs: list[str], open_orders: bool, expected: float
+    healths: list[str], open_orders: bool, expected: float
 ) -> None:
     from standx.models import Balance
     from standx.models import Order as SxOrder
     from standx.models import Position as SxPosition
     from tests.standx import docs_examples as ex
 
-    positions = [SxPosition.parse({**ex.POSITIONS[0], "mmr": m}) for m in mmrs]
+    def at_health(health: str) -> SxPosition:
+        """The docs' isolated BTC long, with the margin that gives it this health; StandX's
+        own ``mmr`` field says 99 and is not what decides."""
+        base = ex.POSITIONS[0]
+        upnl = Decimal(base["qty"]) * (Decimal(base["mark_price"]) - Decimal(base["entry_price"]))
+        holding = Decimal(health) * Decimal(base["maint_margin"]) - upnl
+        return SxPosition.parse({**base, "holding_margin": str(holding), "mmr": "99"})
+
+    positions = [at_health(h) for h in healths]
     orders = [SxOrder.parse(ex.ORDER)] if open_orders else []
     fetched = sync.Fetched(positions, Balance.zero(), orders, [], [])
     assert sync.poll_interval(fetched) == expected
