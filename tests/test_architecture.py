@@ -28,8 +28,6 @@ STANDX_IMPORTS_LEFT = frozenset(
         "accounts.services",
         "accounts.standx_access",
         "accounts.views",
-        "portfolio.management.commands.pricestream",
-        "portfolio.market.pricestream",
         "portfolio.sync.pipeline",
         "portfolio.trading.services",
     }

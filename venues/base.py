@@ -6,7 +6,7 @@ from :class:`Capabilities`, never from the venue's name.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -140,6 +140,34 @@ class Candle:
     volume: Decimal
 
 
+@dataclass(frozen=True)
+class Mark:
+    """One market's latest prices, from a feed or a poll."""
+
+    symbol: str
+    mark_price: Decimal | None
+    index_price: Decimal | None
+    last_price: Decimal | None
+
+
+@dataclass(frozen=True)
+class FeedNotice:
+    """Not a price: the feed reconnected, refused a request, or sent something unreadable."""
+
+    kind: str  # "reconnected", "refused" or "malformed"
+    text: str  # plain words, for the log
+
+
+class MarkFeed(Protocol):
+    """A venue's live marks for the symbols it is told to watch (reconnects by itself)."""
+
+    def watch(self, symbol: str) -> None: ...
+
+    def events(self) -> AsyncIterator[Mark | FeedNotice]: ...
+
+    async def close(self) -> None: ...
+
+
 class PublicSession(Protocol):
     """A venue's public market data, read without credentials. A context manager."""
 
@@ -161,6 +189,8 @@ class PublicSession(Protocol):
         self, symbol: str, resolution: str, start: datetime, end: datetime, countback: int
     ) -> list[Candle]: ...
 
+    def mark(self, symbol: str) -> Mark: ...
+
 
 class VenueAdapter(Protocol):
     key: str  # "standx", stored on every linked account
@@ -176,3 +206,5 @@ class VenueAdapter(Protocol):
         timeout: float = 10.0,
         retries: int = 3,
     ) -> PublicSession: ...
+
+    def mark_feed(self, endpoints: Endpoints) -> MarkFeed: ...

@@ -3,7 +3,7 @@ venue-neutral tree, and its public market data as normalized records."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,14 +13,17 @@ from standx import errors as sx_errors
 from standx import models as sx
 from standx.rest import Endpoints as StandXEndpoints
 from standx.rest import StandXClient
+from standx.stream import MarketStream, Reconnected, StreamError, StreamMessage
 from venues import errors
 from venues.base import (
     Candle,
     Capabilities,
     Endpoints,
+    FeedNotice,
     FundingRatePoint,
     Instrument,
     Kind,
+    Mark,
     Quote,
     RateBucket,
     RateBudget,
@@ -177,6 +180,49 @@ class StandXPublic:
         )
         return [Candle(c.time, c.open, c.high, c.low, c.close, c.volume) for c in bars]
 
+    def mark(self, symbol: str) -> Mark:
+        p = self._call(lambda: self.client.query_symbol_price(symbol=symbol))
+        return Mark(p.symbol, p.mark_price, p.index_price, p.last_price)
+
+
+def parse_mark(data: object) -> Mark | FeedNotice:
+    """A ``price`` channel message as a :class:`Mark` (or why it is not one)."""
+    if not isinstance(data, dict) or not isinstance(data.get("symbol"), str):
+        return FeedNotice("malformed", "a price message without a symbol")
+    symbol = data["symbol"]
+    try:
+        return Mark(
+            symbol,
+            sx.opt_dec(data.get("mark_price"), "mark_price"),
+            sx.opt_dec(data.get("index_price"), "index_price"),
+            sx.opt_dec(data.get("last_price"), "last_price"),
+        )
+    except sx_errors.BadResponseError:
+        return FeedNotice("malformed", f"malformed price for {symbol} ignored")
+
+
+class StandXMarkFeed:
+    """StandX's public ``price`` channel (one WebSocket; ``standx.stream`` reconnects it)."""
+
+    def __init__(self, ws_url: str) -> None:
+        self.stream = MarketStream(ws_url)
+
+    def watch(self, symbol: str) -> None:
+        self.stream.subscribe("price", symbol)
+
+    async def events(self) -> AsyncIterator[Mark | FeedNotice]:
+        async for event in self.stream.events():
+            if isinstance(event, Reconnected):
+                yield FeedNotice("reconnected", f"reconnected ({event.reason})")
+            elif isinstance(event, StreamError):
+                # E.g. a symbol StandX no longer lists: the other subscriptions carry on.
+                yield FeedNotice("refused", str(event))
+            elif isinstance(event, StreamMessage) and event.channel == "price":
+                yield parse_mark(event.data)
+
+    async def close(self) -> None:
+        await self.stream.close()
+
 
 class StandXAdapter:
     key = KEY
@@ -199,6 +245,9 @@ class StandXAdapter:
             max_retries=retries,
         )
         return StandXPublic(client)
+
+    def mark_feed(self, endpoints: Endpoints) -> StandXMarkFeed:
+        return StandXMarkFeed(endpoints["ws"])
 
 
 ADAPTER = StandXAdapter()

@@ -1,5 +1,5 @@
-"""The price stream: one long-running process holding StandX's public ``price`` channel for every
-symbol any linked account holds.
+"""The price stream: one long-running process holding a venue's mark feed
+(:class:`venues.base.MarkFeed`) for every symbol an account on that venue holds.
 
 Each new mark is stored, the affected positions re-priced and their accounts' alert rules
 evaluated (:func:`portfolio.alerts.evaluation.alerts_evaluate_symbol`) between polls. Prices
@@ -7,8 +7,8 @@ are coalesced per symbol: while one is being processed, newer ones replace each 
 burst never builds a backlog and the latest mark is always the next one handled. An unchanged
 mark is rewritten at most every ``write_every`` seconds.
 
-The stream reconnects with backoff (``standx.stream``); when a held symbol has had no
-price for ``stale_after`` seconds, it is read over REST instead. A heartbeat in Redis tells
+The feed reconnects by itself; when a held symbol has had no price for ``stale_after``
+seconds, it is read over the venue's public REST instead. A heartbeat in Redis tells
 ``/healthz`` the process is alive.
 """
 
@@ -26,10 +26,8 @@ from asgiref.sync import sync_to_async
 from portfolio.alerts import evaluation as alerting
 from portfolio.health import PRICESTREAM_HEARTBEAT_KEY, record_heartbeat
 from portfolio.market import store as market
-from standx import errors as standx_errors
-from standx.models import opt_dec
-from standx.rest import StandXClient
-from standx.stream import MarketStream, Reconnected, StreamError, StreamMessage
+from venues.base import FeedNotice, Mark, MarkFeed, PublicSession
+from venues.errors import VenueError
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -38,19 +36,19 @@ T = TypeVar("T")
 class PriceStreamRunner:
     def __init__(
         self,
-        ws_url: str,
-        rest_client: Callable[[], StandXClient],
+        venue: str,
+        feed: MarkFeed,
+        public: Callable[[], PublicSession],
         *,
         refresh_every: float = 15.0,
         stale_after: float = 10.0,
         heartbeat_every: float = 5.0,
         write_every: float = 1.0,
-        venue: str = "standx",
     ) -> None:
-        # StandX's market feed; its marks are stored and evaluated as that venue's only.
+        # One venue's feed: its marks are stored and evaluated as that venue's only.
         self.venue = venue
-        self.stream = MarketStream(ws_url)
-        self.rest_client = rest_client
+        self.feed = feed
+        self.public = public
         self.refresh_every = refresh_every
         self.stale_after = stale_after
         self.heartbeat_every = heartbeat_every
@@ -85,7 +83,7 @@ class PriceStreamRunner:
             asyncio.create_task(self._every(self.heartbeat_every, self._heartbeat_and_fallback)),
         ]
         await stop.wait()
-        await self.stream.close()
+        await self.feed.close()
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -94,7 +92,7 @@ class PriceStreamRunner:
     async def refresh_symbols(self) -> None:
         held = await self._in_thread(market.held_symbols, self.venue)
         for symbol in sorted(held - self.symbols):
-            self.stream.subscribe("price", symbol)
+            self.feed.watch(symbol)
             self.last_seen.setdefault(symbol, time.monotonic())
             logger.info("price stream: watching %s", symbol)
         self.symbols |= held
@@ -108,30 +106,20 @@ class PriceStreamRunner:
                 logger.exception("price stream: periodic job failed")
 
     async def _consume(self) -> None:
-        async for event in self.stream.events():
-            if isinstance(event, Reconnected):
-                logger.info("price stream: reconnected (%s)", event.reason)
+        async for event in self.feed.events():
+            if isinstance(event, FeedNotice):
+                # Reconnected, a refused symbol, a malformed message: the rest carries on.
+                logger.log(
+                    logging.INFO if event.kind == "reconnected" else logging.WARNING,
+                    "price stream: %s",
+                    event.text,
+                )
                 continue
-            if isinstance(event, StreamError):
-                # E.g. a symbol StandX no longer lists: the other subscriptions carry on.
-                logger.warning("price stream: %s", event)
-                continue
-            if isinstance(event, StreamMessage) and event.channel == "price":
-                await self.on_price(event.data)
+            await self.on_mark(event)
 
-    async def on_price(self, data: Any) -> None:
-        if not isinstance(data, dict) or not isinstance(data.get("symbol"), str):
-            return
-        symbol = data["symbol"]
-        self.last_seen[symbol] = time.monotonic()
-        try:
-            mark = opt_dec(data.get("mark_price"), "mark_price")
-            index = opt_dec(data.get("index_price"), "index_price")
-            last = opt_dec(data.get("last_price"), "last_price")
-        except standx_errors.BadResponseError:
-            logger.warning("price stream: malformed price for %s ignored", symbol)
-            return
-        self.latest[symbol] = (mark, index, last)
+    async def on_mark(self, mark: Mark) -> None:
+        self.last_seen[mark.symbol] = time.monotonic()
+        self.latest[mark.symbol] = (mark.mark_price, mark.index_price, mark.last_price)
         self.wakeup.set()
 
     async def _process(self) -> None:
@@ -167,18 +155,13 @@ class PriceStreamRunner:
 
     def _rest_fallback(self, symbols: list[str]) -> None:
         try:
-            with self.rest_client() as client:
+            with self.public() as session:
                 for symbol in symbols:
-                    price = client.query_symbol_price(symbol=symbol)
+                    m = session.mark(symbol)
                     _store_and_evaluate(
-                        self.venue,
-                        symbol,
-                        price.mark_price,
-                        price.index_price,
-                        price.last_price,
-                        "rest",
+                        self.venue, symbol, m.mark_price, m.index_price, m.last_price, "rest"
                     )
-        except standx_errors.StandXError as exc:
+        except VenueError as exc:
             logger.warning("price stream: REST fallback failed: %s", exc)
 
 

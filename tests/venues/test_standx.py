@@ -10,7 +10,7 @@ import pytest
 
 from venues import registry
 from venues import standx as standx_venue
-from venues.base import Kind, RiskModel
+from venues.base import Kind, Mark, RiskModel
 from venues.errors import Unavailable
 
 
@@ -56,3 +56,21 @@ def test_a_failing_venue_raises_the_neutral_transient_error(sim_url: str) -> Non
         assert raised.value.venue == "StandX"
     finally:
         httpx.delete(f"{sim_url}/sim/faults").raise_for_status()
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        (
+            {"symbol": "BTC-USD", "mark_price": "101234.5", "index_price": "101230"},
+            "Mark(symbol='BTC-USD', mark_price=Decimal('101234.5'), "
+            "index_price=Decimal('101230'), last_price=None)",
+        ),
+        ({"symbol": "BTC-USD", "mark_price": "lots"}, "malformed price for BTC-USD ignored"),
+        ({"mark_price": "1"}, "a price message without a symbol"),
+        ("not an object", "a price message without a symbol"),
+    ],
+)
+def test_a_price_message_becomes_a_mark_or_says_why_not(message: object, expected: str) -> None:
+    parsed = standx_venue.parse_mark(message)
+    assert (repr(parsed) if isinstance(parsed, Mark) else parsed.text) == expected

@@ -6,22 +6,25 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from accounts.standx_access import default_endpoints
+from accounts.standx_access import public_endpoints
 from portfolio.market.pricestream import PriceStreamRunner
+from portfolio.market.store import PUBLIC_VENUE
 from portfolio.sync.pipeline import shared_rate_limiter
-from standx.rest import StandXClient
+from venues import registry
 
 
 class Command(BaseCommand):
-    help = "Hold StandX's price stream for every held symbol; store marks (one process only)."
+    help = "Hold the venue's mark feed for every held symbol; store marks (one process only)."
 
     def handle(self, *args: Any, **options: Any) -> None:
-        endpoints = default_endpoints()
+        venue = registry.adapter(PUBLIC_VENUE)
+        endpoints = public_endpoints()
         runner = PriceStreamRunner(
-            endpoints.ws_url,
-            lambda: StandXClient(endpoints=endpoints, rate_limiter=shared_rate_limiter()),
+            venue.key,
+            venue.mark_feed(endpoints),
+            lambda: venue.public(endpoints, limiter=shared_rate_limiter()),
         )
-        self.stdout.write(f"price stream on {endpoints.ws_url}")
+        self.stdout.write(f"price stream on {endpoints['ws']}")
         asyncio.run(self._run(runner))
 
     async def _run(self, runner: PriceStreamRunner) -> None:

@@ -20,7 +20,8 @@ from portfolio.market.pricestream import PriceStreamRunner
 from portfolio.models import MarketPrice
 from portfolio.sync import pipeline as sync
 from standx.ratelimit import NoRateLimit
-from standx.rest import Endpoints, StandXClient
+from venues import standx as standx_venue
+from venues.base import Mark, PublicSession
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -40,18 +41,24 @@ async def mark_becomes(symbol: str, value: Decimal, source: str, timeout: float 
             await asyncio.sleep(0.1)
 
 
+def runner_for(sim_url: str, **options: float) -> PriceStreamRunner:
+    """The runner on the simulator's StandX feed, with its REST fallback unthrottled."""
+    endpoints = standx_venue.endpoints_for_simulator(sim_url)
+    adapter = standx_venue.ADAPTER
+    return PriceStreamRunner(
+        adapter.key,
+        adapter.mark_feed(endpoints),
+        lambda: adapter.public(endpoints, limiter=NoRateLimit()),
+        **options,
+    )
+
+
 async def test_marks_stream_in_and_the_rest_fallback_covers_a_dead_stream(
     alice_linked: StandXAccount, sim_url: str
 ) -> None:
     await sync_to_async(hold_btc)(alice_linked)
-    endpoints = Endpoints.for_simulator(sim_url)
-    runner = PriceStreamRunner(
-        endpoints.ws_url,
-        lambda: StandXClient(endpoints=endpoints, rate_limiter=NoRateLimit()),
-        refresh_every=0.5,
-        stale_after=1.0,
-        heartbeat_every=0.3,
-        write_every=0.0,
+    runner = runner_for(
+        sim_url, refresh_every=0.5, stale_after=1.0, heartbeat_every=0.3, write_every=0.0
     )
     client = health.redis_client()
     await sync_to_async(client.delete)(health.PRICESTREAM_HEARTBEAT_KEY)
@@ -98,14 +105,11 @@ async def test_a_stop_lets_the_write_in_flight_finish(
         return result
 
     monkeypatch.setattr(pricestream.market, "mark_store", slow_store)
-    endpoints = Endpoints.for_simulator(sim_url)
-    runner = PriceStreamRunner(
-        endpoints.ws_url, lambda: StandXClient(endpoints=endpoints, rate_limiter=NoRateLimit())
-    )
+    runner = runner_for(sim_url)
     stop = asyncio.Event()
     task = asyncio.create_task(runner.run(stop))
     await asyncio.sleep(0.2)  # past the first symbol refresh
-    await runner.on_price({"symbol": "BTC-USD", "mark_price": "101234"})
+    await runner.on_mark(Mark("BTC-USD", Decimal(101234), None, None))
     assert await asyncio.to_thread(started.wait, 5)
     stop.set()
     await asyncio.wait_for(task, 10)
@@ -118,19 +122,20 @@ async def test_a_stop_lets_the_write_in_flight_finish(
 async def test_a_refused_subscription_is_logged_in_words_and_prices_keep_coming(
     sim_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    def no_rest() -> StandXClient:
+    def no_rest() -> PublicSession:
         raise AssertionError("this test reads only the stream")
 
-    runner = PriceStreamRunner(Endpoints.for_simulator(sim_url).ws_url, no_rest)
-    runner.stream.subscribe("price", "DOGE-USD")  # a symbol StandX does not list
-    runner.stream.subscribe("price", "BTC-USD")
+    feed = standx_venue.ADAPTER.mark_feed(standx_venue.endpoints_for_simulator(sim_url))
+    runner = PriceStreamRunner("standx", feed, no_rest)
+    feed.watch("DOGE-USD")  # a symbol StandX does not list
+    feed.watch("BTC-USD")
     consumer = asyncio.create_task(runner._consume())
     try:
         async with asyncio.timeout(15):
             while "BTC-USD" not in runner.latest or "did not understand" not in caplog.text:
                 await asyncio.sleep(0.05)
     finally:
-        await runner.stream.close()
+        await feed.close()
         consumer.cancel()
         await asyncio.gather(consumer, return_exceptions=True)
     assert (
