@@ -318,7 +318,7 @@ def main() -> None:
         ("trades", reverse("portfolio:trades")),
         ("trades, page at 50%", reverse("portfolio:trades") + f"?after={trade_cursor}"),
         ("trades, symbol+30d", reverse("portfolio:trades") + f"?symbol=S3-USD&start={since}"),
-        ("symbol S1-USD", reverse("portfolio:symbol", args=["S1-USD"])),
+        ("symbol S1-USD", reverse("portfolio:symbol", args=["standx", "S1-USD"])),
         ("equity.json all", reverse("portfolio:equity_data") + "?range=all"),
         ("alerts", reverse("portfolio:alerts")),
     ]

@@ -18,8 +18,13 @@ urlpatterns = [
     path("orders.csv", history_views.orders_csv, name="orders_csv"),
     path("trades/", history_views.trades, name="trades"),
     path("trades.csv", history_views.trades_csv, name="trades_csv"),
-    path("symbols/<str:symbol>/", position_views.symbol_detail, name="symbol"),
-    path("symbols/<str:symbol>/candles.json", position_views.symbol_candles, name="symbol_candles"),
+    # Venue-qualified: BTC-USD on one venue is another market than BTC-USD on the next.
+    path("symbols/<str:venue>/<str:symbol>/", position_views.symbol_detail, name="symbol"),
+    path(
+        "symbols/<str:venue>/<str:symbol>/candles.json",
+        position_views.symbol_candles,
+        name="symbol_candles",
+    ),
     path("trade/", trade_views.order_new, name="order_new"),
     path("trade/kill-switch/", trade_views.kill_switch, name="kill_switch"),
     path("trade/adjust/", trade_views.position_adjust, name="position_adjust"),

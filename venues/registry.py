@@ -15,5 +15,5 @@ def adapter(key: str) -> VenueAdapter:
         raise LookupError(f"no venue {key!r}; known: {', '.join(sorted(_ADAPTERS))}") from None
 
 
-def keys() -> list[str]:
+def known() -> list[str]:
     return sorted(_ADAPTERS)

@@ -23,13 +23,18 @@ PAGE_ROWS = 100
 class Accounts:
     labels: dict[int, str]
     tradable: set[int]  # linked for trading: cancel buttons
+    venues: dict[int, str]  # where each account trades: the symbol links are per venue
 
 
 def _filters(request: HttpRequest) -> tuple[HistoryFilterForm, history.HistoryFilter, Accounts]:
     """The form bound to the query string and the filter it gives. An invalid field is shown
     with its error and ignored, so the page still lists something."""
     owned = list(StandXAccount.objects.filter(owner_id=request.user.pk).order_by("label"))
-    accounts = Accounts({a.pk: a.label for a in owned}, {a.pk for a in owned if a.can_trade})
+    accounts = Accounts(
+        {a.pk: a.label for a in owned},
+        {a.pk for a in owned if a.can_trade},
+        {a.pk: a.venue for a in owned},
+    )
     ids = list(accounts.labels)
     form = HistoryFilterForm(
         request.GET or None,
@@ -58,6 +63,13 @@ def _query_without_cursor(request: HttpRequest) -> str:
     return query.urlencode()
 
 
+def _with_venues(rows: list[Any], accounts: Accounts) -> list[Any]:
+    """Each row's venue, for its per-venue symbol link."""
+    for row in rows:
+        row.account_venue = accounts.venues.get(row.account_id, "")
+    return rows
+
+
 def _listing(
     request: HttpRequest,
     page_of: Callable[..., history.Page[Any]],
@@ -67,10 +79,12 @@ def _listing(
     form, f, accounts = _filters(request)
     labels = accounts.labels
     cursor = history.Cursor.decode(request.GET.get("after"))
+    page = page_of(f, cursor, labels, PAGE_ROWS) if labels else history.Page([], None)
+    _with_venues(page.rows, accounts)
     context = {
         "form": form,
         "has_accounts": bool(labels),
-        "page": page_of(f, cursor, labels, PAGE_ROWS) if labels else history.Page([], None),
+        "page": page,
         "totals": totals_of(f) if labels else None,
         "query": _query_without_cursor(request),
         "first_page": cursor is None,
@@ -90,7 +104,9 @@ def orders(request: HttpRequest) -> HttpResponse:
     labels = accounts.labels
     context.update(
         {
-            "open_orders": history.open_orders(f, labels) if labels and cursor is None else [],
+            "open_orders": _with_venues(history.open_orders(f, labels), accounts)
+            if labels and cursor is None
+            else [],
             "open_limit": history.OPEN_ORDERS_SHOWN,
             "tradable": accounts.tradable,
             "tradable_accounts": [(pk, labels[pk]) for pk in sorted(accounts.tradable)],

@@ -15,6 +15,7 @@ from portfolio.dashboard import charts, selectors
 from portfolio.dashboard.auth import user_id_of
 from portfolio.dashboard.forms import StressForm
 from portfolio.models import MarketSymbol, Position, Trade
+from venues import registry
 from venues.base import Endpoints
 
 HUNDRED = Decimal(100)
@@ -67,11 +68,18 @@ def equity_data(request: HttpRequest) -> JsonResponse:
     return JsonResponse(curve.as_json())
 
 
-def _symbol_or_404(user_id: int, symbol: str) -> str:
+def _venue_or_404(venue: str) -> str:
+    if venue not in registry.known():
+        raise Http404("No such venue")
+    return venue
+
+
+def _symbol_or_404(user_id: int, venue: str, symbol: str) -> str:
+    mine = {"account__owner_id": user_id, "account__venue": _venue_or_404(venue)}
     known = (
-        MarketSymbol.objects.filter(symbol=symbol).exists()
-        or Position.objects.filter(account__owner_id=user_id, symbol=symbol).exists()
-        or Trade.objects.filter(account__owner_id=user_id, symbol=symbol).exists()
+        MarketSymbol.objects.filter(venue=venue, symbol=symbol).exists()
+        or Position.objects.filter(**mine, symbol=symbol).exists()
+        or Trade.objects.filter(**mine, symbol=symbol).exists()
     )
     if not known:
         raise Http404("No such symbol")
@@ -79,25 +87,26 @@ def _symbol_or_404(user_id: int, symbol: str) -> str:
 
 
 def _market_endpoints(account: StandXAccount | None) -> Endpoints:
-    """Public market data comes from where the user's first account trades (the simulator in
-    the demo), else from the configured StandX."""
+    """Public market data comes from where the user's first account on the venue trades (the
+    simulator in the demo), else from the server's configured venue."""
     return venue_endpoints_for(account) if account else public_endpoints()
 
 
 @login_required
-def symbol_detail(request: HttpRequest, symbol: str) -> HttpResponse:
+def symbol_detail(request: HttpRequest, venue: str, symbol: str) -> HttpResponse:
     ctx = selectors.risk_context(user_id_of(request))
-    page = selectors.symbol_page(ctx, symbol)
+    page = selectors.symbol_page(ctx, _venue_or_404(venue), symbol)
     if not page.known:
         raise Http404("No such symbol")
-    endpoints = _market_endpoints(ctx.views[0].account if ctx.views else None)
+    on_venue = (v.account for v in ctx.views if v.account.venue == venue)
+    endpoints = _market_endpoints(next(on_venue, None))
     resolution = request.GET.get("resolution", charts.DEFAULT_RESOLUTION)
     if resolution not in charts.RESOLUTIONS:
         resolution = charts.DEFAULT_RESOLUTION
     candles: list[dict[str, object]] = []
     candles_error = ""
     try:
-        candles = charts.candles(endpoints, symbol, resolution, timezone.now())
+        candles = charts.candles(endpoints, symbol, resolution, timezone.now(), venue)
     except charts.CandlesUnavailable as exc:
         candles_error = str(exc)
     change = None
@@ -113,6 +122,8 @@ def symbol_detail(request: HttpRequest, symbol: str) -> HttpResponse:
         request,
         "portfolio/symbol.html",
         {
+            "venue": venue,
+            "venue_name": registry.adapter(venue).name,
             "symbol": symbol,
             "page": page,
             "resolutions": charts.RESOLUTIONS.values(),
@@ -139,15 +150,16 @@ def symbol_detail(request: HttpRequest, symbol: str) -> HttpResponse:
 
 
 @login_required
-def symbol_candles(request: HttpRequest, symbol: str) -> JsonResponse:
+def symbol_candles(request: HttpRequest, venue: str, symbol: str) -> JsonResponse:
     user_id = user_id_of(request)
-    _symbol_or_404(user_id, symbol)
+    _symbol_or_404(user_id, venue, symbol)
     resolution = request.GET.get("resolution", charts.DEFAULT_RESOLUTION)
     if resolution not in charts.RESOLUTIONS:
         return JsonResponse({"error": "Unknown resolution."}, status=400)
     try:
-        first = StandXAccount.objects.filter(owner_id=user_id).order_by("pk").first()
-        candles = charts.candles(_market_endpoints(first), symbol, resolution, timezone.now())
+        mine = StandXAccount.objects.filter(owner_id=user_id, venue=venue)
+        endpoints = _market_endpoints(mine.order_by("pk").first())
+        candles = charts.candles(endpoints, symbol, resolution, timezone.now(), venue)
     except charts.CandlesUnavailable as exc:
         return JsonResponse({"error": str(exc)}, status=502)
     return JsonResponse(

@@ -27,7 +27,6 @@ from portfolio.dashboard import history
 from portfolio.domain import risk
 from portfolio.domain.alert_rules import Metric
 from portfolio.health import health_report
-from portfolio.market.store import PUBLIC_VENUE
 from portfolio.models import (
     Alert,
     AlertDelivery,
@@ -124,6 +123,7 @@ def alert_history(
 @dataclass(frozen=True)
 class PositionRow:
     anchor: str  # "pos-<account id>-<symbol>": where an alert's link lands
+    venue: str
     account_id: int
     account: str
     symbol: str
@@ -222,6 +222,7 @@ def positions_for_user(ctx: RiskContext, *, with_funding: bool = False) -> list[
             rows.append(
                 PositionRow(
                     anchor=f"pos-{view.account.pk}-{p.symbol}",
+                    venue=view.account.venue,
                     account_id=view.account.pk,
                     account=view.account.label,
                     symbol=p.symbol,
@@ -435,17 +436,10 @@ class SymbolPage:
         return bool(self.info or self.positions or self.markers)
 
 
-def symbol_venue(ctx: RiskContext, symbol: str) -> str:
-    """The venue a symbol page shows market data of: where the user holds it, else where the
-    user's first account trades, else the server's public venue."""
-    held = (v.account.venue for v in ctx.views for p in v.positions if p.symbol == symbol)
-    first = (v.account.venue for v in ctx.views)
-    return next(held, next(first, PUBLIC_VENUE))
-
-
-def symbol_page(ctx: RiskContext, symbol: str) -> SymbolPage:
+def symbol_page(ctx: RiskContext, venue: str, symbol: str) -> SymbolPage:
+    """One market on one venue: its data, the user's fills there and positions in it."""
     now = ctx.now
-    venue = symbol_venue(ctx, symbol)
+    on_venue = [v.account.pk for v in ctx.views if v.account.venue == venue]
     funding = list(
         FundingRate.objects.filter(
             venue=venue, symbol=symbol, time__gte=now - timedelta(days=FUNDING_HISTORY_DAYS)
@@ -453,10 +447,10 @@ def symbol_page(ctx: RiskContext, symbol: str) -> SymbolPage:
     )
     fills = history.newest(
         history.TRADES,
-        Trade.objects.filter(account_id__in=ctx.account_ids, symbol=symbol).only(
+        Trade.objects.filter(account_id__in=on_venue, symbol=symbol).only(
             "account_id", "traded_at", "side", "qty", "price"
         ),
-        ctx.account_ids,
+        on_venue,
         None,
         MARKERS_SHOWN,
     )
@@ -473,5 +467,5 @@ def symbol_page(ctx: RiskContext, symbol: str) -> SymbolPage:
         price=MarketPrice.objects.filter(venue=venue, symbol=symbol).first(),
         funding=funding,
         markers=markers,
-        positions=[p for p in positions_for_user(ctx) if p.symbol == symbol],
+        positions=[p for p in positions_for_user(ctx) if p.venue == venue and p.symbol == symbol],
     )

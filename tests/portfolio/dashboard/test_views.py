@@ -198,7 +198,7 @@ def test_each_page_takes_at_most_ten_queries_of_its_own(
     trades(account, 50)
     client = logged_in(alice)
     with CaptureQueriesContext(connection) as context:
-        url = reverse("portfolio:symbol", args=["SOL-USD"]) if name == "symbol" else None
+        url = reverse("portfolio:symbol", args=["standx", "SOL-USD"]) if name == "symbol" else None
         assert client.get(url or reverse(f"portfolio:{name}")).status_code == 200
     assert len(page_queries(context.captured_queries)) <= 10
 
@@ -217,7 +217,7 @@ def test_the_symbol_page_shows_market_funding_and_an_exchange_error_in_words(
         symbol="SOL-USD", time=timezone.now() - timedelta(hours=1), funding_rate=D("0.000125")
     )
     trades(account, 2)
-    response = logged_in(alice).get(reverse("portfolio:symbol", args=["SOL-USD"]))
+    response = logged_in(alice).get(reverse("portfolio:symbol", args=["standx", "SOL-USD"]))
     page = response.content.decode()
     assert response.status_code == 200
     assert 'data-field="mark">101.25<' in page
@@ -227,7 +227,10 @@ def test_the_symbol_page_shows_market_funding_and_an_exchange_error_in_words(
 
 
 def test_an_unknown_symbol_is_not_found(alice: User, account: StandXAccount) -> None:
-    assert logged_in(alice).get(reverse("portfolio:symbol", args=["NOPE-USD"])).status_code == 404
+    assert (
+        logged_in(alice).get(reverse("portfolio:symbol", args=["standx", "NOPE-USD"])).status_code
+        == 404
+    )
 
 
 def test_equity_data_answers_for_the_chosen_range(alice: User, account: StandXAccount) -> None:
@@ -251,3 +254,14 @@ def test_anonymous_visitors_are_sent_to_log_in() -> None:
         response = Client().get(reverse(f"portfolio:{name}"))
         assert response.status_code == 302
         assert "/login" in response["Location"]
+
+
+def test_symbol_pages_are_per_venue(alice: User, account: StandXAccount, sol: Position) -> None:
+    client = logged_in(alice)
+    assert client.get(reverse("portfolio:symbol", args=["standx", "SOL-USD"])).status_code == 200
+    nowhere = reverse("portfolio:symbol", args=["nowhere", "SOL-USD"])
+    assert client.get(nowhere).status_code == 404
+    # The overview links each position to its own venue's page.
+    assert (
+        reverse("portfolio:symbol", args=["standx", "SOL-USD"]) in client.get("/").content.decode()
+    )
