@@ -13,6 +13,7 @@ from django.db.models import Case, F, Max, Min, Value, When
 from django.db.models.functions import Abs
 from django.utils import timezone
 
+from portfolio import funding
 from portfolio.models import FundingRate, MarketPrice, MarketSymbol, Position, Trade
 from standx import models as sx
 from standx.rest import StandXClient
@@ -114,7 +115,7 @@ def market_sync(client: StandXClient, *, now: datetime | None = None) -> int:
                 symbol, mark=market.mark_price, index=market.index_price,
                 last=market.last_price, source="rest", at=now,
             )  # fmt: skip
-        since = FundingRate.objects.filter(symbol=symbol).aggregate(t=Max("time"))["t"]
+        since = latest = FundingRate.objects.filter(symbol=symbol).aggregate(t=Max("time"))["t"]
         if since is None:
             # First time: back to the oldest fill of this symbol we hold (funding is rebuilt
             # from these rates), and at least a week.
@@ -135,4 +136,7 @@ def market_sync(client: StandXClient, *, now: datetime | None = None) -> int:
             ignore_conflicts=True,
         )
         written += len(created) + 1
+        arrived = [r.time for r in rates if latest is None or r.time > latest]
+        if arrived:
+            funding.funding_catch_up(symbol, min(arrived))
     return written

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import models
 
 from accounts.models import StandXAccount
+from portfolio.performance import KINDS, SOURCES
 from standx.models import SYMBOL_TRADING
 
 
@@ -526,3 +527,25 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} {self.account_label} {self.status}"
+
+
+class CashFlow(models.Model):
+    """Money that moved into or out of the portfolio without being a gain or a loss.
+
+    Deposits and withdrawals are inferred from balance changes that fills, fees and funding do
+    not explain (StandX has no ledger endpoint); a linked account's equity arrives as a "link"
+    booked from our own record of the link. See ``portfolio.performance``.
+    """
+
+    account = models.ForeignKey(StandXAccount, on_delete=models.CASCADE, related_name="cash_flows")
+    time = models.DateTimeField()
+    amount = money()  # > 0 into the portfolio
+    kind = models.CharField(max_length=12, choices=[(k, k) for k in KINDS])
+    source = models.CharField(max_length=10, choices=[(s, s) for s in SOURCES])
+
+    class Meta:
+        # The curve reads an account's flows by time; reconciling deletes its inferred ones.
+        indexes = [models.Index(fields=["account", "time"], name="cashflow_time")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.amount} @ {self.time} ({self.source})"

@@ -28,7 +28,7 @@ from accounts import crypto
 from accounts import services as account_services
 from accounts.models import AccountStatus, StandXAccount
 from accounts.standx_access import client_for
-from portfolio import alert_batches, funding
+from portfolio import alert_batches, cashflows, funding
 from portfolio.models import BalanceSnapshot, Order, Position, PositionSnapshot, SyncState, Trade
 from standx import errors as standx_errors
 from standx import models as sx
@@ -485,6 +485,11 @@ def account_sync(account_id: int, *, limiter: RateLimiter | None = None) -> Outc
             funding.funding_rebuild(account, until=now)
         elif not fetched.quiet:
             fields = store_live(account, fetched, state, now)
+        if "last_balance_at" in fields:
+            # A new balance reading: find the deposits and withdrawals in it (and re-check the
+            # recent past, which late fills and funding may have explained meanwhile).
+            fills = [t.created_at for t in fetched.new_trades]
+            cashflows.reconcile(account, min([now - cashflows.RECONCILE_WINDOW, *fills]))
         # Rows, cursors and the lease release commit together.
         _release(
             account_id,

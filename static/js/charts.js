@@ -26,7 +26,7 @@ function unavailable(el) {
 }
 
 function fmtSigned(text, places) {
-  const n = Number(text);
+  const n = Number(text) + 0; // -0 shows as 0
   const s = n.toLocaleString("en-US", { minimumFractionDigits: places, maximumFractionDigits: places });
   return n >= 0 ? `+${s}` : s;
 }
@@ -42,6 +42,7 @@ function equity() {
     lineColor: css("--accent"), topColor: "rgba(45, 212, 191, 0.30)", bottomColor: "rgba(45, 212, 191, 0.02)",
     lineWidth: 2, priceFormat: { type: "price", precision: 2, minMove: 0.01 },
   });
+  const flowMarkers = LC.createSeriesMarkers(line, []);
   const ddChart = makeChart(ddEl, 120);
   const dd = ddChart.addSeries(LC.AreaSeries, {
     lineColor: css("--bad"), topColor: "rgba(248, 113, 113, 0.05)", bottomColor: "rgba(248, 113, 113, 0.35)",
@@ -58,14 +59,24 @@ function equity() {
     dd.setData(points(curve.drawdown));
     chart.timeScale().fitContent();
     ddChart.timeScale().fitContent();
+    // A flow is money in or out, not gain: marked where it entered, never part of the return.
+    flowMarkers.setMarkers(curve.markers.map((m) => {
+      const into = Number(m.amount) >= 0;
+      return {
+        time: m.time, position: into ? "belowBar" : "aboveBar", shape: into ? "arrowUp" : "arrowDown",
+        color: css("--muted"), text: m.text,
+      };
+    }));
     const caption = document.getElementById("equity-caption");
     if (caption) {
       caption.textContent = curve.equity.length
-        ? `Change over the range: ${curve.change === null ? "—" : fmtSigned(curve.change, 2)}` +
-          `${curve.change_pct === null ? "" : ` (${fmtSigned(curve.change_pct, 2)}%)`}` +
+        ? `Return over the range: ${curve.return_pct === null ? "—" : `${fmtSigned(curve.return_pct, 2)}%`}` +
+          ` (time-weighted) · PnL ${curve.pnl === null ? "—" : fmtSigned(curve.pnl, 2)}` +
+          ` · deposits and withdrawals ${fmtSigned(curve.flows, 2)}` +
           ` · largest drawdown ${Number(curve.max_drawdown_pct).toFixed(2)}%`
         : "No balance history in this range.";
     }
+    el.dataset.markers = String(curve.markers.length);
     el.dataset.points = String(curve.equity.length);
     el.dataset.range = curve.range;
   }

@@ -21,7 +21,15 @@ from playwright.sync_api import Page, expect
 from accounts.models import StandXAccount
 from accounts.standx_access import client_for
 from portfolio import funding, market, selectors, sync
-from portfolio.models import BalanceSnapshot, MarketPrice, Order, Position, Trade
+from portfolio.models import (
+    BalanceSnapshot,
+    CashFlow,
+    FundingPayment,
+    MarketPrice,
+    Order,
+    Position,
+    Trade,
+)
 from portfolio.templatetags.money import num, signed
 from standx.models import BALANCE_FIELDS
 from standx.ratelimit import NoRateLimit
@@ -86,6 +94,11 @@ def demo_trader(sim_url: str) -> Iterator[StandXAccount]:
 def history_of(account: StandXAccount) -> None:
     """A week of earlier balance snapshots under the synced one, so the curve has a shape."""
     latest = BalanceSnapshot.objects.filter(account=account).latest("taken_at")
+    # Before the fixture's fills and funding the balance was lower by what they made, or the
+    # cash-flow check would take their PnL for a deposit.
+    made = sum(t.pnl - t.fee_qty for t in Trade.objects.filter(account=account)) + sum(
+        f.amount for f in FundingPayment.objects.filter(account=account)
+    )
     now = timezone.now()
     rows = []
     for hours in range(168, 0, -6):
@@ -94,11 +107,17 @@ def history_of(account: StandXAccount) -> None:
             BalanceSnapshot(
                 account=account,
                 taken_at=now - timedelta(hours=hours),
-                **{f: getattr(latest, f) for f in BALANCE_FIELDS if f != "equity"},
+                **{f: getattr(latest, f) for f in BALANCE_FIELDS if f not in ("equity", "balance")},
+                balance=latest.balance - made,
                 equity=(latest.equity * factor).quantize(Decimal("0.01")),
             )
         )
     BalanceSnapshot.objects.bulk_create(rows)
+    # The account was linked before this made-up week, not at its first real sync: its equity
+    # entered then, so a range across the week does not count it as gain.
+    CashFlow.objects.filter(account=account, kind="link").update(
+        time=rows[0].taken_at, amount=rows[0].equity
+    )
 
 
 @pytest.fixture
@@ -228,6 +247,41 @@ def test_every_page_shows_the_databases_and_the_simulators_figures(
         assert width <= PHONE["width"]
     finally:
         phone.close()
+
+
+def test_a_deposit_is_marked_on_the_curve_and_leaves_return_and_drawdown_alone(
+    browser: Any, daphne_url: str, sim_url: str, demo_trader: StandXAccount
+) -> None:
+    context = browser.new_context(viewport=DESKTOP)
+    page = context.new_page()
+
+    def figures() -> tuple[str, str]:
+        # The chart script has drawn the default range and listens to the range buttons.
+        expect(page.locator("#equity-chart")).to_have_attribute("data-range", "7d")
+        page.get_by_role("button", name="24h").click()
+        expect(page.locator("#equity-chart")).to_have_attribute("data-range", "24h")
+        markers = page.locator("#equity-chart").get_attribute("data-markers") or ""
+        return field(page, "#equity-caption"), markers
+
+    try:
+        log_in(page, daphne_url, "demo")
+        caption, markers = figures()
+        assert "deposits and withdrawals +0.00" in caption and markers == "0"
+        equity = BalanceSnapshot.objects.filter(account=demo_trader).latest("taken_at").equity
+        httpx.post(
+            f"{sim_url}/sim/deposit", json={"address": demo_trader.address, "amount": "5000"}
+        ).raise_for_status()
+        off_loop(lambda: sync.account_sync(demo_trader.pk, limiter=NoRateLimit()))
+        latest = BalanceSnapshot.objects.filter(account=demo_trader).latest("taken_at")
+        assert latest.equity == equity + 5000  # the curve does step up by the deposit
+        page.reload()
+        after, markers = figures()
+        assert markers == "1"
+        # Return, PnL and drawdown as before; only the money moved in is new.
+        moved = after.replace("withdrawals +5,000.00", "withdrawals +0.00")
+        assert moved == caption
+    finally:
+        context.close()
 
 
 def ledger_positions(sim_url: str, account: StandXAccount) -> list[dict[str, Any]]:
