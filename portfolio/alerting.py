@@ -567,6 +567,8 @@ def _save(work: list[_Pending], views: list[AccountView], now: datetime) -> int:
             and event.kind != Kind.RESOLVED
             and (s := settings_rows.get(user_id)) is not None
             and s.email_critical
+            # One email per episode: the "still critical" reminders only for those who asked.
+            and (event.kind == Kind.FIRED or s.email_repeats)
         )
         if wants_email:
             queue_after_commit("portfolio.send_alert_email", event.pk)

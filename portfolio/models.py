@@ -328,9 +328,18 @@ class AlertSettings(models.Model):
     quiet_end = models.TimeField(null=True, blank=True)
     snoozed_until = models.DateTimeField(null=True, blank=True)
     email_critical = models.BooleanField(default=True)
+    # The 5-minute "still critical" reminders by email too (else one email per episode).
+    email_repeats = models.BooleanField(default=False)
+    # Where critical alerts are emailed, once the user followed the signed link sent there.
+    email = models.EmailField(blank=True)
+    email_verified_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"alert settings of {self.user_id}"
+
+    @property
+    def verified_email(self) -> str:
+        return self.email if self.email and self.email_verified_at else ""
 
 
 class AlertStatus(models.TextChoices):

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from accounts.standx_access import default_endpoints
-from portfolio import alert_batches, alerting, market, notify, push, retention, sync
+from portfolio import alert_batches, alert_email, alerting, market, notify, push, retention, sync
 from portfolio.jobs import DEFAULT_QUEUE, URGENT_QUEUE
 from standx.errors import BadResponseError, RateLimitedError, ServerError, UnavailableError
 from standx.rest import StandXClient
@@ -120,6 +120,18 @@ def sweep_alerts() -> int:
 def send_alert_email(event_id: int) -> bool:
     """The email fallback of one critical alert event (sent at most once)."""
     return notify.alert_email_send(event_id)
+
+
+@shared_task(
+    name=alert_email.VERIFY_TASK,
+    ignore_result=True,
+    autoretry_for=(OSError,),
+    retry_backoff=5,
+    max_retries=3,
+)
+def send_email_verification(user_id: int) -> bool:
+    """The signed link that proves the user's alert email address."""
+    return alert_email.verification_send(user_id)
 
 
 @shared_task(bind=True, name=push.SEND_TASK, ignore_result=True, max_retries=push.MAX_ATTEMPTS)

@@ -211,7 +211,9 @@ def test_a_disabled_rule_resolves_its_firing_alert(account: StandXAccount) -> No
 def test_a_critical_alert_is_emailed_once(
     account: StandXAccount, django_capture_on_commit_callbacks: Any, monkeypatch: Any
 ) -> None:
-    User.objects.filter(pk=account.owner_id).update(email="alice@example.com")
+    AlertSettings.objects.filter(user=account.owner).update(
+        email="alice@example.com", email_verified_at=NOW
+    )
     queued: list[tuple[str, tuple[Any, ...]]] = []
     monkeypatch.setattr(alerting, "queue_after_commit", lambda name, *a: queued.append((name, a)))
     hold_sol(account)
