@@ -284,6 +284,72 @@ def test_a_deposit_is_marked_on_the_curve_and_leaves_return_and_drawdown_alone(
         context.close()
 
 
+# Every page a signed-in user reaches from the menus, with data (demo_trader) behind them.
+PHONE_PAGES = [
+    "/",
+    "/positions/",
+    "/orders/",
+    "/trades/",
+    "/symbols/SOL-USD/",
+    "/trade/",
+    "/activity/",
+    "/alerts/",
+    "/alerts/rules/",
+    "/settings/devices/",
+    "/accounts/links/",
+    "/accounts/links/new/",
+    "/accounts/password/",
+]
+
+# Elements whose right edge passes the viewport, unless a scrolling wrapper holds them, and
+# tables whose header shows more columns than their rows.
+OVERFLOWING = """() => {
+  const width = document.documentElement.clientWidth;
+  const scrolls = (el) => ["auto", "scroll"].includes(getComputedStyle(el).overflowX);
+  const out = [];
+  for (const el of document.querySelectorAll("body *")) {
+    const box = el.getBoundingClientRect();
+    if (!box.width || !box.height || box.right <= width + 0.5) continue;
+    let up = el.parentElement;
+    while (up && up !== document.body && !scrolls(up)) up = up.parentElement;
+    if (up && up !== document.body) continue;
+    const name = el.tagName.toLowerCase() + (el.id ? "#" + el.id : "");
+    out.push(`${name} right=${Math.round(box.right)}`);
+  }
+  // A column hidden on a phone takes its header with it.
+  const shown = (row) => [...row.cells].filter((c) => getComputedStyle(c).display !== "none")
+    .reduce((n, c) => n + c.colSpan, 0);
+  for (const table of document.querySelectorAll("table")) {
+    const head = table.tHead && table.tHead.rows[0];
+    const body = table.tBodies[0] && table.tBodies[0].rows[0];
+    if (head && body && shown(head) !== shown(body)) out.push(`${table.id || "table"} headers`);
+  }
+  return { width: document.documentElement.scrollWidth, over: out.slice(0, 8) };
+}"""
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_every_page_fits_a_phone(
+    browser: Any, daphne_url: str, demo_trader: StandXAccount, scheme: str
+) -> None:
+    phone = browser.new_context(
+        viewport=PHONE, device_scale_factor=2, is_mobile=True, color_scheme=scheme
+    )
+    page = phone.new_page()
+    try:
+        log_in(page, daphne_url, "demo")
+        misfits = {}
+        for path in PHONE_PAGES:
+            page.goto(f"{daphne_url}{path}")
+            expect(page.locator("h1").first).to_be_visible()
+            found = page.evaluate(OVERFLOWING)
+            if found["width"] > PHONE["width"] or found["over"]:
+                misfits[path] = found
+        assert misfits == {}
+    finally:
+        phone.close()
+
+
 def ledger_positions(sim_url: str, account: StandXAccount) -> list[dict[str, Any]]:
     with client_for(account, rate_limiter=NoRateLimit()) as client:
         return [{"symbol": p.symbol, "qty": str(p.qty)} for p in client.query_positions()]
