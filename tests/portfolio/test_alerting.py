@@ -176,7 +176,9 @@ def test_closing_the_position_resolves_its_alert(account: StandXAccount) -> None
     alert = Alert.objects.get(rule__key="health-critical")
     assert alert.status == "resolved"
     event = AlertEvent.objects.get(alert=alert, kind="resolved")
-    assert event.body == "The position was closed, so the alert is over."
+    # Not "margin health back to 1.21×": that was its last value before the close.
+    assert event.title == alert.title == "Resolved: SOL-USD (Main) position closed"
+    assert event.body == alert.body == "The position was closed, so the alert is over."
 
 
 def test_quiet_hours_hold_back_warnings_but_critical_alerts_pass(account: StandXAccount) -> None:
