@@ -22,8 +22,8 @@ from tests.portfolio.conftest import ledger, logged_in, mark
 pytestmark = pytest.mark.django_db
 
 
-def order_post(account: StandXAccount, action: str, **changes: str) -> dict[str, str]:
-    data = {
+def order_post(account: StandXAccount, action: str, **changes: str | None) -> dict[str, str]:
+    data: dict[str, str | None] = {
         "account": str(account.pk), "symbol": "ETH-USD", "side": "buy", "order_type": "limit",
         "qty": "0.1", "price": str((mark("ETH-USD") * D("0.9")).quantize(D("0.01"))),
         "time_in_force": "gtc", "cl_ord_id": "sxp-test-form-1", "action": action,
@@ -98,6 +98,21 @@ def test_submitting_redirects_to_the_outcome_and_a_resubmit_sends_nothing_new(
         o for o in ledger(sim_url, alice_trader)["orders"] if o["cl_ord_id"] == "sxp-test-form-2"
     ]
     assert len(sent) == 1
+
+
+def test_a_market_order_is_sent_and_logged_as_immediate_or_cancel(
+    alice: User, alice_trader: StandXAccount, sim_url: str
+) -> None:
+    data = order_post(
+        alice_trader, "submit", order_type="market", price=None, cl_ord_id="sxp-test-form-3"
+    )
+    logged_in(alice).post(reverse("portfolio:order_new"), data)
+    entry = AuditEntry.objects.get(cl_ord_id="sxp-test-form-3")
+    assert entry.body["time_in_force"] == "ioc"
+    [sent] = [
+        o for o in ledger(sim_url, alice_trader)["orders"] if o["cl_ord_id"] == "sxp-test-form-3"
+    ]
+    assert sent["time_in_force"] == "ioc"
 
 
 def test_a_read_only_user_is_told_how_to_trade(alice: User) -> None:
