@@ -40,7 +40,7 @@ def account_list(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "accounts/account_list.html",
-        {"accounts": selectors.accounts_for(_user(request))},
+        {"accounts": selectors.accounts_with_history(_user(request))},
     )
 
 
