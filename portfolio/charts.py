@@ -237,6 +237,14 @@ def candles(
     return data
 
 
+def range_change_pct(bars: Sequence[dict[str, Any]]) -> Decimal | None:
+    """From the first bar's open to the last bar's close, in percent: the range on screen."""
+    if not bars:
+        return None
+    first, last = Decimal(str(bars[0]["open"])), Decimal(str(bars[-1]["close"]))
+    return ((last - first) / first * HUNDRED).quantize(Decimal("0.01")) if first else None
+
+
 def _bar(c: Candle) -> dict[str, Any]:
     return {
         "time": int(c.time.timestamp()),

@@ -147,6 +147,11 @@ function candlesChart() {
       if (!response.ok) { error.textContent = body.error; error.hidden = false; return; }
       error.hidden = true;
       show(body.candles, body.resolution_s);
+      const change = document.querySelector("#market-stats [data-field=change]");
+      if (change) {
+        change.textContent = body.change_pct === null ? "—" : `${fmtSigned(body.change_pct, 2)}%`;
+        change.className = Number(body.change_pct) < 0 ? "neg" : "pos";
+      }
       for (const b of document.querySelectorAll("#resolutions button")) b.setAttribute("aria-pressed", String(b === button));
     });
   }

@@ -220,6 +220,10 @@ def test_every_page_shows_the_databases_and_the_simulators_figures(
         )
         expect(page.locator("#candles-error")).to_be_hidden()
         assert int(page.locator("#candle-chart").get_attribute("data-markers") or 0) >= 1
+        # The change over the chart range follows the resolution (cached candles: the same).
+        shown = page.request.get(f"{daphne_url}/symbols/SOL-USD/candles.json?resolution=1")
+        change = Decimal(shown.json()["change_pct"])
+        assert field(page, "#market-stats [data-field=change]") == f"{signed(change, 2)}%"
 
         # The remaining pages open with their own content, not an error page.
         page.get_by_role("link", name="Alerts", exact=True).click()

@@ -7,6 +7,8 @@ from decimal import Decimal as D
 
 import pytest
 from django.core.cache import cache
+from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import StandXAccount, User
@@ -103,3 +105,21 @@ def test_an_unreachable_exchange_gives_a_sentence_not_a_traceback() -> None:
     down = Endpoints(perps_url=f"http://127.0.0.1:{free_port()}")
     with pytest.raises(charts.CandlesUnavailable, match="did not return the price history"):
         charts.candles(down, "BTC-USD", "15", timezone.now())
+
+
+def test_the_symbols_change_is_over_the_candles_of_the_chosen_resolution(
+    alice_trader: StandXAccount,
+) -> None:
+    cache.clear()
+    client = Client()
+    client.force_login(alice_trader.owner)
+    url = reverse("portfolio:symbol_candles", args=["BTC-USD"])
+    for resolution in ("1", "60"):
+        body = client.get(url, {"resolution": resolution}).json()
+        first, last = D(body["candles"][0]["open"]), D(body["candles"][-1]["close"])
+        expected = ((last - first) / first * 100).quantize(D("0.01"))
+        assert D(body["change_pct"]) == expected
+
+
+def test_a_range_with_no_candles_has_no_change() -> None:
+    assert charts.range_change_pct([]) is None
