@@ -112,12 +112,37 @@ function snapMarkers(markers, candles, width) {
   return out;
 }
 
+// A marker's label is centred on its bar: one on the last bars would run under the price axis,
+// so the visible range is widened past the last bar until the widest such label fits.
+const LABEL_FONT = "12px -apple-system, BlinkMacSystemFont, 'Trebuchet MS', Roboto, Ubuntu, sans-serif";
+function labelWidth(text) {
+  const ctx = document.createElement("canvas").getContext("2d");
+  ctx.font = LABEL_FONT;
+  return ctx.measureText(text).width;
+}
+function roomForLabels(chart, placed, candles) {
+  const ts = chart.timeScale();
+  const range = ts.getVisibleLogicalRange();
+  if (!range || !placed.length || !candles.length) return;
+  const index = new Map(candles.map((c, i) => [c.time, i]));
+  const last = candles.length - 1;
+  const spacing = ts.width() / (range.to - range.from);
+  let bars = 0;
+  for (const m of placed) {
+    const half = labelWidth(m.text || "") / 2 + 4;
+    bars = Math.max(bars, half / spacing - (last - index.get(m.time)) - (range.to - last));
+  }
+  // Widening shrinks the bars a little, so ask for a fifth more than the sum says.
+  if (bars > 0) ts.setVisibleLogicalRange({ from: range.from, to: range.to + bars * 1.2 });
+}
+
 function candlesChart() {
   const el = document.getElementById("candle-chart");
   const data = readJSON("symbol-chart");
   if (!el || !data) return;
   if (!LC) { unavailable(el); return; }
   const chart = makeChart(el, 380);
+  el.chart = chart; // for the browser test that checks the labels fit
   const series = chart.addSeries(LC.CandlestickSeries, {
     upColor: css("--ok"), downColor: css("--bad"), wickUpColor: css("--ok"), wickDownColor: css("--bad"),
     borderVisible: false,
@@ -134,6 +159,13 @@ function candlesChart() {
     const placed = snapMarkers(data.markers, candles, width);
     markers.setMarkers(placed);
     chart.timeScale().fitContent();
+    el.placed = placed;
+    delete el.dataset.labelsPlaced;
+    // fitContent takes effect at the next frame: measure the range after it.
+    requestAnimationFrame(() => {
+      roomForLabels(chart, placed, candles);
+      el.dataset.labelsPlaced = String(candles[candles.length - 1]?.time ?? "");
+    });
     el.dataset.candles = String(candles.length);
     el.dataset.markers = String(placed.length);
   }

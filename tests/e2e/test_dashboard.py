@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+from django.core.cache import cache
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
@@ -284,6 +285,42 @@ def test_a_deposit_is_marked_on_the_curve_and_leaves_return_and_drawdown_alone(
         # Return, PnL and drawdown as before; only the money moved in is new.
         moved = after.replace("withdrawals +5,000.00", "withdrawals +0.00")
         assert moved == caption
+    finally:
+        context.close()
+
+
+# How far each fill label's right end lies inside the candle chart's plot (the price axis
+# starts at its width); labels are centred on their bar in the chart's 12 px font.
+LABEL_CLEARANCE = """() => {
+  const el = document.getElementById("candle-chart");
+  const ts = el.chart.timeScale();
+  const ctx = document.createElement("canvas").getContext("2d");
+  ctx.font = "12px -apple-system, BlinkMacSystemFont, 'Trebuchet MS', Roboto, Ubuntu, sans-serif";
+  const right = (m) => ts.timeToCoordinate(m.time) + ctx.measureText(m.text).width / 2;
+  return el.placed.map((m) => ts.width() - right(m));
+}"""
+
+
+def test_fill_labels_on_the_candle_chart_clear_the_price_axis(
+    browser: Any, daphne_url: str, demo_trader: StandXAccount
+) -> None:
+    context = browser.new_context(viewport=DESKTOP)
+    page = context.new_page()
+    try:
+        cache.clear()  # candles cached by an earlier test end before this test's fills
+        log_in(page, daphne_url, "demo")
+        page.goto(f"{daphne_url}/symbols/SOL-USD/")
+        placed = page.locator("#candle-chart[data-labels-placed]")
+        expect(placed).to_be_attached()  # the default 15m candles
+        first = page.evaluate(LABEL_CLEARANCE)
+        # 1m: pressed once its candles are drawn; the labels are placed a frame later.
+        page.get_by_role("button", name="1m", exact=True).click()
+        expect(page.get_by_role("button", name="1m", exact=True)).to_have_attribute(
+            "aria-pressed", "true"
+        )
+        expect(placed).to_be_attached()
+        for clearances in (first, page.evaluate(LABEL_CLEARANCE)):
+            assert clearances and min(clearances) >= 0
     finally:
         context.close()
 
