@@ -26,7 +26,7 @@ def flows(account: StandXAccount) -> list[tuple[D, str, str]]:
     return [(f.amount, f.kind, f.source) for f in rows]
 
 
-def test_it_books_the_link_and_infers_a_deposit_but_not_fills_or_fees(
+def test_it_books_the_link_and_infers_deposits_and_withdrawals_but_not_fills_or_fees(
     alice_linked: StandXAccount, sim_url: str
 ) -> None:
     sync.account_sync(alice_linked.pk, limiter=NoRateLimit())
@@ -43,6 +43,11 @@ def test_it_books_the_link_and_infers_a_deposit_but_not_fills_or_fees(
     sync.account_sync(alice_linked.pk, limiter=NoRateLimit())
     assert Trade.objects.filter(account=alice_linked).count() == 2  # fees paid: not a flow
     assert flows(alice_linked) == [(linked, "link", "ledger"), (D(500), "deposit", "inferred")]
+    httpx.post(
+        f"{sim_url}/sim/withdraw", json={"address": alice_linked.address, "amount": "300"}
+    ).raise_for_status()
+    sync.account_sync(alice_linked.pk, limiter=NoRateLimit())
+    assert flows(alice_linked)[-1] == (D(-300), "withdrawal", "inferred")
 
 
 def test_a_late_funding_payment_takes_back_the_withdrawal_it_looked_like(alice: User) -> None:
