@@ -30,7 +30,10 @@ def account(alice: User) -> StandXAccount:
 @pytest.fixture
 def queued(monkeypatch: Any) -> list[tuple[str, tuple[Any, ...]]]:
     calls: list[tuple[str, tuple[Any, ...]]] = []
-    record = lambda name, *args: calls.append((name, args))  # noqa: E731
+
+    def record(name: str, *args: Any) -> None:
+        calls.append((name, args))
+
     monkeypatch.setattr(alerting, "queue_after_commit", record)
     monkeypatch.setattr(alert_email, "queue_after_commit", record)
     return calls
