@@ -486,10 +486,16 @@ def account_sync(account_id: int, *, limiter: RateLimiter | None = None) -> Outc
         elif not fetched.quiet:
             fields = store_live(account, fetched, state, now)
         if "last_balance_at" in fields:
-            # A new balance reading: find the deposits and withdrawals in it (and re-check the
-            # recent past, which late fills and funding may have explained meanwhile).
-            fills = [t.created_at for t in fetched.new_trades]
-            cashflows.reconcile(account, min([now - cashflows.RECONCILE_WINDOW, *fills]))
+            # A new balance reading: find the deposits and withdrawals in it. A full read also
+            # re-checks the recent past, which fills read late may explain; between full reads
+            # nothing but the newest interval can change (late funding is re-checked when its
+            # rate arrives), which keeps the frequent live syncs cheap.
+            if fetched.full:
+                fills = [t.created_at for t in fetched.new_trades]
+                since = min([now - cashflows.RECONCILE_WINDOW, *fills])
+            else:
+                since = state.last_balance_at or now
+            cashflows.reconcile(account, since)
         # Rows, cursors and the lease release commit together.
         _release(
             account_id,
