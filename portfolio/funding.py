@@ -7,6 +7,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import transaction
 from django.db.models import Max
+from django.utils import timezone
 
 from accounts.models import StandXAccount
 from portfolio import cashflows
@@ -85,6 +86,9 @@ def funding_catch_up(symbol: str, since: datetime) -> int:
     from ``since``.
     """
     created = 0
+    # Flows further back were checked when those readings were new; a first backfill of a
+    # week of rates must not re-read a week of balance history for every account.
+    recheck_from = max(since, timezone.now() - cashflows.RECONCILE_WINDOW)
     states = SyncState.objects.filter(
         account__in=Trade.objects.filter(symbol=symbol).values("account"),
         last_full_sync_at__gte=since,
@@ -93,5 +97,5 @@ def funding_catch_up(symbol: str, since: datetime) -> int:
         assert state.last_full_sync_at is not None
         with transaction.atomic():
             created += funding_rebuild(state.account, until=state.last_full_sync_at)
-            cashflows.reconcile(state.account, since)
+            cashflows.reconcile(state.account, recheck_from)
     return created
