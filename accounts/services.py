@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import uuid
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from accounts.models import (
     StandXAccount,
     User,
 )
+from portfolio.models import AuditEntry, AuditStatus  # portfolio's models import only ours
 from standx import auth as standx_auth
 from standx import errors as standx_errors
 from standx import keys as standx_keys
@@ -80,17 +80,51 @@ def _plain(exc: standx_errors.StandXError) -> str:
     return f"StandX refused: {exc.message}"
 
 
-def verify_credentials(creds: Credentials, endpoints: Endpoints) -> None:
+def verify_credentials(
+    creds: Credentials, endpoints: Endpoints, *, owner: User | None = None, label: str = ""
+) -> AuditEntry | None:
     """Prove the pair works: a balance query checks the token; a signed no-op checks the key.
 
     The signed check cancels an order id that cannot exist: StandX verifies the signature before
-    it looks the order up, so "not found" proves the key and changes nothing.
+    it looks the order up, so "not found" proves the key and changes nothing. Like every signed
+    request, it goes to the ``owner``'s Activity: written before it is sent, then its outcome
+    (the entry is returned so the new account can be attached once it is saved).
     """
     with StandXClient(creds, endpoints=endpoints, max_retries=1) as client:
         client.query_balance()
-        if creds.can_sign:
-            with contextlib.suppress(standx_errors.NotFoundError, standx_errors.BadRequestError):
-                client.cancel_order(cl_ord_id=f"standx-portfolio-key-check-{uuid.uuid4().hex}")
+        if not creds.can_sign:
+            return None
+        cl_ord_id = f"standx-portfolio-key-check-{uuid.uuid4().hex}"
+        entry = (
+            AuditEntry.objects.create(
+                user=owner,
+                account_label=label,
+                action="link_key_check",
+                endpoint="/api/cancel_order",
+                body={"cl_ord_id": cl_ord_id},
+                status=AuditStatus.SENDING,
+                created_at=timezone.now(),
+            )
+            if owner is not None
+            else None
+        )
+        try:
+            client.cancel_order(cl_ord_id=cl_ord_id)
+        except (standx_errors.NotFoundError, standx_errors.BadRequestError):
+            pass  # the expected answer: signature accepted, no such order
+        except standx_errors.StandXError as exc:
+            _audit_finish(entry, AuditStatus.REJECTED, f"Key check failed: {_plain(exc)}")
+            raise
+        _audit_finish(
+            entry, AuditStatus.DONE, "Signature accepted; the made-up order id changed nothing."
+        )
+        return entry
+
+
+def _audit_finish(entry: AuditEntry | None, status: str, result: str) -> None:
+    if entry is not None:
+        entry.status, entry.result, entry.finished_at = status, result[:300], timezone.now()
+        entry.save(update_fields=["status", "result", "finished_at"])
 
 
 def _store_credentials(account: StandXAccount, creds: Credentials) -> None:
@@ -155,19 +189,23 @@ def account_link_with_token(
         raise LinkError(str(exc)) from None
     if creds.expires_at is not None and creds.expires_at <= timezone.now():
         raise LinkError("This token has already expired. Create a new one on StandX.")
+    address, token_chain = _identity(creds)
+    label = label.strip() or f"StandX {address[:8]}"
     try:
-        verify_credentials(creds, endpoints)
+        check = verify_credentials(creds, endpoints, owner=owner, label=label)
     except standx_errors.StandXError as exc:
         raise LinkError(_plain(exc)) from None
-    address, token_chain = _identity(creds)
-    return _save_link(
+    account = _save_link(
         owner=owner,
-        label=label.strip() or f"StandX {address[:8]}",
+        label=label,
         chain=chain or token_chain,
         address=address,
         endpoints=endpoints,
         creds=creds,
     )
+    if check is not None:
+        AuditEntry.objects.filter(pk=check.pk).update(account=account)
+    return account
 
 
 def _identity(creds: Credentials) -> tuple[str, str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -40,7 +41,7 @@ def account_list(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "accounts/account_list.html",
-        {"accounts": selectors.accounts_for(_user(request))},
+        {"accounts": selectors.accounts_with_history(_user(request))},
     )
 
 
@@ -71,6 +72,7 @@ def link_new(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/link_new.html", _link_context(request, form))
 
 
+@transaction.non_atomic_requests  # it calls StandX: no transaction open across the requests
 @login_required
 @require_POST
 def link_import(request: HttpRequest) -> HttpResponse:

@@ -11,6 +11,7 @@ from django.db import models
 
 from accounts.models import StandXAccount
 from portfolio.domain.order_rules import SYMBOL_TRADING
+from portfolio.domain.performance import KINDS, SOURCES
 
 
 def money(**kwargs: object) -> models.DecimalField:
@@ -348,9 +349,18 @@ class AlertSettings(models.Model):
     quiet_end = models.TimeField(null=True, blank=True)
     snoozed_until = models.DateTimeField(null=True, blank=True)
     email_critical = models.BooleanField(default=True)
+    # The 5-minute "still critical" reminders by email too (else one email per episode).
+    email_repeats = models.BooleanField(default=False)
+    # Where critical alerts are emailed, once the user followed the signed link sent there.
+    email = models.EmailField(blank=True)
+    email_verified_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"alert settings of {self.user_id}"
+
+    @property
+    def verified_email(self) -> str:
+        return self.email if self.email and self.email_verified_at else ""
 
 
 class AlertStatus(models.TextChoices):
@@ -547,3 +557,25 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} {self.account_label} {self.status}"
+
+
+class CashFlow(models.Model):
+    """Money that moved into or out of the portfolio without being a gain or a loss.
+
+    Deposits and withdrawals are inferred from balance changes that fills, fees and funding do
+    not explain (StandX has no ledger endpoint); a linked account's equity arrives as a "link"
+    booked from our own record of the link. See ``portfolio.performance``.
+    """
+
+    account = models.ForeignKey(StandXAccount, on_delete=models.CASCADE, related_name="cash_flows")
+    time = models.DateTimeField()
+    amount = money()  # > 0 into the portfolio
+    kind = models.CharField(max_length=12, choices=[(k, k) for k in KINDS])
+    source = models.CharField(max_length=10, choices=[(s, s) for s in SOURCES])
+
+    class Meta:
+        # The curve reads an account's flows by time; reconciling deletes its inferred ones.
+        indexes = [models.Index(fields=["account", "time"], name="cashflow_time")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.amount} @ {self.time} ({self.source})"

@@ -12,6 +12,7 @@ from django.utils import timezone
 from accounts.standx_access import public_endpoints
 from portfolio.alerts import batches as alert_batches
 from portfolio.alerts import email as notify
+from portfolio.alerts import email_address as alert_email
 from portfolio.alerts import evaluation as alerting
 from portfolio.alerts import push
 from portfolio.health import WORKER_HEARTBEAT_KEY, record_heartbeat
@@ -125,6 +126,18 @@ def sweep_alerts() -> int:
 def send_alert_email(event_id: int) -> bool:
     """The email fallback of one critical alert event (sent at most once)."""
     return notify.alert_email_send(event_id)
+
+
+@shared_task(
+    name=alert_email.VERIFY_TASK,
+    ignore_result=True,
+    autoretry_for=(OSError,),
+    retry_backoff=5,
+    max_retries=3,
+)
+def send_email_verification(user_id: int) -> bool:
+    """The signed link that proves the user's alert email address."""
+    return alert_email.verification_send(user_id)
 
 
 @shared_task(bind=True, name=push.SEND_TASK, ignore_result=True, max_retries=push.MAX_ATTEMPTS)

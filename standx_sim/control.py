@@ -9,6 +9,9 @@ Requests and answers are JSON. Decimals are strings.
   access token bound to a fresh ed25519 signing key (`signing_key` = base58 of its 32-byte seed,
   `public_key` = base58 of its public key).
 - `POST /sim/deposit` `{"address": A, "amount": "500"}` -> the account's `query_balance` view.
+- `POST /sim/withdraw` `{"address": A, "amount": "200"}` -> the account's `query_balance` view:
+  money leaving the venue account (a withdrawal or a transfer out), at most `cross_available`
+  (400 otherwise); the ledger records it as kind `withdrawal`.
 - `POST /sim/token` `{"address": A, "expires_seconds": -60}` -> `{"address", "token",
   "signing_key", "user", "public_key"}`: a token for an existing account, e.g. already expired.
 - `POST /sim/price` `{"symbol": "BTC-USD", "mark_price": "100000"}` -> `{"symbol", "mark_price",
@@ -33,8 +36,8 @@ Requests and answers are JSON. Decimals are strings.
 - `GET /sim/ledger?address=A` -> `{"address", "user", "chain", "orders", "trades", "funding",
   "balance_changes", "balance"}`; each balance change is `{"id", "time", "kind", "symbol",
   "amount", "cross_delta", "isolated_delta", "cross_balance", "isolated_balance", "ref_id"}`
-  where `amount` is the change of total balance (kinds: deposit, fee, realized_pnl, funding,
-  isolated_margin, transfer_margin, insurance_fund), so deposits + sum(amount) = balance.
+  where `amount` is the change of total balance (kinds: deposit, withdrawal, fee, realized_pnl,
+  funding, isolated_margin, transfer_margin, insurance_fund), so sum(amount) = balance.
 - `GET /sim/demo` -> `{"address", "token", "signing_key", ...}` of the demo account
   (`--scenario demo`), 404 otherwise.
 - `GET /sim/symbols` -> symbol info plus margin tiers; `GET /sim/state` -> paused, limits,
@@ -156,6 +159,12 @@ def control_routes(sim: Sim) -> list[Route]:
         engine.deposit(account, parse_decimal(body.get("amount"), "amount"))
         return views.balance_view(engine, account)
 
+    async def withdraw(request: Request) -> Any:
+        body = await _body(request)
+        account = account_for(body.get("address"))
+        engine.withdraw(account, parse_decimal(body.get("amount"), "amount"))
+        return views.balance_view(engine, account)
+
     async def token(request: Request) -> Any:
         body = await _body(request)
         account = account_for(body.get("address"))
@@ -275,6 +284,7 @@ def control_routes(sim: Sim) -> list[Route]:
     table = [
         ("/sim/accounts", accounts, ["POST"]),
         ("/sim/deposit", deposit, ["POST"]),
+        ("/sim/withdraw", withdraw, ["POST"]),
         ("/sim/token", token, ["POST"]),
         ("/sim/price", price, ["POST"]),
         ("/sim/symbol-status", symbol_status, ["POST"]),

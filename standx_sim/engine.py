@@ -247,6 +247,16 @@ class Engine:
         self._change(account, "deposit", None, amount, amount, ZERO, 0)
         self._emit_balance(account)
 
+    def withdraw(self, account: Account, amount: Decimal) -> None:
+        """Money leaving the venue account (to the wallet or another venue): cross wallet only,
+        and no more than is available, as a real withdrawal would be limited."""
+        if amount <= 0:
+            raise ApiError(400, "withdrawal must be > 0")
+        if amount > self.balance(account)["cross_available"]:
+            raise ApiError(400, "insufficient available balance to withdraw")
+        self._change(account, "withdrawal", None, -amount, -amount, ZERO, 0)
+        self._emit_balance(account)
+
     def _change(
         self,
         account: Account,

@@ -140,6 +140,14 @@ def _wait_http(url: str, timeout: float) -> bool:
     return False
 
 
+def demo_site_url(host: str, port: str) -> str:
+    """The demo's own origin; a wildcard bind address is reached as localhost."""
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104 - compared, not bound
+    if ":" in shown:
+        shown = f"[{shown}]"
+    return f"http://{shown}:{port}"
+
+
 def run_demo() -> int:
     host = os.environ.get("HOST", "127.0.0.1")
     port = os.environ.get("PORT", "8000")
@@ -164,6 +172,8 @@ def run_demo() -> int:
         "STANDX_AUTH_URL": sim_url,
         "STANDX_WS_URL": f"ws://127.0.0.1:{sim_port}/ws-stream/v1",
         "STANDX_WS_API_URL": f"ws://127.0.0.1:{sim_port}/ws-api/v1",
+        # Links in alert and verification emails point at this server, on whatever PORT.
+        "SITE_URL": demo_site_url(host, port),
     }
     for key, value in env_defaults.items():
         os.environ.setdefault(key, value)

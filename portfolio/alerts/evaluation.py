@@ -528,6 +528,14 @@ ALERT_FIELDS = [
 def _save(work: list[_Pending], views: list[AccountView], now: datetime) -> int:
     if not work:
         return 0
+    labels = {v.account.pk: v.account.label for v in views}
+    for w in work:
+        if w.closed and w.notification is not None:
+            args = (w.notification.kind, w.rule)
+            label = labels.get(w.alert.account_id, "")
+            value = w.notification.value
+            w.alert.title = alert_text.title(*args, label, w.alert.symbol, value, closed=True)
+            w.alert.body = alert_text.body(*args, value, closed=True)
     Alert.objects.bulk_create([w.alert for w in work if w.created])
     changed = [w.alert for w in work if not w.created]
     if changed:
@@ -535,7 +543,6 @@ def _save(work: list[_Pending], views: list[AccountView], now: datetime) -> int:
     notes = [w for w in work if w.notification is not None]
     if not notes:
         return 0
-    labels = {v.account.pk: v.account.label for v in views}
     users = {w.alert.user_id for w in notes}
     settings_rows = {s.user_id: s for s in AlertSettings.objects.filter(user_id__in=any_of(users))}
     events: list[tuple[_Pending, AlertEvent]] = []
@@ -544,8 +551,6 @@ def _save(work: list[_Pending], views: list[AccountView], now: datetime) -> int:
         assert note is not None
         prefs, zone = prefs_of(settings_rows.get(w.alert.user_id))
         local = now.astimezone(zone).time()
-        if w.closed:
-            w.alert.body = alert_text.body(note.kind, w.rule, note.value, closed=True)
         events.append(
             (
                 w,
@@ -590,6 +595,8 @@ def _save(work: list[_Pending], views: list[AccountView], now: datetime) -> int:
             and event.kind != Kind.RESOLVED
             and (s := settings_rows.get(user_id)) is not None
             and s.email_critical
+            # One email per episode: the "still critical" reminders only for those who asked.
+            and (event.kind == Kind.FIRED or s.email_repeats)
         )
         if wants_email:
             queue_after_commit("portfolio.send_alert_email", event.pk)

@@ -115,15 +115,18 @@ class AlertSettingsForm(forms.ModelForm):
 
     class Meta:
         model = AlertSettings
-        fields = ["time_zone", "quiet_start", "quiet_end", "email_critical"]
+        fields = ["time_zone", "quiet_start", "quiet_end", "email_critical", "email_repeats"]
         labels = {
             "quiet_start": "Quiet hours from",
             "quiet_end": "Quiet hours until",
             "email_critical": "Email me critical alerts",
+            "email_repeats": "Email the 5-minute reminders too",
         }
         help_texts = {
             "quiet_start": "Warnings wait during quiet hours; critical alerts always come.",
-            "email_critical": "Sent to the address of your login, as a fallback to the browser.",
+            "email_critical": "One email per critical episode, to your verified address below, "
+            "as a fallback to the browser.",
+            "email_repeats": "Off: a lasting critical alert is emailed once, not every 5 minutes.",
         }
         widgets = {
             "quiet_start": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
@@ -135,6 +138,14 @@ class AlertSettingsForm(forms.ModelForm):
         if (data.get("quiet_start") is None) != (data.get("quiet_end") is None):
             raise forms.ValidationError("Give both ends of the quiet hours, or neither.")
         return data
+
+
+class AlertEmailForm(forms.Form):
+    email = forms.EmailField(
+        label="Email address",
+        required=False,
+        help_text="Critical alerts go here once you open the link we send to it. Empty: none.",
+    )
 
 
 class SnoozeForm(forms.Form):

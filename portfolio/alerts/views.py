@@ -13,8 +13,9 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from portfolio.alerts import email_address as alert_email
 from portfolio.alerts import evaluation as alerting
-from portfolio.alerts.forms import AlertRuleFormSet, AlertSettingsForm, SnoozeForm
+from portfolio.alerts.forms import AlertEmailForm, AlertRuleFormSet, AlertSettingsForm, SnoozeForm
 from portfolio.dashboard import selectors
 from portfolio.dashboard.auth import user_id_of
 from portfolio.models import AlertRule, AlertSettings
@@ -33,10 +34,17 @@ def alert_history(request: HttpRequest) -> HttpResponse:
         before_id=int(before) if before.isdigit() else None,
         limit=HISTORY_PAGE,
     )
+    prefs = AlertSettings.objects.filter(user_id=user_id_of(request)).first()
     return render(
         request,
         "portfolio/alerts.html",
-        {"alerts": page.rows, "next_before": page.next_before, "status": status},
+        {
+            "alerts": page.rows,
+            "next_before": page.next_before,
+            "status": status,
+            # Email is on (the default) but has nowhere to go: say so where the misses show.
+            "email_missing": prefs is None or (prefs.email_critical and not prefs.verified_email),
+        },
     )
 
 
@@ -66,8 +74,50 @@ def alert_rules(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "portfolio/alert_rules.html",
-        {"formset": formset, "settings_form": settings_form, "preview": preview},
+        {
+            "formset": formset,
+            "settings_form": settings_form,
+            "preview": preview,
+            "prefs": prefs,
+            "email_form": AlertEmailForm(initial={"email": prefs.email}),
+        },
     )
+
+
+@login_required
+@require_POST
+def alert_email_set(request: HttpRequest) -> HttpResponse:
+    form = AlertEmailForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "That is not an email address.")
+        return redirect(reverse("portfolio:alert_rules") + "#email")
+    user_id = user_id_of(request)
+    alerting.rules_create_defaults(user_id)
+    email = form.cleaned_data["email"]
+    alert_email.email_set(user_id, email)
+    if email:
+        days = alert_email.VERIFY_MAX_AGE.days
+        messages.success(
+            request, f"We sent a link to {email}: open it within {days} days to confirm."
+        )
+    else:
+        messages.success(request, "Email address removed: critical alerts are not emailed.")
+    return redirect(reverse("portfolio:alert_rules") + "#email")
+
+
+@login_required
+def alert_email_verify(request: HttpRequest, token: str) -> HttpResponse:
+    """The link in the verification email (a GET, as mail clients open it)."""
+    email = alert_email.email_verify(user_id_of(request), token)
+    if email:
+        messages.success(request, f"Confirmed: critical alerts will be emailed to {email}.")
+    else:
+        messages.error(
+            request,
+            "That link is expired, was for another address or login, or was altered. "
+            "Save the address again for a new one.",
+        )
+    return redirect(reverse("portfolio:alert_rules") + "#email")
 
 
 @login_required

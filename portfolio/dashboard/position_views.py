@@ -109,10 +109,7 @@ def symbol_detail(request: HttpRequest, venue: str, symbol: str) -> HttpResponse
         candles = charts.candles(endpoints, symbol, resolution, timezone.now(), venue)
     except charts.CandlesUnavailable as exc:
         candles_error = str(exc)
-    change = None
-    if candles:
-        first, last = Decimal(str(candles[0]["open"])), Decimal(str(candles[-1]["close"]))
-        change = (last - first) / first * HUNDRED if first else None
+    change = charts.range_change_pct(candles)
     funding_rows = [
         {"time": f.time, "pct": f.funding_rate * HUNDRED, "mark": f.mark_price}
         for f in page.funding
@@ -162,6 +159,12 @@ def symbol_candles(request: HttpRequest, venue: str, symbol: str) -> JsonRespons
         candles = charts.candles(endpoints, symbol, resolution, timezone.now(), venue)
     except charts.CandlesUnavailable as exc:
         return JsonResponse({"error": str(exc)}, status=502)
+    change = charts.range_change_pct(candles)
     return JsonResponse(
-        {"candles": candles, "resolution_s": charts.RESOLUTIONS[resolution].seconds}
+        {
+            "candles": candles,
+            "resolution_s": charts.RESOLUTIONS[resolution].seconds,
+            # The page's "change over the chart range" follows the resolution shown.
+            "change_pct": None if change is None else str(change),
+        }
     )

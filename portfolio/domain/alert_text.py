@@ -67,9 +67,14 @@ def scope_name(account_label: str, symbol: str) -> str:
     return f"{symbol} ({account_label})" if symbol else account_label
 
 
-def title(kind: Kind, rule: Rule, account_label: str, symbol: str, value: Decimal) -> str:
+def title(
+    kind: Kind, rule: Rule, account_label: str, symbol: str, value: Decimal, *, closed: bool = False
+) -> str:
     """The notification's title: what, where, how bad."""
     where = scope_name(account_label, symbol)
+    if closed:
+        # Its last value is from before the close: "back to 1.20×" would read as a recovery.
+        return f"Resolved: {where} position closed"
     if rule.metric == Metric.LIQUIDATED:
         if kind == Kind.RESOLVED:
             return f"Resolved: {where} liquidation is over an hour old"

@@ -14,6 +14,7 @@ from django.db.models.functions import Abs
 from django.utils import timezone
 
 from portfolio.models import FundingRate, MarketPrice, MarketSymbol, Position, Trade
+from portfolio.sync import funding
 from venues.base import Instrument, PublicSession
 
 # The venue whose public market data the server reads with its configured endpoints (STANDX_*).
@@ -126,7 +127,7 @@ def market_sync(session: PublicSession, *, now: datetime | None = None) -> int:
                 last=market.last_price, source="rest", at=now,
             )  # fmt: skip
         stored = FundingRate.objects.filter(venue=venue, symbol=symbol)
-        since = stored.aggregate(t=Max("time"))["t"]
+        since = latest = stored.aggregate(t=Max("time"))["t"]
         if since is None:
             # First time: back to the oldest fill of this symbol we hold (funding is rebuilt
             # from these rates), and at least a week.
@@ -149,4 +150,7 @@ def market_sync(session: PublicSession, *, now: datetime | None = None) -> int:
             ignore_conflicts=True,
         )
         written += len(created) + 1
+        arrived = [r.time for r in rates if latest is None or r.time > latest]
+        if arrived:
+            funding.funding_catch_up(venue, symbol, min(arrived))
     return written

@@ -7,9 +7,11 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import transaction
 from django.db.models import Max
+from django.utils import timezone
 
 from accounts.models import StandXAccount
-from portfolio.models import FundingPayment, FundingRate, MarketSymbol, Trade
+from portfolio.models import FundingPayment, FundingRate, MarketSymbol, SyncState, Trade
+from portfolio.sync import cashflows
 
 DEFAULT_QUOTE_DECIMALS = 9  # DUSD, per query_symbol_info's quote_decimals
 
@@ -73,4 +75,29 @@ def funding_rebuild(account: StandXAccount, *, until: datetime) -> int:
                 )
             )
         created += len(FundingPayment.objects.bulk_create(rows, ignore_conflicts=True))
+    return created
+
+
+def funding_catch_up(venue: str, symbol: str, since: datetime) -> int:
+    """Book the payments of funding rates that arrived after the holders' last sync.
+
+    A settlement moves the balance at once, but its rate reaches us with the next market sync;
+    without this the payment would wait for each account's next full read (up to 5 minutes),
+    and meanwhile the balance change would look like a withdrawal. Each account is rebuilt up
+    to its last full read, as ``funding_rebuild`` requires, and its cash flows are re-checked
+    from ``since``.
+    """
+    created = 0
+    # Flows further back were checked when those readings were new; a first backfill of a
+    # week of rates must not re-read a week of balance history for every account.
+    recheck_from = max(since, timezone.now() - cashflows.RECONCILE_WINDOW)
+    states = SyncState.objects.filter(
+        account__in=Trade.objects.filter(account__venue=venue, symbol=symbol).values("account"),
+        last_full_sync_at__gte=since,
+    ).select_related("account")
+    for state in states:
+        assert state.last_full_sync_at is not None
+        with transaction.atomic():
+            created += funding_rebuild(state.account, until=state.last_full_sync_at)
+            cashflows.reconcile(state.account, recheck_from)
     return created

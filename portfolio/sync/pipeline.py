@@ -31,7 +31,7 @@ from accounts.standx_access import client_for
 from portfolio.alerts import batches as alert_batches
 from portfolio.domain import risk
 from portfolio.models import BalanceSnapshot, Order, Position, PositionSnapshot, SyncState, Trade
-from portfolio.sync import funding
+from portfolio.sync import cashflows, funding
 from standx import errors as standx_errors
 from standx import models as sx
 from standx.ratelimit import CountingLimiter, PrepaidLimiter, RateLimiter, RedisRateLimiter
@@ -520,6 +520,17 @@ def account_sync(account_id: int, *, limiter: RateLimiter | None = None) -> Outc
             funding.funding_rebuild(account, until=now)
         elif not fetched.quiet:
             fields = store_live(account, fetched, state, now)
+        if "last_balance_at" in fields:
+            # A new balance reading: find the deposits and withdrawals in it. A full read also
+            # re-checks the recent past, which fills read late may explain; between full reads
+            # nothing but the newest interval can change (late funding is re-checked when its
+            # rate arrives), which keeps the frequent live syncs cheap.
+            if fetched.full:
+                fills = [t.created_at for t in fetched.new_trades]
+                since = min([now - cashflows.RECONCILE_WINDOW, *fills])
+            else:
+                since = state.last_balance_at or now
+            cashflows.reconcile(account, since)
         # Rows, cursors and the lease release commit together.
         _release(
             account_id,

@@ -97,6 +97,10 @@ class OrderForm(forms.Form):
                 f"No market data for {symbol} yet; try again after the next market sync."
             )
         self.position = position_state(data["account"], symbol)
+        # A market order never rests: what StandX does with it is immediate-or-cancel, so that
+        # is what is sent and logged, whatever the (limit-minded) GTC default of the form said.
+        if data["order_type"] == "market" and data["time_in_force"] == "gtc":
+            data["time_in_force"] = "ioc"
         self.ticket = order_rules.Ticket(
             symbol=symbol, side=data["side"], order_type=data["order_type"], qty=data["qty"],
             price=data.get("price"), time_in_force=data["time_in_force"],

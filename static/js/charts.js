@@ -26,7 +26,7 @@ function unavailable(el) {
 }
 
 function fmtSigned(text, places) {
-  const n = Number(text);
+  const n = Number(text) + 0; // -0 shows as 0
   const s = n.toLocaleString("en-US", { minimumFractionDigits: places, maximumFractionDigits: places });
   return n >= 0 ? `+${s}` : s;
 }
@@ -42,6 +42,7 @@ function equity() {
     lineColor: css("--accent"), topColor: "rgba(45, 212, 191, 0.30)", bottomColor: "rgba(45, 212, 191, 0.02)",
     lineWidth: 2, priceFormat: { type: "price", precision: 2, minMove: 0.01 },
   });
+  const flowMarkers = LC.createSeriesMarkers(line, []);
   const ddChart = makeChart(ddEl, 120);
   const dd = ddChart.addSeries(LC.AreaSeries, {
     lineColor: css("--bad"), topColor: "rgba(248, 113, 113, 0.05)", bottomColor: "rgba(248, 113, 113, 0.35)",
@@ -58,14 +59,24 @@ function equity() {
     dd.setData(points(curve.drawdown));
     chart.timeScale().fitContent();
     ddChart.timeScale().fitContent();
+    // A flow is money in or out, not gain: marked where it entered, never part of the return.
+    flowMarkers.setMarkers(curve.markers.map((m) => {
+      const into = Number(m.amount) >= 0;
+      return {
+        time: m.time, position: into ? "belowBar" : "aboveBar", shape: into ? "arrowUp" : "arrowDown",
+        color: css("--muted"), text: m.text,
+      };
+    }));
     const caption = document.getElementById("equity-caption");
     if (caption) {
       caption.textContent = curve.equity.length
-        ? `Change over the range: ${curve.change === null ? "—" : fmtSigned(curve.change, 2)}` +
-          `${curve.change_pct === null ? "" : ` (${fmtSigned(curve.change_pct, 2)}%)`}` +
+        ? `Return over the range: ${curve.return_pct === null ? "—" : `${fmtSigned(curve.return_pct, 2)}%`}` +
+          ` (time-weighted) · PnL ${curve.pnl === null ? "—" : fmtSigned(curve.pnl, 2)}` +
+          ` · deposits and withdrawals ${fmtSigned(curve.flows, 2)}` +
           ` · largest drawdown ${Number(curve.max_drawdown_pct).toFixed(2)}%`
         : "No balance history in this range.";
     }
+    el.dataset.markers = String(curve.markers.length);
     el.dataset.points = String(curve.equity.length);
     el.dataset.range = curve.range;
   }
@@ -101,12 +112,37 @@ function snapMarkers(markers, candles, width) {
   return out;
 }
 
+// A marker's label is centred on its bar: one on the last bars would run under the price axis,
+// so the visible range is widened past the last bar until the widest such label fits.
+const LABEL_FONT = "12px -apple-system, BlinkMacSystemFont, 'Trebuchet MS', Roboto, Ubuntu, sans-serif";
+function labelWidth(text) {
+  const ctx = document.createElement("canvas").getContext("2d");
+  ctx.font = LABEL_FONT;
+  return ctx.measureText(text).width;
+}
+function roomForLabels(chart, placed, candles) {
+  const ts = chart.timeScale();
+  const range = ts.getVisibleLogicalRange();
+  if (!range || !placed.length || !candles.length) return;
+  const index = new Map(candles.map((c, i) => [c.time, i]));
+  const last = candles.length - 1;
+  const spacing = ts.width() / (range.to - range.from);
+  let bars = 0;
+  for (const m of placed) {
+    const half = labelWidth(m.text || "") / 2 + 4;
+    bars = Math.max(bars, half / spacing - (last - index.get(m.time)) - (range.to - last));
+  }
+  // Widening shrinks the bars a little, so ask for a fifth more than the sum says.
+  if (bars > 0) ts.setVisibleLogicalRange({ from: range.from, to: range.to + bars * 1.2 });
+}
+
 function candlesChart() {
   const el = document.getElementById("candle-chart");
   const data = readJSON("symbol-chart");
   if (!el || !data) return;
   if (!LC) { unavailable(el); return; }
   const chart = makeChart(el, 380);
+  el.chart = chart; // for the browser test that checks the labels fit
   const series = chart.addSeries(LC.CandlestickSeries, {
     upColor: css("--ok"), downColor: css("--bad"), wickUpColor: css("--ok"), wickDownColor: css("--bad"),
     borderVisible: false,
@@ -123,6 +159,13 @@ function candlesChart() {
     const placed = snapMarkers(data.markers, candles, width);
     markers.setMarkers(placed);
     chart.timeScale().fitContent();
+    el.placed = placed;
+    delete el.dataset.labelsPlaced;
+    // fitContent takes effect at the next frame: measure the range after it.
+    requestAnimationFrame(() => {
+      roomForLabels(chart, placed, candles);
+      el.dataset.labelsPlaced = String(candles[candles.length - 1]?.time ?? "");
+    });
     el.dataset.candles = String(candles.length);
     el.dataset.markers = String(placed.length);
   }
@@ -136,6 +179,11 @@ function candlesChart() {
       if (!response.ok) { error.textContent = body.error; error.hidden = false; return; }
       error.hidden = true;
       show(body.candles, body.resolution_s);
+      const change = document.querySelector("#market-stats [data-field=change]");
+      if (change) {
+        change.textContent = body.change_pct === null ? "—" : `${fmtSigned(body.change_pct, 2)}%`;
+        change.className = Number(body.change_pct) < 0 ? "neg" : "pos";
+      }
       for (const b of document.querySelectorAll("#resolutions button")) b.setAttribute("aria-pressed", String(b === button));
     });
   }

@@ -165,6 +165,21 @@ def test_linking_posts_need_csrf(alice: User, alice_linked: StandXAccount) -> No
     assert client.post(f"/accounts/links/{alice_linked.pk}/unlink/").status_code == 403
 
 
+def test_the_accounts_page_counts_the_trades_an_account_made_after_its_backfill(
+    alice_client: Client, alice_linked: StandXAccount
+) -> None:
+    from portfolio.sync import pipeline as sync
+    from standx.ratelimit import NoRateLimit
+    from tests.portfolio.sync.test_pipeline import place_some_orders, trader
+
+    sync.account_sync(alice_linked.pk, limiter=NoRateLimit())  # the backfill: nothing yet
+    with trader(alice_linked) as client:
+        place_some_orders(client)  # two market fills and a resting order
+    sync.account_sync(alice_linked.pk, limiter=NoRateLimit())
+    html = alice_client.get("/accounts/links/").content.decode()
+    assert "2 trades, 3 orders stored" in html
+
+
 def test_the_accounts_page_shows_sync_progress_and_staleness(
     alice_client: Client, alice_linked: StandXAccount
 ) -> None:
@@ -179,5 +194,5 @@ def test_the_accounts_page_shows_sync_progress_and_staleness(
         backfill_trades=12, backfill_orders=5, stale=True, last_error="ServerError: HTTP 500",
     )  # fmt: skip
     html = alice_client.get("/accounts/links/").content.decode()
-    assert "12 trades, 5 orders backfilled" in html
+    assert "0 trades, 0 orders stored" in html
     assert "stale: ServerError: HTTP 500" in html

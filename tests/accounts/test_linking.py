@@ -10,12 +10,14 @@ import base58
 import httpx
 import nacl.signing
 import pytest
-from django.test import override_settings
+from django.test import Client, override_settings
+from django.urls import reverse
 from eth_account import Account
 
 from accounts import services
 from accounts.models import AccountMode, AccountStatus, LinkChallenge, StandXAccount, User
 from accounts.standx_access import client_for, credentials_for
+from portfolio.models import AuditEntry
 from standx.auth import evm_sign
 from standx.rest import Endpoints
 from tests.conftest import sim_credentials
@@ -42,6 +44,21 @@ def test_an_imported_token_and_key_link_in_trading_mode(
         assert client.query_balance().equity == 10000
 
 
+def test_the_signed_key_check_made_while_linking_is_in_activity(
+    alice: User, alice_linked: StandXAccount
+) -> None:
+    [entry] = AuditEntry.objects.filter(user=alice)
+    assert (entry.action, entry.status) == ("link_key_check", "done")
+    assert entry.endpoint == "/api/cancel_order"
+    assert entry.account == alice_linked
+    assert entry.body["cl_ord_id"].startswith("standx-portfolio-key-check-")
+    assert entry.finished_at is not None
+    client = Client()
+    client.force_login(alice)
+    page = client.get(reverse("portfolio:activity")).content.decode()
+    assert "link_key_check" in page and "Signature accepted" in page
+
+
 def test_a_token_without_a_key_links_read_only(
     alice: User, sim_url: str, sim_endpoints: Endpoints
 ) -> None:
@@ -53,6 +70,7 @@ def test_a_token_without_a_key_links_read_only(
     assert not account.can_trade
     assert account.signing_key_encrypted == ""
     assert account.label.startswith("StandX ")
+    assert not AuditEntry.objects.exists()  # nothing was signed
 
 
 def test_a_key_that_does_not_belong_to_the_token_is_refused_in_plain_words(

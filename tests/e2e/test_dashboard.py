@@ -15,13 +15,22 @@ from typing import Any
 
 import httpx
 import pytest
+from django.core.cache import cache
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from accounts.models import StandXAccount
 from accounts.standx_access import client_for
 from portfolio.dashboard import selectors
-from portfolio.models import BalanceSnapshot, MarketPrice, Order, Position, Trade
+from portfolio.models import (
+    BalanceSnapshot,
+    CashFlow,
+    FundingPayment,
+    MarketPrice,
+    Order,
+    Position,
+    Trade,
+)
 from portfolio.sync import funding
 from portfolio.sync import pipeline as sync
 from portfolio.templatetags.money import num, signed
@@ -86,6 +95,11 @@ def demo_trader(sim_url: str) -> Iterator[StandXAccount]:
 def history_of(account: StandXAccount) -> None:
     """A week of earlier balance snapshots under the synced one, so the curve has a shape."""
     latest = BalanceSnapshot.objects.filter(account=account).latest("taken_at")
+    # Before the fixture's fills and funding the balance was lower by what they made, or the
+    # cash-flow check would take their PnL for a deposit.
+    made = sum(t.pnl - t.fee_qty for t in Trade.objects.filter(account=account)) + sum(
+        f.amount for f in FundingPayment.objects.filter(account=account)
+    )
     now = timezone.now()
     rows = []
     for hours in range(168, 0, -6):
@@ -94,11 +108,17 @@ def history_of(account: StandXAccount) -> None:
             BalanceSnapshot(
                 account=account,
                 taken_at=now - timedelta(hours=hours),
-                **{f: getattr(latest, f) for f in BALANCE_FIELDS if f != "equity"},
+                **{f: getattr(latest, f) for f in BALANCE_FIELDS if f not in ("equity", "balance")},
+                balance=latest.balance - made,
                 equity=(latest.equity * factor).quantize(Decimal("0.01")),
             )
         )
     BalanceSnapshot.objects.bulk_create(rows)
+    # The account was linked before this made-up week, not at its first real sync: its equity
+    # entered then, so a range across the week does not count it as gain.
+    CashFlow.objects.filter(account=account, kind="link").update(
+        time=rows[0].taken_at, amount=rows[0].equity
+    )
 
 
 @pytest.fixture
@@ -201,6 +221,10 @@ def test_every_page_shows_the_databases_and_the_simulators_figures(
         )
         expect(page.locator("#candles-error")).to_be_hidden()
         assert int(page.locator("#candle-chart").get_attribute("data-markers") or 0) >= 1
+        # The change over the chart range follows the resolution (cached candles: the same).
+        shown = page.request.get(f"{daphne_url}/symbols/standx/SOL-USD/candles.json?resolution=1")
+        change = Decimal(shown.json()["change_pct"])
+        assert field(page, "#market-stats [data-field=change]") == f"{signed(change, 2)}%"
 
         # The remaining pages open with their own content, not an error page.
         page.get_by_role("link", name="Alerts", exact=True).click()
@@ -226,6 +250,143 @@ def test_every_page_shows_the_databases_and_the_simulators_figures(
         # Nothing wider than the phone except inside the scrolling table wrappers.
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= PHONE["width"]
+    finally:
+        phone.close()
+
+
+def test_a_deposit_is_marked_on_the_curve_and_leaves_return_and_drawdown_alone(
+    browser: Any, daphne_url: str, sim_url: str, demo_trader: StandXAccount
+) -> None:
+    context = browser.new_context(viewport=DESKTOP)
+    page = context.new_page()
+
+    def figures() -> tuple[str, str]:
+        # The chart script has drawn the default range and listens to the range buttons.
+        expect(page.locator("#equity-chart")).to_have_attribute("data-range", "7d")
+        page.get_by_role("button", name="24h").click()
+        expect(page.locator("#equity-chart")).to_have_attribute("data-range", "24h")
+        markers = page.locator("#equity-chart").get_attribute("data-markers") or ""
+        return field(page, "#equity-caption"), markers
+
+    try:
+        log_in(page, daphne_url, "demo")
+        caption, markers = figures()
+        assert "deposits and withdrawals +0.00" in caption and markers == "0"
+        equity = BalanceSnapshot.objects.filter(account=demo_trader).latest("taken_at").equity
+        httpx.post(
+            f"{sim_url}/sim/deposit", json={"address": demo_trader.address, "amount": "5000"}
+        ).raise_for_status()
+        off_loop(lambda: sync.account_sync(demo_trader.pk, limiter=NoRateLimit()))
+        latest = BalanceSnapshot.objects.filter(account=demo_trader).latest("taken_at")
+        assert latest.equity == equity + 5000  # the curve does step up by the deposit
+        page.reload()
+        after, markers = figures()
+        assert markers == "1"
+        # Return, PnL and drawdown as before; only the money moved in is new.
+        moved = after.replace("withdrawals +5,000.00", "withdrawals +0.00")
+        assert moved == caption
+    finally:
+        context.close()
+
+
+# How far each fill label's right end lies inside the candle chart's plot (the price axis
+# starts at its width); labels are centred on their bar in the chart's 12 px font.
+LABEL_CLEARANCE = """() => {
+  const el = document.getElementById("candle-chart");
+  const ts = el.chart.timeScale();
+  const ctx = document.createElement("canvas").getContext("2d");
+  ctx.font = "12px -apple-system, BlinkMacSystemFont, 'Trebuchet MS', Roboto, Ubuntu, sans-serif";
+  const right = (m) => ts.timeToCoordinate(m.time) + ctx.measureText(m.text).width / 2;
+  return el.placed.map((m) => ts.width() - right(m));
+}"""
+
+
+def test_fill_labels_on_the_candle_chart_clear_the_price_axis(
+    browser: Any, daphne_url: str, demo_trader: StandXAccount
+) -> None:
+    context = browser.new_context(viewport=DESKTOP)
+    page = context.new_page()
+    try:
+        cache.clear()  # candles cached by an earlier test end before this test's fills
+        log_in(page, daphne_url, "demo")
+        page.goto(f"{daphne_url}/symbols/standx/SOL-USD/")
+        placed = page.locator("#candle-chart[data-labels-placed]")
+        expect(placed).to_be_attached()  # the default 15m candles
+        first = page.evaluate(LABEL_CLEARANCE)
+        # 1m: pressed once its candles are drawn; the labels are placed a frame later.
+        page.get_by_role("button", name="1m", exact=True).click()
+        expect(page.get_by_role("button", name="1m", exact=True)).to_have_attribute(
+            "aria-pressed", "true"
+        )
+        expect(placed).to_be_attached()
+        for clearances in (first, page.evaluate(LABEL_CLEARANCE)):
+            assert clearances and min(clearances) >= 0
+    finally:
+        context.close()
+
+
+# Every page a signed-in user reaches from the menus, with data (demo_trader) behind them.
+PHONE_PAGES = [
+    "/",
+    "/positions/",
+    "/orders/",
+    "/trades/",
+    "/symbols/standx/SOL-USD/",
+    "/trade/",
+    "/activity/",
+    "/alerts/",
+    "/alerts/rules/",
+    "/settings/devices/",
+    "/accounts/links/",
+    "/accounts/links/new/",
+    "/accounts/password/",
+]
+
+# Elements whose right edge passes the viewport, unless a scrolling wrapper holds them, and
+# tables whose header shows more columns than their rows.
+OVERFLOWING = """() => {
+  const width = document.documentElement.clientWidth;
+  const scrolls = (el) => ["auto", "scroll"].includes(getComputedStyle(el).overflowX);
+  const out = [];
+  for (const el of document.querySelectorAll("body *")) {
+    const box = el.getBoundingClientRect();
+    if (!box.width || !box.height || box.right <= width + 0.5) continue;
+    let up = el.parentElement;
+    while (up && up !== document.body && !scrolls(up)) up = up.parentElement;
+    if (up && up !== document.body) continue;
+    const name = el.tagName.toLowerCase() + (el.id ? "#" + el.id : "");
+    out.push(`${name} right=${Math.round(box.right)}`);
+  }
+  // A column hidden on a phone takes its header with it.
+  const shown = (row) => [...row.cells].filter((c) => getComputedStyle(c).display !== "none")
+    .reduce((n, c) => n + c.colSpan, 0);
+  for (const table of document.querySelectorAll("table")) {
+    const head = table.tHead && table.tHead.rows[0];
+    const body = table.tBodies[0] && table.tBodies[0].rows[0];
+    if (head && body && shown(head) !== shown(body)) out.push(`${table.id || "table"} headers`);
+  }
+  return { width: document.documentElement.scrollWidth, over: out.slice(0, 8) };
+}"""
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_every_page_fits_a_phone(
+    browser: Any, daphne_url: str, demo_trader: StandXAccount, scheme: str
+) -> None:
+    phone = browser.new_context(
+        viewport=PHONE, device_scale_factor=2, is_mobile=True, color_scheme=scheme
+    )
+    page = phone.new_page()
+    try:
+        log_in(page, daphne_url, "demo")
+        misfits = {}
+        for path in PHONE_PAGES:
+            page.goto(f"{daphne_url}{path}")
+            expect(page.locator("h1").first).to_be_visible()
+            found = page.evaluate(OVERFLOWING)
+            if found["width"] > PHONE["width"] or found["over"]:
+                misfits[path] = found
+        assert misfits == {}
     finally:
         phone.close()
 

@@ -166,3 +166,17 @@ def test_a_symbol_status_must_be_a_word(sim: str) -> None:
     )
     assert response.status_code == 400
     assert "status must be a word" in response.json()["message"]
+
+
+def test_a_withdrawal_leaves_the_balance_and_the_ledger_says_so(sim: str, api: Api) -> None:
+    before = Decimal(api.get_json("/api/query_balance")["balance"])
+    after = control(sim, "POST", "/sim/withdraw", {"address": api.address, "amount": "200"})
+    assert Decimal(after["balance"]) == before - 200
+    book = control(sim, "GET", f"/sim/ledger?address={api.address}")
+    assert [(c["kind"], c["amount"]) for c in book["balance_changes"]][-1] == ("withdrawal", "-200")
+    assert sum(Decimal(c["amount"]) for c in book["balance_changes"]) == Decimal(after["balance"])
+    too_much = httpx.post(
+        f"{sim}/sim/withdraw", json={"address": api.address, "amount": str(before)}, timeout=10
+    )
+    assert too_much.status_code == 400
+    assert "insufficient available balance" in too_much.json()["message"]

@@ -182,7 +182,9 @@ def test_closing_the_position_resolves_its_alert(account: StandXAccount) -> None
     alert = Alert.objects.get(rule__key="health-critical")
     assert alert.status == "resolved"
     event = AlertEvent.objects.get(alert=alert, kind="resolved")
-    assert event.body == "The position was closed, so the alert is over."
+    # Not "margin health back to 1.21×": that was its last value before the close.
+    assert event.title == alert.title == "Resolved: SOL-USD (Main) position closed"
+    assert event.body == alert.body == "The position was closed, so the alert is over."
 
 
 def test_quiet_hours_hold_back_warnings_but_critical_alerts_pass(account: StandXAccount) -> None:
@@ -217,7 +219,9 @@ def test_a_disabled_rule_resolves_its_firing_alert(account: StandXAccount) -> No
 def test_a_critical_alert_is_emailed_once(
     account: StandXAccount, django_capture_on_commit_callbacks: Any, monkeypatch: Any
 ) -> None:
-    User.objects.filter(pk=account.owner_id).update(email="alice@example.com")
+    AlertSettings.objects.filter(user=account.owner).update(
+        email="alice@example.com", email_verified_at=NOW
+    )
     queued: list[tuple[str, tuple[Any, ...]]] = []
     monkeypatch.setattr(alerting, "queue_after_commit", lambda name, *a: queued.append((name, a)))
     hold_sol(account)

@@ -154,12 +154,12 @@ def test_the_history_says_where_each_notification_went(alice: User, firing: Aler
         updated_at=now,
     )
     deliveries.page_shown(user_id=alice.pk, event_id=event.pk, notified=True)
-    User.objects.filter(pk=alice.pk).update(email="")
-    notify.alert_email_send(event.pk)
+    notify.alert_email_send(event.pk)  # alice has set no email address
     page = logged_in(alice).get(reverse("portfolio:alerts")).content.decode()
     assert "Open tab: shown (An open tab showed it as a notification.)" in page
     assert "Push · Chrome on Android: accepted by the push service" in page
-    assert "Email: not sent (Not emailed: your login has no email address.)" in page
+    assert f"Email: not sent ({notify.NO_ADDRESS})" in page
+    assert "Critical alerts are not emailed: no confirmed email address is set." in page
 
 
 def test_bob_sees_none_of_alices_alerts_and_cannot_acknowledge_them(

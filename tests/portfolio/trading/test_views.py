@@ -20,8 +20,8 @@ from tests.portfolio.conftest import ledger, logged_in, mark
 pytestmark = pytest.mark.django_db
 
 
-def order_post(account: StandXAccount, action: str, **changes: str) -> dict[str, str]:
-    data = {
+def order_post(account: StandXAccount, action: str, **changes: str | None) -> dict[str, str]:
+    data: dict[str, str | None] = {
         "account": str(account.pk), "symbol": "ETH-USD", "side": "buy", "order_type": "limit",
         "qty": "0.1", "price": str((mark("ETH-USD") * D("0.9")).quantize(D("0.01"))),
         "time_in_force": "gtc", "cl_ord_id": "sxp-test-form-1", "action": action,
@@ -40,7 +40,7 @@ def test_field_errors_are_shown_and_nothing_is_sent(
     assert response.status_code == 200
     assert "The order was not sent: see the fields marked below." in page
     assert "Quantity goes in steps of" in page
-    assert not AuditEntry.objects.exists()
+    assert not AuditEntry.objects.exclude(action="link_key_check").exists()  # nothing sent
     assert not any(
         o["cl_ord_id"] == "sxp-test-form-1" for o in ledger(sim_url, alice_trader)["orders"]
     )
@@ -62,7 +62,7 @@ def test_a_halted_symbol_is_not_offered_and_an_order_for_it_is_refused_in_words(
     assert response.status_code == 200
     assert "ETH-USD is not open for trading on StandX right now" in page
     assert "not one of the available choices" not in page
-    assert not AuditEntry.objects.exists()
+    assert not AuditEntry.objects.exclude(action="link_key_check").exists()  # nothing sent
     assert not any(
         o["cl_ord_id"] == "sxp-test-form-1" for o in ledger(sim_url, alice_trader)["orders"]
     )
@@ -78,7 +78,7 @@ def test_preview_shows_the_figures_without_sending(
     assert preview.notional == D("1") * D(response.context["form"].cleaned_data["price"])
     assert preview.initial_margin == preview.notional / 5
     assert 'id="order-preview"' in response.content.decode()
-    assert not AuditEntry.objects.exists()
+    assert not AuditEntry.objects.exclude(action="link_key_check").exists()  # nothing sent
 
 
 def test_submitting_redirects_to_the_outcome_and_a_resubmit_sends_nothing_new(
@@ -95,6 +95,21 @@ def test_submitting_redirects_to_the_outcome_and_a_resubmit_sends_nothing_new(
         o for o in ledger(sim_url, alice_trader)["orders"] if o["cl_ord_id"] == "sxp-test-form-2"
     ]
     assert len(sent) == 1
+
+
+def test_a_market_order_is_sent_and_logged_as_immediate_or_cancel(
+    alice: User, alice_trader: StandXAccount, sim_url: str
+) -> None:
+    data = order_post(
+        alice_trader, "submit", order_type="market", price=None, cl_ord_id="sxp-test-form-3"
+    )
+    logged_in(alice).post(reverse("portfolio:order_new"), data)
+    entry = AuditEntry.objects.get(cl_ord_id="sxp-test-form-3")
+    assert entry.body["time_in_force"] == "ioc"
+    [sent] = [
+        o for o in ledger(sim_url, alice_trader)["orders"] if o["cl_ord_id"] == "sxp-test-form-3"
+    ]
+    assert sent["time_in_force"] == "ioc"
 
 
 def test_a_read_only_user_is_told_how_to_trade(alice: User) -> None:
@@ -116,7 +131,7 @@ def test_the_kill_switch_needs_the_phrase_and_the_password(
     )
     errors = [e for messages in response.context["form"].errors.values() for e in messages]
     assert message in errors
-    assert not AuditEntry.objects.exists()
+    assert not AuditEntry.objects.exclude(action="link_key_check").exists()  # nothing sent
 
 
 def test_the_activity_page_lists_only_the_users_own_requests(
