@@ -520,7 +520,10 @@ def account_sync(account_id: int, *, limiter: RateLimiter | None = None) -> Outc
             funding.funding_rebuild(account, until=now)
         elif not fetched.quiet:
             fields = store_live(account, fetched, state, now)
-        if "last_balance_at" in fields:
+        # A live sync whose activity fields (what fills, fees, funding and transfers move) are
+        # as before has no flow to find; late fills are re-checked by the next full read.
+        moved = fetched.full or fields.get("activity_digest") != state.activity_digest
+        if "last_balance_at" in fields and moved:
             # A new balance reading: find the deposits and withdrawals in it. A full read also
             # re-checks the recent past, which fills read late may explain; between full reads
             # nothing but the newest interval can change (late funding is re-checked when its
