@@ -25,6 +25,9 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
@@ -159,9 +162,27 @@ async def measure(
     return latencies
 
 
-def run_one(n: int, rounds: int) -> dict[str, float]:
+@dataclass
+class Rig:
+    """A paused simulator with N accounts set up, and the child processes a bench starts."""
+
+    sim_url: str
+    watched: int  # the user whose alerts are watched
+    fire: Decimal  # the mark that takes the risky accounts below their critical level
+    recover: Decimal  # the mark that brings them back
+    env: dict[str, str]
+    children: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def start(self, args: list[str]) -> None:
+        self.children.append(child(args, self.env))
+
+
+@contextmanager
+def latency_rig(n: int) -> Iterator[Rig]:
+    """The set-up both latency benches share; every process it or the bench started is
+    stopped at the end."""
     proc, sim_url = start_sim(seed=5)
-    children: list[subprocess.Popen[bytes]] = []
+    rig: Rig | None = None
     try:
         httpx.post(f"{sim_url}/sim/pause", json={"paused": True})
         httpx.post(f"{sim_url}/sim/limits", json={"enabled": False})
@@ -170,16 +191,43 @@ def run_one(n: int, rounds: int) -> dict[str, float]:
         watched, fire, recover = setup_accounts(n, sim_url, base)
         ws = "ws" + sim_url.removeprefix("http")
         env = dict(
-            os.environ, STANDX_PERPS_URL=sim_url, STANDX_AUTH_URL=sim_url,
-            STANDX_WS_URL=f"{ws}/ws-stream/v1", STANDX_WS_API_URL=f"{ws}/ws-api/v1",
+            os.environ,
+            STANDX_PERPS_URL=sim_url,
+            STANDX_AUTH_URL=sim_url,
+            STANDX_WS_URL=f"{ws}/ws-stream/v1",
+            STANDX_WS_API_URL=f"{ws}/ws-api/v1",
             DATABASE_CONN_MAX_AGE="60",
-        )  # fmt: skip
+        )
+        rig = Rig(sim_url, watched, fire, recover, env)
+        yield rig
+    finally:
+        children = rig.children if rig else []
+        for c in children:
+            c.terminate()
+        for c in children:
+            c.wait(15)
+        proc.terminate()
+        proc.wait(10)
+
+
+def summary(latencies: list[float]) -> dict[str, float]:
+    """p50, p99 and max of the samples, in ms."""
+    ordered = sorted(latencies)
+    return {
+        "samples": len(ordered),
+        "p50": statistics.median(ordered),
+        "p99": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))],
+        "max": ordered[-1],
+    }
+
+
+def run_one(n: int, rounds: int) -> dict[str, float]:
+    with latency_rig(n) as rig:
         port = free_port()
-        children.append(
-            child(["-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-                   "standx_web.asgi:application"], env)
-        )  # fmt: skip
-        children.append(child(["manage.py", "pricestream"], env))
+        rig.start(
+            ["-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "standx_web.asgi:application"]
+        )
+        rig.start(["manage.py", "pricestream"])
         origin = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
         while True:
@@ -193,25 +241,17 @@ def run_one(n: int, rounds: int) -> dict[str, float]:
             time.sleep(0.2)
         time.sleep(3)  # the price stream subscribes to the held symbol
         latencies = asyncio.run(
-            measure(f"ws://127.0.0.1:{port}/ws/live/", origin, session_cookie(watched),
-                    sim_url, fire, recover, rounds)
-        )  # fmt: skip
-    finally:
-        for c in children:
-            c.terminate()
-        for c in children:
-            c.wait(10)
-        proc.terminate()
-        proc.wait(10)
-    latencies.sort()
-    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
-    return {
-        "accounts": n,
-        "samples": len(latencies),
-        "p50": statistics.median(latencies),
-        "p99": p99,
-        "max": latencies[-1],
-    }
+            measure(
+                f"ws://127.0.0.1:{port}/ws/live/",
+                origin,
+                session_cookie(rig.watched),
+                rig.sim_url,
+                rig.fire,
+                rig.recover,
+                rounds,
+            )
+        )
+    return {"accounts": n, **summary(latencies)}
 
 
 def main() -> None:

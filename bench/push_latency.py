@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
-import subprocess
 import sys
 import time
 from decimal import Decimal
@@ -32,8 +30,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.alert_latency import SYMBOL, child, setup_accounts  # noqa: E402
-from bench.simulator import start_sim  # noqa: E402
+from bench.alert_latency import SYMBOL, latency_rig, summary  # noqa: E402
 from bench.sync_scale import _bench_database  # noqa: E402
 from tests.pushservice import PushServer, PushService  # noqa: E402
 
@@ -79,48 +76,15 @@ def measure(
 
 
 def run_one(n: int, rounds: int) -> dict[str, float]:
-    proc, sim_url = start_sim(seed=5)
-    children: list[subprocess.Popen[bytes]] = []
-    try:
-        httpx.post(f"{sim_url}/sim/pause", json={"paused": True})
-        httpx.post(f"{sim_url}/sim/limits", json={"enabled": False})
-        base = Decimal("150.00")
-        httpx.post(f"{sim_url}/sim/price", json={"symbol": SYMBOL, "mark_price": str(base)})
-        _, fire, recover = setup_accounts(n, sim_url, base)
-        with PushServer() as service:
-            devices = subscribe_risky(service, n)
-            ws = "ws" + sim_url.removeprefix("http")
-            env = dict(
-                os.environ,
-                STANDX_PERPS_URL=sim_url,
-                STANDX_AUTH_URL=sim_url,
-                STANDX_WS_URL=f"{ws}/ws-stream/v1",
-                STANDX_WS_API_URL=f"{ws}/ws-api/v1",
-                DATABASE_CONN_MAX_AGE="60",
-            )
-            worker = ["-m", "celery", "-A", "standx_web", "worker", "-Q", "sync_urgent"]
-            children.append(child([*worker, "--concurrency", "1", "-l", "WARNING"], env))
-            children.append(child(["manage.py", "pricestream"], env))
-            time.sleep(6)  # the worker starts; the price stream subscribes to the held symbol
-            latencies = measure(service, devices, sim_url, fire, recover, rounds)
-            assert service.errors == [], service.errors[:3]
-    finally:
-        for c in children:
-            c.terminate()
-        for c in children:
-            c.wait(15)
-        proc.terminate()
-        proc.wait(10)
-    latencies.sort()
-    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
-    return {
-        "accounts": n,
-        "devices": devices,
-        "samples": len(latencies),
-        "p50": statistics.median(latencies),
-        "p99": p99,
-        "max": latencies[-1],
-    }
+    with latency_rig(n) as rig, PushServer() as service:
+        devices = subscribe_risky(service, n)
+        worker = ["-m", "celery", "-A", "standx_web", "worker", "-Q", "sync_urgent"]
+        rig.start([*worker, "--concurrency", "1", "-l", "WARNING"])
+        rig.start(["manage.py", "pricestream"])
+        time.sleep(6)  # the worker starts; the price stream subscribes to the held symbol
+        latencies = measure(service, devices, rig.sim_url, rig.fire, rig.recover, rounds)
+        assert service.errors == [], service.errors[:3]
+    return {"accounts": n, "devices": devices, **summary(latencies)}
 
 
 def main() -> None:

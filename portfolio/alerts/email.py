@@ -11,6 +11,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from portfolio.alerts.deliveries import delivery_record
+from portfolio.alerts.links import alert_url
 from portfolio.models import (
     AlertDelivery,
     AlertEvent,
@@ -109,6 +110,4 @@ def _settle(event_id: int, status: str, detail: str) -> None:
 
 
 def alert_link(event: AlertEvent) -> str:
-    from portfolio.alerts.evaluation import alert_url
-
     return alert_url(event.alert.account_id, event.alert.symbol)

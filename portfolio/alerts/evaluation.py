@@ -28,12 +28,12 @@ from typing import Any
 from django.db import connection, transaction
 from django.db.models import Count, Max
 from django.db.models.expressions import RawSQL
-from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import StandXAccount
 from portfolio import realtime
 from portfolio.alerts import push
+from portfolio.alerts.links import alert_url
 from portfolio.domain import alert_text, risk
 from portfolio.domain.alert_rules import (
     AlertState,
@@ -173,22 +173,6 @@ def market_keys(views: Iterable[AccountView]) -> set[MarketKey]:
     return {(v.account.venue, p.symbol) for v in views for p in v.positions}
 
 
-def _position_input(p: Position, ticks: dict[MarketKey, Decimal], venue: str) -> risk.PositionInput:
-    return risk.PositionInput(
-        symbol=p.symbol,
-        qty=p.qty,
-        entry_price=p.entry_price,
-        mark_price=p.mark_price or p.entry_price,
-        margin_mode=p.margin_mode,
-        maint_margin=p.maint_margin or risk.ZERO,
-        initial_margin=p.initial_margin,
-        holding_margin=p.holding_margin,
-        leverage=p.leverage,
-        exchange_liq_price=p.liq_price,
-        price_tick=ticks.get((venue, p.symbol)),
-    )
-
-
 def risk_inputs_of(
     view: AccountView, ticks: dict[MarketKey, Decimal]
 ) -> tuple[risk.AccountInput, list[risk.PositionInput]]:
@@ -198,7 +182,7 @@ def risk_inputs_of(
         cross_available=balance.cross_available if balance else None,
     )
     venue = view.account.venue
-    return account, [_position_input(p, ticks, venue) for p in view.positions]
+    return account, [risk.position_input(p, ticks.get((venue, p.symbol))) for p in view.positions]
 
 
 def account_risk_of(view: AccountView, ticks: dict[MarketKey, Decimal]) -> risk.AccountRisk:
@@ -368,11 +352,6 @@ class _Pending:
     created: bool
     notification: Notification | None = None
     closed: bool = False
-
-
-def alert_url(account_id: int, symbol: str) -> str:
-    anchor = f"pos-{account_id}-{symbol}" if symbol else f"account-{account_id}"
-    return f"{reverse('portfolio:overview')}#{anchor}"
 
 
 def alert_payload(alert: Alert, account_label: str) -> dict[str, Any]:

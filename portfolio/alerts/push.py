@@ -24,13 +24,16 @@ import requests
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
+from django.urls import reverse
 from django.utils import timezone
 from py_vapid import Vapid
 from pywebpush import WebPushException, webpush
 
+from portfolio.alerts.links import alert_url
 from portfolio.domain import push_message
 from portfolio.domain.devices import Subscription, device_label, subscription_parse
 from portfolio.domain.push_message import PushMessage
+from portfolio.jobs import URGENT_QUEUE, queue_after_commit
 from portfolio.models import (
     AlertDelivery,
     AlertEvent,
@@ -169,8 +172,6 @@ def deliveries_plan(events: list[AlertEvent]) -> list[int]:
     if not rows:
         return []
     AlertDelivery.objects.bulk_create(rows)
-    from portfolio.jobs import URGENT_QUEUE, queue_after_commit
-
     ids = [r.pk for r in rows]
     for delivery_id in ids:
         queue_after_commit(SEND_TASK, delivery_id, queue=URGENT_QUEUE)
@@ -178,8 +179,6 @@ def deliveries_plan(events: list[AlertEvent]) -> list[int]:
 
 
 def message_for(event: AlertEvent) -> PushMessage:
-    from portfolio.alerts.evaluation import alert_url
-
     alert = event.alert
     return push_message.alert_message(
         event_id=event.pk,
@@ -332,8 +331,6 @@ def push_send_check(*, user_id: int, subscription_id: int) -> Outcome | None:
     sub = PushSubscription.objects.filter(pk=subscription_id, user_id=user_id).first()
     if sub is None or not push_available():
         return None
-    from django.urls import reverse
-
     message = push_message.check_message(
         device=sub.device_label, url=reverse("portfolio:devices"), at=timezone.now()
     )

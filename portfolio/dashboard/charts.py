@@ -220,7 +220,7 @@ class CandlesUnavailable(Exception):
 
 
 def candles(
-    endpoints: Endpoints, symbol: str, resolution_key: str, now: datetime, venue: str = "standx"
+    endpoints: Endpoints, symbol: str, resolution_key: str, now: datetime, venue: str
 ) -> list[dict[str, Any]]:
     """The last ``CANDLES_SHOWN`` bars of the venue's history, cached briefly (public data)."""
     resolution = RESOLUTIONS.get(resolution_key) or RESOLUTIONS[DEFAULT_RESOLUTION]

@@ -19,6 +19,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Protocol
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
@@ -78,6 +79,48 @@ class PositionRisk:
     distance: Decimal | None  # price distance to liquidation, positive while safe
     distance_pct: Decimal | None  # of the mark, in percent
     liq_divergence: bool  # ours and the exchange's disagree beyond tolerance
+
+
+class ReportedPosition(Protocol):
+    """A position as a venue reports it: the client's record or the stored row."""
+
+    @property
+    def symbol(self) -> str: ...
+    @property
+    def qty(self) -> Decimal: ...
+    @property
+    def entry_price(self) -> Decimal: ...
+    @property
+    def mark_price(self) -> Decimal | None: ...
+    @property
+    def margin_mode(self) -> str: ...
+    @property
+    def maint_margin(self) -> Decimal | None: ...
+    @property
+    def initial_margin(self) -> Decimal | None: ...
+    @property
+    def holding_margin(self) -> Decimal | None: ...
+    @property
+    def leverage(self) -> Decimal | None: ...
+    @property
+    def liq_price(self) -> Decimal | None: ...
+
+
+def position_input(p: ReportedPosition, price_tick: Decimal | None = None) -> PositionInput:
+    """The risk engine's input for a reported position (no mark yet: its entry price)."""
+    return PositionInput(
+        symbol=p.symbol,
+        qty=p.qty,
+        entry_price=p.entry_price,
+        mark_price=p.mark_price or p.entry_price,
+        margin_mode=p.margin_mode,
+        maint_margin=p.maint_margin or ZERO,
+        initial_margin=p.initial_margin,
+        holding_margin=p.holding_margin,
+        leverage=p.leverage,
+        exchange_liq_price=p.liq_price,
+        price_tick=price_tick,
+    )
 
 
 @dataclass(frozen=True)

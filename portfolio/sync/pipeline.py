@@ -409,22 +409,7 @@ def worst_health(fetched: Fetched) -> Decimal | None:
         return None
     b = fetched.balance
     account = risk.AccountInput(cross_balance=b.cross_balance, cross_available=b.cross_available)
-    positions = [
-        risk.PositionInput(
-            symbol=p.symbol,
-            qty=p.qty,
-            entry_price=p.entry_price,
-            mark_price=p.mark_price or p.entry_price,
-            margin_mode=p.margin_mode,
-            maint_margin=p.maint_margin or risk.ZERO,
-            initial_margin=p.initial_margin,
-            holding_margin=p.holding_margin,
-            leverage=p.leverage,
-            exchange_liq_price=p.liq_price,
-        )
-        for p in fetched.positions
-        if p.qty
-    ]
+    positions = [risk.position_input(p) for p in fetched.positions if p.qty]
     health = risk.account_risk(account, positions).worst_health
     return health if health is not None and health > 0 else None
 

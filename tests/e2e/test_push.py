@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -172,18 +173,31 @@ def pushed(push_service: PushService, device: str, prefix: str) -> Push:
     return result
 
 
-def test_a_push_reaches_the_service_worker_and_the_open_tab_shows_one_notification(
-    browser: Any,
-    daphne_url: str,
-    sim_url: str,
+@dataclass(frozen=True)
+class Scene:
+    """The demo user's SOL long near its critical level, with the price stream, an urgent
+    worker and the push-service stand-in running."""
+
+    account: StandXAccount
+    position: Position
+    push_service: PushService
+
+
+@pytest.fixture
+def scene(
     demo_with_sol_long: StandXAccount,
     pricestream: None,
     urgent_worker: None,
     push_service: PushService,
-    screenshot_dir: Path,
+) -> Scene:
+    position = Position.objects.get(account=demo_with_sol_long, symbol="SOL-USD")
+    return Scene(demo_with_sol_long, position, push_service)
+
+
+def test_a_push_reaches_the_service_worker_and_the_open_tab_shows_one_notification(
+    browser: Any, daphne_url: str, sim_url: str, scene: Scene, screenshot_dir: Path
 ) -> None:
-    account = demo_with_sol_long
-    position = Position.objects.get(account=account, symbol="SOL-USD")
+    account, position, push_service = scene.account, scene.position, scene.push_service
     context = push_context(browser, daphne_url, push_service.subscription("phone"))
     page = context.new_page()
     try:
@@ -246,16 +260,9 @@ def test_a_push_reaches_the_service_worker_and_the_open_tab_shows_one_notificati
 
 
 def test_with_the_tab_closed_the_worker_alone_shows_the_alert_and_a_gone_device_is_dropped(
-    browser: Any,
-    daphne_url: str,
-    sim_url: str,
-    demo_with_sol_long: StandXAccount,
-    pricestream: None,
-    urgent_worker: None,
-    push_service: PushService,
+    browser: Any, daphne_url: str, sim_url: str, scene: Scene
 ) -> None:
-    account = demo_with_sol_long
-    position = Position.objects.get(account=account, symbol="SOL-USD")
+    account, position, push_service = scene.account, scene.position, scene.push_service
     context = push_context(browser, daphne_url, push_service.subscription("phone"))
     dashboard = context.new_page()
     try:

@@ -95,7 +95,7 @@ def test_an_unknown_range_falls_back_to_a_week(alice: User) -> None:
 def test_candles_come_from_the_exchanges_kline_history(sim_url: str) -> None:
     cache.clear()
     endpoints = standx_venue.endpoints_for_simulator(sim_url)
-    bars = charts.candles(endpoints, "BTC-USD", "1", timezone.now())
+    bars = charts.candles(endpoints, "BTC-USD", "1", timezone.now(), "standx")
     assert bars
     assert all(D(b["low"]) <= D(b["open"]) <= D(b["high"]) for b in bars)
     assert [b["time"] for b in bars] == sorted(b["time"] for b in bars)
@@ -105,7 +105,7 @@ def test_an_unreachable_exchange_gives_a_sentence_not_a_traceback() -> None:
     cache.clear()
     down = standx_venue.endpoints_for_simulator(f"http://127.0.0.1:{free_port()}")
     with pytest.raises(charts.CandlesUnavailable, match="did not return the price history"):
-        charts.candles(down, "BTC-USD", "15", timezone.now())
+        charts.candles(down, "BTC-USD", "15", timezone.now(), "standx")
 
 
 def test_the_symbols_change_is_over_the_candles_of_the_chosen_resolution(
