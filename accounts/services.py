@@ -1,4 +1,4 @@
-"""Write-side operations on users and linked StandX accounts."""
+"""Write-side operations on users and linked exchange accounts."""
 
 from __future__ import annotations
 
@@ -12,13 +12,14 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.utils import timezone
 
-from accounts import crypto
+from accounts import credentials, crypto
 from accounts.models import (
     AccountMode,
     AccountStatus,
     Chain,
+    CredentialKind,
+    ExchangeAccount,
     LinkChallenge,
-    StandXAccount,
     User,
 )
 from portfolio.models import AuditEntry, AuditStatus  # portfolio's models import only ours
@@ -26,6 +27,7 @@ from standx import auth as standx_auth
 from standx import errors as standx_errors
 from standx import keys as standx_keys
 from standx.rest import Credentials, Endpoints, StandXClient
+from venues import standx as standx_venue
 
 DEMO_USERNAME = "demo"
 DEMO_PASSWORD = "demo"  # noqa: S105 - the published demo login, created only in demo mode
@@ -127,20 +129,29 @@ def _audit_finish(entry: AuditEntry | None, status: str, result: str) -> None:
         entry.save(update_fields=["status", "result", "finished_at"])
 
 
-def _store_credentials(account: StandXAccount, creds: Credentials) -> None:
-    account.token_encrypted = crypto.encrypt(
-        creds.token, context=account.credential_context("token")
+def _store_credentials(account: ExchangeAccount, creds: Credentials) -> None:
+    """Seal the token (and the signing key, if any) and set the mode they allow."""
+    credentials.credential_seal(
+        account,
+        CredentialKind.STANDX_TOKEN,
+        creds.token,
+        scopes=["read"],
+        expires_at=creds.expires_at,
     )
+    kinds = [CredentialKind.STANDX_TOKEN]
     key = creds.signing_key
-    account.signing_key_encrypted = (
-        crypto.encrypt(
-            standx_keys.seed_base58(key), context=account.credential_context("signing_key")
+    if key is not None:
+        credentials.credential_seal(
+            account,
+            CredentialKind.STANDX_SIGNING_KEY,
+            standx_keys.seed_base58(key),
+            scopes=["trade"],
+            public_id=creds.public_key or "",
+            expires_at=creds.expires_at,
         )
-        if key is not None
-        else ""
-    )
-    account.public_key = creds.public_key or ""
-    account.token_expires_at = creds.expires_at
+        kinds.append(CredentialKind.STANDX_SIGNING_KEY)
+    credentials.credentials_keep_only(account, kinds)
+    account.credential_expires_at = creds.expires_at
     account.mode = AccountMode.TRADING if key is not None else AccountMode.READ_ONLY
     account.status = AccountStatus.VERIFIED
     account.last_error = ""
@@ -150,24 +161,20 @@ def _store_credentials(account: StandXAccount, creds: Credentials) -> None:
 @transaction.atomic
 def _save_link(
     *, owner: User, label: str, chain: str, address: str, endpoints: Endpoints, creds: Credentials
-) -> StandXAccount:
-    account, _ = StandXAccount.objects.select_for_update().get_or_create(
+) -> ExchangeAccount:
+    urls = standx_venue.endpoints(
+        endpoints.perps_url, endpoints.auth_url, endpoints.ws_url, endpoints.ws_api_url
+    )
+    account, _ = ExchangeAccount.objects.select_for_update().get_or_create(
         owner=owner,
-        chain=chain,
-        address=address,
-        perps_url=endpoints.perps_url,
-        defaults={
-            "label": label,
-            "auth_url": endpoints.auth_url,
-            "ws_url": endpoints.ws_url,
-            "ws_api_url": endpoints.ws_api_url,
-            "mode": AccountMode.READ_ONLY,
-        },
+        venue=standx_venue.KEY,
+        identity=address,
+        origin=urls.origin,
+        defaults={"label": label, "chain": chain, "mode": AccountMode.READ_ONLY},
     )
     account.label = label or account.label
-    account.auth_url, account.ws_url, account.ws_api_url = (
-        endpoints.auth_url, endpoints.ws_url, endpoints.ws_api_url,
-    )  # fmt: skip
+    account.chain = chain
+    account.endpoints = dict(urls.urls)
     _store_credentials(account, creds)  # needs the row id, which get_or_create gave us
     account.save()
     return account
@@ -181,7 +188,7 @@ def account_link_with_token(
     signing_key: str | None,
     endpoints: Endpoints,
     chain: str | None = None,
-) -> StandXAccount:
+) -> ExchangeAccount:
     """Link from a pasted API token (+ optional signing key), verified against StandX first."""
     try:
         creds = Credentials.from_strings(token, signing_key)
@@ -255,7 +262,7 @@ def account_link_begin_wallet(
 
 def account_link_complete_wallet(
     *, owner: User, challenge_id: int, signature: str, label: str, endpoints: Endpoints
-) -> StandXAccount:
+) -> ExchangeAccount:
     """Finish a wallet sign-in with the browser wallet's signature and store the result."""
 
     with transaction.atomic():
@@ -291,17 +298,16 @@ def account_link_complete_wallet(
 
 
 @transaction.atomic
-def account_unlink(*, account: StandXAccount) -> None:
+def account_unlink(*, account: ExchangeAccount) -> None:
     """Delete the account and its credentials at once."""
     account.delete()
 
 
 @transaction.atomic
-def account_delete_credentials(*, account: StandXAccount) -> None:
+def account_delete_credentials(*, account: ExchangeAccount) -> None:
     """Keep the row (and its history) but forget the token and key; polling stops."""
-    StandXAccount.objects.filter(pk=account.pk).update(
-        token_encrypted="",
-        signing_key_encrypted="",
+    credentials.credentials_forget(account.pk)
+    ExchangeAccount.objects.filter(pk=account.pk).update(
         sync_enabled=False,
         status=AccountStatus.NEEDS_RELINK,
         last_error="Credentials deleted; link the account again to resume.",
@@ -311,44 +317,20 @@ def account_delete_credentials(*, account: StandXAccount) -> None:
 
 def account_mark_needs_relink(*, account_id: int, reason: str) -> None:
     """StandX answered 401: the token is dead. Stop polling until the user re-links."""
-    StandXAccount.objects.filter(pk=account_id).update(
+    ExchangeAccount.objects.filter(pk=account_id).update(
         status=AccountStatus.NEEDS_RELINK,
         last_error=reason[:300],
         sync_enabled=False,
     )
 
 
-def account_set_sync(*, account: StandXAccount, enabled: bool) -> None:
-    StandXAccount.objects.filter(pk=account.pk).update(sync_enabled=enabled)
+def account_set_sync(*, account: ExchangeAccount, enabled: bool) -> None:
+    ExchangeAccount.objects.filter(pk=account.pk).update(sync_enabled=enabled)
 
 
 def rotate_credential_keys() -> dict[str, int]:
-    """Re-encrypt every stored credential under the newest key. Returns counts."""
-    keys = crypto.configured_keys()
-    newest = keys[0].id
-    counts = {"accounts": 0, "rotated": 0, "already_current": 0, "challenges_dropped": 0}
-    for account_id in StandXAccount.objects.values_list("pk", flat=True):
-        with transaction.atomic():
-            account = StandXAccount.objects.select_for_update().get(pk=account_id)
-            counts["accounts"] += 1
-            changed = False
-            for field in ("token", "signing_key"):
-                stored = getattr(account, f"{field}_encrypted")
-                if not stored:
-                    continue
-                if crypto.key_id_of(stored) == newest:
-                    continue
-                context = account.credential_context(field)
-                plain = crypto.decrypt(stored, context=context, keys=keys)
-                setattr(
-                    account, f"{field}_encrypted", crypto.encrypt(plain, context=context, keys=keys)
-                )
-                changed = True
-            if changed:
-                account.save(update_fields=["token_encrypted", "signing_key_encrypted"])
-                counts["rotated"] += 1
-            else:
-                counts["already_current"] += 1
+    """Re-encrypt every stored credential under the newest key, row by row. Returns counts."""
+    counts = credentials.credentials_rotate(crypto.configured_keys())
     # Pending sign-ins live three minutes; dropping them is simpler than re-encrypting them.
     counts["challenges_dropped"], _ = LinkChallenge.objects.all().delete()
     return counts

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from accounts import crypto
-from accounts.models import StandXAccount
+from accounts import credentials, crypto
+from accounts.models import CredentialKind, ExchangeAccount
 from standx.rest import Credentials, Endpoints, StandXClient
 from venues import base as venue
 from venues import standx as standx_venue
@@ -23,13 +23,8 @@ def default_endpoints() -> Endpoints:
     )
 
 
-def endpoints_for(account: StandXAccount) -> Endpoints:
-    return Endpoints(
-        perps_url=account.perps_url,
-        auth_url=account.auth_url,
-        ws_url=account.ws_url,
-        ws_api_url=account.ws_api_url,
-    )
+def endpoints_for(account: ExchangeAccount) -> Endpoints:
+    return standx_venue.client_endpoints(venue_endpoints_for(account))
 
 
 def public_endpoints() -> venue.Endpoints:
@@ -42,24 +37,18 @@ def public_endpoints() -> venue.Endpoints:
     )
 
 
-def venue_endpoints_for(account: StandXAccount) -> venue.Endpoints:
-    return standx_venue.endpoints(
-        account.perps_url, account.auth_url, account.ws_url, account.ws_api_url
-    )
+def venue_endpoints_for(account: ExchangeAccount) -> venue.Endpoints:
+    return venue.Endpoints(dict(account.endpoints))
 
 
-def credentials_for(account: StandXAccount) -> Credentials:
+def credentials_for(account: ExchangeAccount) -> Credentials:
     """Decrypt the account's credentials. Raises ``DecryptionError`` on any mismatch."""
-    if not account.token_encrypted:
+    secrets = credentials.credentials_open(account)
+    token = secrets.get(CredentialKind.STANDX_TOKEN)
+    if not token:
         raise crypto.DecryptionError("This account's credentials were deleted; re-link it.")
-    token = crypto.decrypt(account.token_encrypted, context=account.credential_context("token"))
-    key = None
-    if account.signing_key_encrypted:
-        key = crypto.decrypt(
-            account.signing_key_encrypted, context=account.credential_context("signing_key")
-        )
-    return Credentials.from_strings(token, key)
+    return Credentials.from_strings(token, secrets.get(CredentialKind.STANDX_SIGNING_KEY))
 
 
-def client_for(account: StandXAccount, **kwargs: object) -> StandXClient:
+def client_for(account: ExchangeAccount, **kwargs: object) -> StandXClient:
     return StandXClient(credentials_for(account), endpoints=endpoints_for(account), **kwargs)  # type: ignore[arg-type]

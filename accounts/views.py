@@ -17,7 +17,7 @@ from accounts.forms import (
     WalletCompleteForm,
     custom_endpoints_allowed,
 )
-from accounts.models import StandXAccount, User
+from accounts.models import ExchangeAccount, User
 from accounts.standx_access import default_endpoints
 from standx.rest import Endpoints
 
@@ -31,9 +31,9 @@ def _endpoints(url: str) -> Endpoints:
     return Endpoints.for_simulator(url) if url else default_endpoints()
 
 
-def _owned(request: HttpRequest, pk: int) -> StandXAccount:
+def _owned(request: HttpRequest, pk: int) -> ExchangeAccount:
     # 404, not 403, for someone else's account: its existence is not theirs to know.
-    return get_object_or_404(StandXAccount, pk=pk, owner=request.user)
+    return get_object_or_404(ExchangeAccount, pk=pk, owner=request.user)
 
 
 @login_required
@@ -53,10 +53,10 @@ def _link_context(request: HttpRequest, import_form: ImportTokenForm) -> dict[st
     }
 
 
-def _linked_message(request: HttpRequest, account: StandXAccount) -> None:
+def _linked_message(request: HttpRequest, account: ExchangeAccount) -> None:
     text = f"Linked “{account.label}” ({account.get_mode_display().lower()})."
-    if account.public_key:
-        text += f" Its public key is {account.public_key}: compare it with StandX's session page."
+    if public_key := account.signing_public_key:
+        text += f" Its public key is {public_key}: compare it with StandX's session page."
     if account.days_left is not None:
         text += f" The token expires in {account.days_left} day{'s' * (account.days_left != 1)}."
     messages.success(request, text)

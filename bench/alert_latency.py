@@ -48,7 +48,8 @@ def setup_accounts(n: int, url: str, base: Decimal) -> tuple[int, Decimal, Decim
     from django.core.management import call_command
     from django.utils import timezone
 
-    from accounts.models import AccountMode, StandXAccount, User
+    from accounts.models import AccountMode, ExchangeAccount, User
+    from bench.linked import standx_row
     from portfolio.alerts.evaluation import rules_create_defaults
     from portfolio.models import BalanceSnapshot, MarketPrice, Position
 
@@ -57,16 +58,19 @@ def setup_accounts(n: int, url: str, base: Decimal) -> tuple[int, Decimal, Decim
     users = User.objects.bulk_create([User(username=f"trader{i}") for i in range(n)])
     for user in users:
         rules_create_defaults(user.pk)
-    accounts = StandXAccount.objects.bulk_create(
+    accounts = ExchangeAccount.objects.bulk_create(
         [
-            StandXAccount(
-                owner=user, label=f"acct {i}", chain="bsc", address=f"0x{i:040x}",
-                perps_url=url, auth_url=url, ws_url=url, ws_api_url=url,
-                mode=AccountMode.READ_ONLY, sync_enabled=False,
+            standx_row(
+                user,
+                f"acct {i}",
+                f"0x{i:040x}",
+                url,
+                mode=AccountMode.READ_ONLY,
+                sync_enabled=False,
             )
             for i, user in enumerate(users)
         ]
-    )  # fmt: skip
+    )
     risky = max(1, n // 100)
     qty = Decimal(20)
     positions, balances = [], []

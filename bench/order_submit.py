@@ -37,13 +37,12 @@ from venues import standx as standx_venue  # noqa: E402
 def run(runs: int) -> None:
     from django.core.management import call_command
 
-    from accounts import crypto
-    from accounts.models import AccountMode, StandXAccount, User
+    from accounts.models import User
+    from bench.linked import standx_linked
     from portfolio.domain import order_rules
     from portfolio.market import store as market
     from portfolio.models import MarketPrice
     from portfolio.trading import services as trading
-    from standx.rest import Endpoints
 
     call_command("flush", interactive=False, verbosity=0)
     trading.RATE_LIMIT = 10**6  # the per-user guard is not what is timed
@@ -52,23 +51,11 @@ def run(runs: int) -> None:
         sim = httpx.Client(base_url=url, timeout=30)
         sim.post("/sim/limits", json={"enabled": False})
         sim.post("/sim/pause", json={"paused": True})
-        endpoints = Endpoints.for_simulator(url)
         with standx_venue.ADAPTER.public(standx_venue.endpoints_for_simulator(url)) as public:
             market.market_sync(public)
         acct = sim.post("/sim/accounts", json={"chain": "bsc", "deposit": "100000"}).json()
         user = User.objects.create_user("alice")
-        account = StandXAccount.objects.create(
-            owner=user, label="Main", chain="bsc", address=acct["address"], perps_url=url,
-            auth_url=url, ws_url=endpoints.ws_url, ws_api_url=endpoints.ws_api_url,
-            mode=AccountMode.TRADING,
-        )  # fmt: skip
-        account.token_encrypted = crypto.encrypt(
-            acct["token"], context=account.credential_context("token")
-        )
-        account.signing_key_encrypted = crypto.encrypt(
-            acct["signing_key"], context=account.credential_context("signing_key")
-        )
-        account.save()
+        account = standx_linked(user, "Main", url, acct)
         mark = MarketPrice.objects.get(symbol="ETH-USD").mark_price
         assert mark is not None
 

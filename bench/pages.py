@@ -48,7 +48,8 @@ def populate(n_trades: int, n_orders: int) -> int:
     from django.core.management import call_command
     from django.utils import timezone
 
-    from accounts.models import AccountMode, StandXAccount, User
+    from accounts.models import AccountMode, ExchangeAccount, User
+    from bench.linked import standx_row
     from portfolio.alerts.evaluation import rules_create_defaults
     from portfolio.models import (
         BalanceSnapshot,
@@ -66,17 +67,19 @@ def populate(n_trades: int, n_orders: int) -> int:
     now = timezone.now()
     user = User.objects.create_user("alice", password="bench-password")
     rules_create_defaults(user.pk)
-    accounts = StandXAccount.objects.bulk_create(
+    accounts = ExchangeAccount.objects.bulk_create(
         [
-            StandXAccount(
-                owner=user, label=f"Desk {i}", chain="bsc", address=f"0x{i:040x}",
-                perps_url="http://127.0.0.1:9", auth_url="http://127.0.0.1:9",
-                ws_url="ws://127.0.0.1:9", ws_api_url="ws://127.0.0.1:9",
-                mode=AccountMode.READ_ONLY, sync_enabled=False,
+            standx_row(
+                user,
+                f"Desk {i}",
+                f"0x{i:040x}",
+                "http://127.0.0.1:9",
+                mode=AccountMode.READ_ONLY,
+                sync_enabled=False,
             )
             for i in range(ACCOUNTS)
         ]
-    )  # fmt: skip
+    )
     SyncState.objects.bulk_create(
         [SyncState(account=a, next_due_at=now, last_success_at=now) for a in accounts]
     )

@@ -73,8 +73,8 @@ def run_one(n: int, seconds: float, warmup_cap: float) -> dict[str, float]:
     from django.core.management import call_command
     from django.utils import timezone
 
-    from accounts import crypto
-    from accounts.models import AccountMode, StandXAccount, User
+    from accounts.models import AccountMode, ExchangeAccount, User
+    from bench.linked import standx_linked
     from portfolio.alerts import batches as alert_batches
     from portfolio.models import (
         BalanceSnapshot,
@@ -110,19 +110,13 @@ def run_one(n: int, seconds: float, warmup_cap: float) -> dict[str, float]:
                         c.new_order(symbol="SOL-USD", side="buy", order_type="market", qty="20")
                     else:
                         c.new_order(symbol="BTC-USD", side="buy", order_type="market", qty="0.01")
-            account = StandXAccount.objects.create(
-                owner=owner, label=f"bench {i}", chain="bsc", address=acct["address"],
-                perps_url=url, auth_url=url, ws_url=endpoints.ws_url,
-                ws_api_url=endpoints.ws_api_url, mode=AccountMode.TRADING,
-            )  # fmt: skip
-            account.token_encrypted = crypto.encrypt(
-                acct["token"], context=account.credential_context("token")
-            )
-            account.save(update_fields=["token_encrypted"])
+            # Trading mode without a signing key: the sync only reads.
+            account = standx_linked(owner, f"bench {i}", url, acct, trading=False)
+            ExchangeAccount.objects.filter(pk=account.pk).update(mode=AccountMode.TRADING)
             if i < risky_n:
                 risky_ids.append(account.pk)
         # Bring the 10x SOL longs to ~1.3x health: polled every second from now on.
-        first = StandXAccount.objects.get(pk=risky_ids[0])
+        first = ExchangeAccount.objects.get(pk=risky_ids[0])
         pos = httpx.get(
             f"{url}/api/query_positions", params={"symbol": "SOL-USD"},
             headers={"authorization": f"Bearer {_token(first)}"},

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
-from accounts.models import StandXAccount
+from accounts.models import ExchangeAccount
 from portfolio.domain.order_rules import SYMBOL_TRADING
 from portfolio.domain.performance import KINDS, SOURCES
 
@@ -107,9 +108,9 @@ class FundingRate(models.Model):
 class Position(models.Model):
     """The current open position of an account in a symbol (deleted when it closes)."""
 
-    account = models.ForeignKey(StandXAccount, on_delete=models.CASCADE, related_name="positions")
+    account = models.ForeignKey(ExchangeAccount, on_delete=models.CASCADE, related_name="positions")
     symbol = models.CharField(max_length=30)
-    exchange_id = models.BigIntegerField()
+    exchange_id = models.CharField(max_length=64, blank=True)  # text: venues' ids differ
     qty = money()  # signed: negative is short
     entry_price = money()
     mark_price = money(null=True)
@@ -139,7 +140,7 @@ class Position(models.Model):
 class PositionSnapshot(models.Model):
     """A position as it was whenever its size, entry or margin changed (for funding and history)."""
 
-    account = models.ForeignKey(StandXAccount, on_delete=models.CASCADE, related_name="+")
+    account = models.ForeignKey(ExchangeAccount, on_delete=models.CASCADE, related_name="+")
     symbol = models.CharField(max_length=30)
     qty = money()
     entry_price = money()
@@ -158,7 +159,7 @@ class PositionSnapshot(models.Model):
 class BalanceSnapshot(models.Model):
     """Every ``query_balance`` field over time: the equity curve."""
 
-    account = models.ForeignKey(StandXAccount, on_delete=models.CASCADE, related_name="+")
+    account = models.ForeignKey(ExchangeAccount, on_delete=models.CASCADE, related_name="+")
     taken_at = models.DateTimeField()
     isolated_balance = money()
     isolated_upnl = money()
@@ -180,8 +181,8 @@ class BalanceSnapshot(models.Model):
 
 
 class Order(models.Model):
-    account = models.ForeignKey(StandXAccount, on_delete=models.CASCADE, related_name="orders")
-    exchange_id = models.BigIntegerField()
+    account = models.ForeignKey(ExchangeAccount, on_delete=models.CASCADE, related_name="orders")
+    exchange_id = models.CharField(max_length=64)
     cl_ord_id = models.CharField(max_length=100, blank=True)
     symbol = models.CharField(max_length=30)
     side = models.CharField(max_length=4)
@@ -195,7 +196,8 @@ class Order(models.Model):
     reduce_only = models.BooleanField(default=False)
     leverage = money(null=True)
     liq_id = models.BigIntegerField(default=0)
-    created_at = models.DateTimeField(null=True)
+    # When the venue created it (the sync's time when a venue gives none): the pages' keyset.
+    created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(null=True)
 
     class Meta:
@@ -204,7 +206,7 @@ class Order(models.Model):
         ]
         indexes = [
             models.Index(fields=["account", "status"], name="order_status"),
-            models.Index(fields=["account", "-exchange_id"], name="order_recent"),
+            models.Index(fields=["account", "-created_at", "-id"], name="order_recent"),
         ]
 
     def __str__(self) -> str:
@@ -214,9 +216,9 @@ class Order(models.Model):
 class Trade(models.Model):
     """One fill of the account's orders."""
 
-    account = models.ForeignKey(StandXAccount, on_delete=models.CASCADE, related_name="trades")
-    exchange_id = models.BigIntegerField()
-    order_exchange_id = models.BigIntegerField()
+    account = models.ForeignKey(ExchangeAccount, on_delete=models.CASCADE, related_name="trades")
+    exchange_id = models.CharField(max_length=64)
+    order_exchange_id = models.CharField(max_length=64, blank=True)
     symbol = models.CharField(max_length=30)
     side = models.CharField(max_length=4)
     price = money()
@@ -231,9 +233,7 @@ class Trade(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["account", "exchange_id"], name="trade_once")
         ]
-        # Keyset pagination of the trade history: newest first within an account.
         indexes = [
-            models.Index(fields=["account", "-traded_at", "-exchange_id"], name="trade_recent"),
             # The trade history page's keyset: (time, id), newest first.
             models.Index(fields=["account", "-traded_at", "-id"], name="trade_page"),
         ]
@@ -249,7 +249,7 @@ class FundingPayment(models.Model):
     position size our trade history gives at that instant (payment = -qty x mark x rate).
     """
 
-    account = models.ForeignKey(StandXAccount, on_delete=models.CASCADE, related_name="funding")
+    account = models.ForeignKey(ExchangeAccount, on_delete=models.CASCADE, related_name="funding")
     symbol = models.CharField(max_length=30)
     funding_time = models.DateTimeField()
     funding_rate = ratio()
@@ -272,7 +272,7 @@ class SyncState(models.Model):
     """Per-account sync bookkeeping: schedule, lease, cursors, health."""
 
     account = models.OneToOneField(
-        StandXAccount, on_delete=models.CASCADE, primary_key=True, related_name="sync_state"
+        ExchangeAccount, on_delete=models.CASCADE, primary_key=True, related_name="sync_state"
     )
     next_due_at = models.DateTimeField(db_index=True)
     interval_s = models.FloatField(default=10)
@@ -283,9 +283,9 @@ class SyncState(models.Model):
     last_error = models.CharField(max_length=300, blank=True)
     consecutive_failures = models.PositiveIntegerField(default=0)
     stale = models.BooleanField(default=False)
-    # Highest exchange ids stored; everything at or below is known.
-    trade_cursor = models.BigIntegerField(null=True)
-    order_cursor = models.BigIntegerField(null=True)
+    # Opaque to us, the venue adapter's: where the last full read of trades and orders stopped.
+    trade_cursor = models.CharField(max_length=200, blank=True)
+    order_cursor = models.CharField(max_length=200, blank=True)
     last_full_sync_at = models.DateTimeField(null=True)
     # What the last sync saw, so a quiet account's check needs no extra query: no positions and
     # no open orders (idle), and digests of the balance (all fields / activity fields).
@@ -380,7 +380,7 @@ class Alert(models.Model):
     """
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    account = models.ForeignKey(StandXAccount, on_delete=models.CASCADE, related_name="alerts")
+    account = models.ForeignKey(ExchangeAccount, on_delete=models.CASCADE, related_name="alerts")
     rule = models.ForeignKey(AlertRule, on_delete=models.CASCADE, related_name="alerts")
     symbol = models.CharField(max_length=30, blank=True)
     status = models.CharField(max_length=10, choices=AlertStatus.choices)
@@ -529,7 +529,7 @@ class AuditEntry(models.Model):
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     account = models.ForeignKey(
-        StandXAccount, on_delete=models.SET_NULL, null=True, related_name="audit"
+        ExchangeAccount, on_delete=models.SET_NULL, null=True, related_name="audit"
     )
     account_label = models.CharField(max_length=80)  # kept when the account is unlinked
     action = models.CharField(max_length=30)  # "new_order", "close_position", "kill_switch", ...
@@ -537,7 +537,7 @@ class AuditEntry(models.Model):
     body = models.JSONField(default=dict)
     cl_ord_id = models.CharField(max_length=64, blank=True)
     request_id = models.CharField(max_length=100, blank=True)
-    exchange_order_id = models.BigIntegerField(null=True, blank=True)
+    exchange_order_id = models.CharField(max_length=64, blank=True)
     status = models.CharField(max_length=10, choices=AuditStatus.choices)
     result = models.CharField(max_length=300, blank=True)  # in plain words
     created_at = models.DateTimeField()
@@ -567,7 +567,9 @@ class CashFlow(models.Model):
     booked from our own record of the link. See ``portfolio.performance``.
     """
 
-    account = models.ForeignKey(StandXAccount, on_delete=models.CASCADE, related_name="cash_flows")
+    account = models.ForeignKey(
+        ExchangeAccount, on_delete=models.CASCADE, related_name="cash_flows"
+    )
     time = models.DateTimeField()
     amount = money()  # > 0 into the portfolio
     kind = models.CharField(max_length=12, choices=[(k, k) for k in KINDS])

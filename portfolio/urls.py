@@ -35,7 +35,7 @@ urlpatterns = [
         name="position_close",
     ),
     path(
-        "orders/<int:account_id>/<int:order_id>/cancel/",
+        "orders/<int:account_id>/<str:order_id>/cancel/",
         trade_views.order_cancel,
         name="order_cancel",
     ),

@@ -17,7 +17,7 @@ from urllib.parse import quote
 import pytest
 from django.db import connection
 
-from accounts.models import StandXAccount, User
+from accounts.models import ExchangeAccount, User
 from standx.rest import Endpoints
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -207,7 +207,7 @@ def alice_standx(sim_url: str) -> dict[str, Any]:
 @pytest.fixture
 def alice_linked(
     alice: User, alice_standx: dict[str, Any], sim_endpoints: Endpoints
-) -> StandXAccount:
+) -> ExchangeAccount:
     """Alice with one simulated StandX account linked in trading mode."""
     from accounts import services
 

@@ -26,11 +26,12 @@ from functools import lru_cache
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Count, Max
+from django.db.models import Count, Exists, Max, OuterRef
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
-from accounts.models import StandXAccount
+from accounts.models import Credential, ExchangeAccount
+from accounts.selectors import with_credential_flags
 from portfolio import realtime
 from portfolio.alerts import push
 from portfolio.alerts.links import alert_url
@@ -156,7 +157,7 @@ def prefs_of(row: AlertSettings | None) -> tuple[DeliveryPrefs, zoneinfo.ZoneInf
 class AccountView:
     """What one account's observations are made from."""
 
-    account: StandXAccount
+    account: ExchangeAccount
     positions: list[Position] = field(default_factory=list)
     balance: BalanceSnapshot | None = None
     peak_equity: Decimal | None = None
@@ -238,8 +239,8 @@ def observe(
         if last is not None:
             out[Metric.DATA_AGE_S][""] = Decimal(int((now - last).total_seconds()))
     expiry = Metric.TOKEN_EXPIRY_HOURS in metrics
-    if expiry and account.token_expires_at is not None and account.has_credentials:
-        left = (account.token_expires_at - now).total_seconds() / 3600
+    if expiry and account.credential_expires_at is not None and account.has_credentials:
+        left = (account.credential_expires_at - now).total_seconds() / 3600
         out[Metric.TOKEN_EXPIRY_HOURS][""] = Decimal(int(left))
     return {metric: values for metric, values in out.items() if metric in metrics}
 
@@ -254,11 +255,11 @@ def load_views(
     """Everything :func:`observe` needs for many accounts (or all of one owner's), in a handful
     of queries."""
     if account_ids is None:
-        accounts = StandXAccount.objects.filter(owner_id=owner_id)
+        accounts = ExchangeAccount.objects.filter(owner_id=owner_id)
     else:
-        accounts = StandXAccount.objects.filter(pk__in=any_of(account_ids))
+        accounts = ExchangeAccount.objects.filter(pk__in=any_of(account_ids))
     if metrics & SWEEP_METRICS:
-        accounts = accounts.select_related("sync_state")
+        accounts = with_credential_flags(accounts.select_related("sync_state"))
     else:  # the price path: a thousand accounts, three fields each
         accounts = accounts.only("pk", "owner_id", "label", "venue")
     views = {a.pk: AccountView(a) for a in accounts}
@@ -460,7 +461,7 @@ def alerts_evaluate(
 def _apply(
     rule_id: int,
     rule: Rule,
-    account: StandXAccount,
+    account: ExchangeAccount,
     symbol: str,
     alert: Alert | None,
     new: AlertState | None,
@@ -595,7 +596,10 @@ def alerts_evaluate_symbol(venue: str, symbol: str, *, now: datetime | None = No
 
 def alerts_sweep(*, now: datetime | None = None, chunk: int = 500) -> int:
     """Data age and token expiry of every linked account: what no sync can report."""
-    ids = list(StandXAccount.objects.exclude(token_encrypted="").values_list("pk", flat=True))
+    linked = ExchangeAccount.objects.filter(
+        Exists(Credential.objects.filter(account=OuterRef("pk")))
+    )
+    ids = list(linked.values_list("pk", flat=True))
     sent = 0
     for start in range(0, len(ids), chunk):
         sent += alerts_evaluate(ids[start : start + chunk], metrics=SWEEP_METRICS, now=now)
@@ -641,7 +645,7 @@ def rules_preview(user_id: int, rules: list[tuple[AlertRule, Rule]]) -> list[Pre
     Read-only: nothing is stored or sent. Rows past their trigger come first.
     """
     now = timezone.now()
-    ids = list(StandXAccount.objects.filter(owner_id=user_id).values_list("pk", flat=True))
+    ids = list(ExchangeAccount.objects.filter(owner_id=user_id).values_list("pk", flat=True))
     views = load_views(ids, ALL_METRICS, now)
     keys = market_keys(views)
     ticks, funding = ticks_for(keys), funding_for(keys)
@@ -682,5 +686,5 @@ def rules_save(user_id: int, formset: Any, settings_form: Any) -> None:
             if form.instance.user_id == user_id:
                 form.save()
         settings_form.save()
-    ids = list(StandXAccount.objects.filter(owner_id=user_id).values_list("pk", flat=True))
+    ids = list(ExchangeAccount.objects.filter(owner_id=user_id).values_list("pk", flat=True))
     alerts_evaluate(ids, now=timezone.now())

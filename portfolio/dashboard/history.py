@@ -19,7 +19,7 @@ from asgiref.sync import sync_to_async
 from django.db.models import Count, DecimalField, F, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 
-from accounts.models import StandXAccount
+from accounts.models import ExchangeAccount
 from portfolio.models import FundingPayment, MarketSymbol, Order, Position, Trade
 
 T = TypeVar("T")
@@ -78,13 +78,12 @@ class Page(Generic[T]):
 
 @dataclass(frozen=True)
 class Keyset:
-    time_field: str  # the first sort column, newest first
-    is_time: bool
+    time_field: str  # the first sort column (a time), newest first; then the row id
 
     def after(self, query: QuerySet[Any], cursor: Cursor | None) -> QuerySet[Any]:
         if cursor is None:
             return query
-        key: Any = _from_micros(cursor.key) if self.is_time else cursor.key
+        key = _from_micros(cursor.key)
         # "key <= k" alone bounds the index scan; the OR then settles ties at the boundary.
         return query.filter(
             Q(**{f"{self.time_field}__lte": key})
@@ -95,12 +94,11 @@ class Keyset:
         return query.order_by(f"-{self.time_field}", "-pk")
 
     def cursor_of(self, row: Any) -> Cursor:
-        value = getattr(row, self.time_field)
-        return Cursor(_micros(value) if self.is_time else int(value), row.pk)
+        return Cursor(_micros(getattr(row, self.time_field)), row.pk)
 
 
-TRADES = Keyset("traded_at", is_time=True)
-ORDERS = Keyset("exchange_id", is_time=False)
+TRADES = Keyset("traded_at")
+ORDERS = Keyset("created_at")
 
 
 def newest(
@@ -243,7 +241,7 @@ def order_totals(f: HistoryFilter) -> OrderTotals:
 def symbols_of(account_ids: Sequence[int]) -> list[str]:
     """The filter's symbol choices: every symbol the exchange lists and any the accounts hold
     (scanning 100,000 trades for their distinct symbols would cost more than the page)."""
-    venues = StandXAccount.objects.filter(pk__in=list(account_ids)).values("venue")
+    venues = ExchangeAccount.objects.filter(pk__in=list(account_ids)).values("venue")
     listed = MarketSymbol.objects.filter(venue__in=venues).values_list("symbol")
     held = Position.objects.filter(account_id__in=list(account_ids)).values_list("symbol")
     return sorted({s for (s,) in listed.union(held)})

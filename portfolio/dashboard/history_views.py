@@ -12,7 +12,7 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
-from accounts.models import StandXAccount
+from accounts.models import ExchangeAccount
 from portfolio.dashboard import history
 from portfolio.dashboard.forms import HistoryFilterForm
 
@@ -29,7 +29,7 @@ class Accounts:
 def _filters(request: HttpRequest) -> tuple[HistoryFilterForm, history.HistoryFilter, Accounts]:
     """The form bound to the query string and the filter it gives. An invalid field is shown
     with its error and ignored, so the page still lists something."""
-    owned = list(StandXAccount.objects.filter(owner_id=request.user.pk).order_by("label"))
+    owned = list(ExchangeAccount.objects.filter(owner_id=request.user.pk).order_by("label"))
     accounts = Accounts(
         {a.pk: a.label for a in owned},
         {a.pk for a in owned if a.can_trade},

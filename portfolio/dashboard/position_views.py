@@ -9,7 +9,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
 
-from accounts.models import StandXAccount
+from accounts.models import ExchangeAccount
 from accounts.standx_access import public_endpoints, venue_endpoints_for
 from portfolio.dashboard import charts, selectors
 from portfolio.dashboard.auth import user_id_of
@@ -62,7 +62,7 @@ def positions_stress(request: HttpRequest) -> HttpResponse:
 @login_required
 def equity_data(request: HttpRequest) -> JsonResponse:
     ids = list(
-        StandXAccount.objects.filter(owner_id=user_id_of(request)).values_list("pk", flat=True)
+        ExchangeAccount.objects.filter(owner_id=user_id_of(request)).values_list("pk", flat=True)
     )
     curve = charts.equity_curve(ids, request.GET.get("range", ""), timezone.now())
     return JsonResponse(curve.as_json())
@@ -86,7 +86,7 @@ def _symbol_or_404(user_id: int, venue: str, symbol: str) -> str:
     return symbol
 
 
-def _market_endpoints(account: StandXAccount | None) -> Endpoints:
+def _market_endpoints(account: ExchangeAccount | None) -> Endpoints:
     """Public market data comes from where the user's first account on the venue trades (the
     simulator in the demo), else from the server's configured venue."""
     return venue_endpoints_for(account) if account else public_endpoints()
@@ -154,7 +154,7 @@ def symbol_candles(request: HttpRequest, venue: str, symbol: str) -> JsonRespons
     if resolution not in charts.RESOLUTIONS:
         return JsonResponse({"error": "Unknown resolution."}, status=400)
     try:
-        mine = StandXAccount.objects.filter(owner_id=user_id, venue=venue)
+        mine = ExchangeAccount.objects.filter(owner_id=user_id, venue=venue)
         endpoints = _market_endpoints(mine.order_by("pk").first())
         candles = charts.candles(endpoints, symbol, resolution, timezone.now(), venue)
     except charts.CandlesUnavailable as exc:

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from django.db import transaction
 
-from accounts.models import StandXAccount
+from accounts.models import ExchangeAccount
 from portfolio.domain import performance
 from portfolio.models import BalanceSnapshot, CashFlow, FundingPayment, Trade
 
@@ -21,7 +21,7 @@ RECONCILE_WINDOW = timedelta(minutes=15)
 
 
 @transaction.atomic
-def reconcile(account: StandXAccount, since: datetime) -> None:
+def reconcile(account: ExchangeAccount, since: datetime) -> None:
     """Infer the account's flows again from its last reading at or before ``since`` onwards.
 
     Runs inside the caller's transaction (no network call here). The account's first reading ever
@@ -29,7 +29,7 @@ def reconcile(account: StandXAccount, since: datetime) -> None:
     """
     # One reconciliation per account at a time (a sync and a late funding rate may race): they
     # delete and re-add the same inferred rows.
-    list(StandXAccount.objects.select_for_update().filter(pk=account.pk).values_list("pk"))
+    list(ExchangeAccount.objects.select_for_update().filter(pk=account.pk).values_list("pk"))
     anchor = (
         BalanceSnapshot.objects.filter(account=account, taken_at__lte=since)
         .order_by("-taken_at")

@@ -9,7 +9,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from accounts.models import StandXAccount
+from accounts.models import ExchangeAccount
 from portfolio.models import FundingPayment, FundingRate, MarketSymbol, SyncState, Trade
 from portfolio.sync import cashflows
 
@@ -23,7 +23,7 @@ def payment(qty: Decimal, mark: Decimal, rate: Decimal, quote_decimals: int) -> 
 
 
 @transaction.atomic
-def funding_rebuild(account: StandXAccount, *, until: datetime) -> int:
+def funding_rebuild(account: ExchangeAccount, *, until: datetime) -> int:
     """Add the payments of every funding time up to ``until`` not yet recorded.
 
     ``until`` must be no later than the moment the account's trades were last read in full,
@@ -51,7 +51,7 @@ def funding_rebuild(account: StandXAccount, *, until: datetime) -> int:
         )
         fills = list(
             Trade.objects.filter(account=account, symbol=symbol)
-            .order_by("traded_at", "exchange_id")
+            .order_by("traded_at", "id")
             .values_list("traded_at", "side", "qty")
         )
         rows, qty, i = [], Decimal(0), 0

@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from accounts import crypto
 from accounts import services as account_services
-from accounts.models import AccountStatus, StandXAccount
+from accounts.models import AccountStatus, ExchangeAccount
 from accounts.standx_access import client_for
 from portfolio.alerts import batches as alert_batches
 from portfolio.domain import risk
@@ -92,7 +92,7 @@ def shared_rate_limiter() -> RateLimiter:
     return _limiter
 
 
-def sync_state_for(account: StandXAccount) -> SyncState:
+def sync_state_for(account: ExchangeAccount) -> SyncState:
     state, _ = SyncState.objects.get_or_create(
         account=account, defaults={"next_due_at": timezone.now()}
     )
@@ -102,7 +102,7 @@ def sync_state_for(account: StandXAccount) -> SyncState:
 # The hot path in raw SQL: building these three statements through the ORM cost more CPU than
 # the rest of a quiet sync. Column names come from the models' metadata, never from input.
 _STATE_FIELDS = list(SyncState._meta.concrete_fields)
-_ACCOUNT_FIELDS = list(StandXAccount._meta.concrete_fields)
+_ACCOUNT_FIELDS = list(ExchangeAccount._meta.concrete_fields)
 _STATE_COLUMNS = {f.name: f.column for f in _STATE_FIELDS}
 _STATE_TABLE = SyncState._meta.db_table
 _CLAIM_TEMPLATE = """
@@ -120,7 +120,7 @@ _CLAIMED_LIST = ", ".join(f'claimed."{f.column}"' for f in _STATE_FIELDS)
 _ACCOUNT_LIST = ", ".join(f'a."{f.column}"' for f in _ACCOUNT_FIELDS)
 _CLAIM_SQL = _CLAIM_TEMPLATE.format(
     state_table=_STATE_TABLE,
-    account_table=StandXAccount._meta.db_table,
+    account_table=ExchangeAccount._meta.db_table,
     state=_STATE_LIST,
     claimed=_CLAIMED_LIST,
     account=_ACCOUNT_LIST,
@@ -137,10 +137,18 @@ def claim_and_load(account_id: int, token: str, now: datetime) -> SyncState | No
         return None
     split = len(_STATE_FIELDS)
     state = SyncState.from_db(connection.alias, [f.attname for f in _STATE_FIELDS], row[:split])
-    state.account = StandXAccount.from_db(
-        connection.alias, [f.attname for f in _ACCOUNT_FIELDS], row[split:]
+    account_values = [_from_column(f, v) for f, v in zip(_ACCOUNT_FIELDS, row[split:], strict=True)]
+    state.account = ExchangeAccount.from_db(
+        connection.alias, [f.attname for f in _ACCOUNT_FIELDS], account_values
     )
     return state
+
+
+def _from_column(field: Any, value: Any) -> Any:
+    """What the ORM would load (a raw cursor leaves JSON as text, for one)."""
+    for convert in field.get_db_converters(connection):
+        value = convert(value, field, connection)
+    return value
 
 
 def _release(account_id: int, token: str, **fields: Any) -> None:
@@ -205,7 +213,9 @@ def certain_requests(state: SyncState, now: datetime) -> int:
     return 1 if state.idle else 3
 
 
-def fetch(client: StandXClient, account: StandXAccount, state: SyncState, now: datetime) -> Fetched:
+def fetch(
+    client: StandXClient, account: ExchangeAccount, state: SyncState, now: datetime
+) -> Fetched:
     """Everything one sync needs, read from StandX (no database writes).
 
     Tiered to spend StandX's per-IP budget where it matters: a flat account with no open orders
@@ -229,11 +239,11 @@ def fetch(client: StandXClient, account: StandXAccount, state: SyncState, now: d
     )
     if not moved:
         return Fetched(positions, balance, open_orders, [], [], full=False)
-    new_orders = _take_newer(client.iter_orders(), state.order_cursor)
-    new_trades = _take_newer(client.iter_trades(), state.trade_cursor)
+    new_orders = _take_newer(client.iter_orders(), _cursor_id(state.order_cursor))
+    new_trades = _take_newer(client.iter_trades(), _cursor_id(state.trade_cursor))
     fetched = Fetched(positions, balance, open_orders, new_orders, new_trades)
     # Orders we hold as open that StandX no longer lists as open have ended: learn how.
-    seen = {o.id for o in open_orders} | {o.id for o in new_orders}
+    seen = {str(o.id) for o in open_orders} | {str(o.id) for o in new_orders}
     gone = (
         Order.objects.filter(account=account, status__in=["open", "untriggered"])
         .exclude(exchange_id__in=seen)
@@ -241,19 +251,25 @@ def fetch(client: StandXClient, account: StandXAccount, state: SyncState, now: d
     )
     for exchange_id in gone:
         try:
-            fetched.refreshed_orders.append(client.query_order(order_id=exchange_id))
+            fetched.refreshed_orders.append(client.query_order(order_id=int(exchange_id)))
         except standx_errors.NotFoundError:
             continue
     return fetched
 
 
-def _order_row(account: StandXAccount, o: sx.Order) -> Order:
+def _cursor_id(cursor: str) -> int | None:
+    """StandX's cursor: the highest id stored (ids grow); everything at or below is known."""
+    return int(cursor) if cursor else None
+
+
+def _order_row(account: ExchangeAccount, o: sx.Order) -> Order:
     return Order(
-        account=account, exchange_id=o.id, cl_ord_id=o.cl_ord_id or "", symbol=o.symbol,
+        account=account, exchange_id=str(o.id), cl_ord_id=o.cl_ord_id or "", symbol=o.symbol,
         side=o.side, order_type=o.order_type, status=o.status,
         time_in_force=o.time_in_force or "", qty=o.qty, price=o.price, fill_qty=o.fill_qty,
         fill_avg_price=o.fill_avg_price, reduce_only=o.reduce_only, leverage=o.leverage,
-        liq_id=o.liq_id, created_at=o.created_at, updated_at=o.updated_at,
+        liq_id=o.liq_id, created_at=o.created_at or o.updated_at or timezone.now(),
+        updated_at=o.updated_at,
     )  # fmt: skip
 
 
@@ -263,9 +279,10 @@ ORDER_UPDATE_FIELDS = [
 ]  # fmt: skip
 
 
-def _trade_row(account: StandXAccount, t: sx.Trade) -> Trade:
+def _trade_row(account: ExchangeAccount, t: sx.Trade) -> Trade:
     return Trade(
-        account=account, exchange_id=t.id, order_exchange_id=t.order_id, symbol=t.symbol,
+        account=account, exchange_id=str(t.id), order_exchange_id=str(t.order_id),
+        symbol=t.symbol,
         side=t.side, price=t.price, qty=t.qty, value=t.value, fee_asset=t.fee_asset or "",
         fee_qty=t.fee_qty, pnl=t.pnl, traded_at=t.created_at,
     )  # fmt: skip
@@ -280,7 +297,7 @@ POSITION_FIELDS = (
 
 def _position_values(p: sx.Position, now: datetime) -> dict[str, Any]:
     values = {name: getattr(p, name) for name in POSITION_FIELDS if name != "exchange_id"}
-    return {**values, "exchange_id": p.id, "opened_at": p.created_at, "synced_at": now}
+    return {**values, "exchange_id": str(p.id), "opened_at": p.created_at, "synced_at": now}
 
 
 def _shape(p: Position | sx.Position | None) -> tuple[Any, ...] | None:
@@ -289,7 +306,7 @@ def _shape(p: Position | sx.Position | None) -> tuple[Any, ...] | None:
 
 
 def _snapshot_if_changed(
-    account: StandXAccount, symbol: str, before: Position | None, after: sx.Position | None,
+    account: ExchangeAccount, symbol: str, before: Position | None, after: sx.Position | None,
     now: datetime,
 ) -> None:  # fmt: skip
     if _shape(before) == _shape(after):
@@ -328,7 +345,7 @@ BALANCE_EVERY = timedelta(seconds=10)
 
 
 def _balance_fields(
-    account: StandXAccount, fetched: Fetched, state: SyncState, now: datetime, *, force: bool
+    account: ExchangeAccount, fetched: Fetched, state: SyncState, now: datetime, *, force: bool
 ) -> dict[str, Any]:
     b = fetched.balance
     fields: dict[str, Any] = {
@@ -346,7 +363,7 @@ def _balance_fields(
 
 
 def store_live(
-    account: StandXAccount, fetched: Fetched, state: SyncState, now: datetime
+    account: ExchangeAccount, fetched: Fetched, state: SyncState, now: datetime
 ) -> dict[str, Any]:
     """Nothing traded since the last sync: refresh the positions' live numbers only."""
     with connection.cursor() as cursor:
@@ -358,7 +375,7 @@ def store_live(
 
 
 def store(
-    account: StandXAccount, fetched: Fetched, state: SyncState, now: datetime
+    account: ExchangeAccount, fetched: Fetched, state: SyncState, now: datetime
 ) -> dict[str, Any]:
     """Upsert a full read: orders, trades, positions (with history), balance, cursors.
 
@@ -392,9 +409,11 @@ def store(
     fields = _balance_fields(account, fetched, state, now, force=True)
     fields["last_full_sync_at"] = now
     if fetched.new_trades:
-        fields["trade_cursor"] = max(state.trade_cursor or 0, *(t.id for t in fetched.new_trades))
+        newest = max(_cursor_id(state.trade_cursor) or 0, *(t.id for t in fetched.new_trades))
+        fields["trade_cursor"] = str(newest)
     if fetched.new_orders:
-        fields["order_cursor"] = max(state.order_cursor or 0, *(o.id for o in fetched.new_orders))
+        newest = max(_cursor_id(state.order_cursor) or 0, *(o.id for o in fetched.new_orders))
+        fields["order_cursor"] = str(newest)
     if not state.backfill_done:
         fields["backfill_done"] = True
         fields["backfill_trades"] = state.backfill_trades + len(fetched.new_trades)
@@ -455,7 +474,7 @@ def account_sync(account_id: int, *, limiter: RateLimiter | None = None) -> Outc
     token = uuid.uuid4().hex
     state = claim_and_load(account_id, token, now)
     if state is None:
-        found = StandXAccount.objects.filter(pk=account_id).first()
+        found = ExchangeAccount.objects.filter(pk=account_id).first()
         if found is None:
             return Outcome.SKIPPED
         if SyncState.objects.filter(pk=account_id).exists():
@@ -570,7 +589,7 @@ def due_account_ids(now: datetime, limit: int, *, request_budget: int | None = N
     account is always included. The expectation comes from the account's state, not its last
     sync (whose cost may have been the one-off backfill): first sync 5, idle 1, otherwise 3.
     """
-    syncable = StandXAccount.objects.filter(sync_enabled=True, status=AccountStatus.VERIFIED)
+    syncable = ExchangeAccount.objects.filter(sync_enabled=True, status=AccountStatus.VERIFIED)
     missing = syncable.filter(sync_state__isnull=True)
     SyncState.objects.bulk_create(
         [SyncState(account=a, next_due_at=now) for a in missing], ignore_conflicts=True

@@ -8,7 +8,7 @@ from typing import Any
 from django import forms
 from django.db.models import F, Sum
 
-from accounts.models import StandXAccount
+from accounts.models import ExchangeAccount
 from portfolio.domain import order_rules
 from portfolio.domain.order_rules import SYMBOL_TRADING as TRADING
 from portfolio.models import Order, Position
@@ -67,7 +67,7 @@ class OrderForm(forms.Form):
     def __init__(self, *args: Any, user_id: int, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.user_id = user_id
-        accounts = StandXAccount.objects.filter(owner_id=user_id).order_by("label")
+        accounts = ExchangeAccount.objects.filter(owner_id=user_id).order_by("label")
         self.trading_accounts = [a for a in accounts if a.can_trade]
         self.fields["account"].choices = [(a.pk, a.label) for a in self.trading_accounts]  # type: ignore[attr-defined]
         venues = {a.venue for a in self.trading_accounts}
@@ -141,7 +141,7 @@ class KillSwitchForm(forms.Form):
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.user = user
-        accounts = StandXAccount.objects.filter(owner_id=user.pk).order_by("label")
+        accounts = ExchangeAccount.objects.filter(owner_id=user.pk).order_by("label")
         self.fields["account"].choices = [(a.pk, a.label) for a in accounts if a.can_trade]  # type: ignore[attr-defined]
 
     def clean_phrase(self) -> str:
@@ -175,7 +175,7 @@ class PositionAdjustForm(forms.Form):
 
     def __init__(self, *args: Any, user_id: int, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        accounts = StandXAccount.objects.filter(owner_id=user_id).order_by("label")
+        accounts = ExchangeAccount.objects.filter(owner_id=user_id).order_by("label")
         self.trading_accounts = [a for a in accounts if a.can_trade]
         self.fields["account"].choices = [(a.pk, a.label) for a in self.trading_accounts]  # type: ignore[attr-defined]
         venues = {a.venue for a in self.trading_accounts}

@@ -33,8 +33,8 @@ from django.utils import timezone
 from websockets.asyncio.client import ClientConnection, connect
 
 from accounts import crypto
-from accounts.models import StandXAccount
-from accounts.standx_access import client_for, credentials_for
+from accounts.models import ExchangeAccount
+from accounts.standx_access import client_for, credentials_for, endpoints_for
 from portfolio import realtime
 from portfolio.domain import order_rules
 from portfolio.jobs import queue_after_commit
@@ -69,8 +69,8 @@ def new_cl_ord_id() -> str:
     return f"sxp-{secrets.token_hex(12)}"
 
 
-def trading_account(user_id: int, account_id: int) -> StandXAccount:
-    account = StandXAccount.objects.filter(pk=account_id, owner_id=user_id).first()
+def trading_account(user_id: int, account_id: int) -> ExchangeAccount:
+    account = ExchangeAccount.objects.filter(pk=account_id, owner_id=user_id).first()
     if account is None:
         raise TradingError("No such account.")
     if not account.can_trade:
@@ -112,7 +112,7 @@ def plain_words(exc: standx_errors.StandXError) -> str:
 
 
 def _begin(
-    user_id: int, account: StandXAccount, action: str, endpoint: str, body: dict[str, Any],
+    user_id: int, account: ExchangeAccount, action: str, endpoint: str, body: dict[str, Any],
     cl_ord_id: str = "",
 ) -> tuple[AuditEntry, bool]:  # fmt: skip
     """The audit entry, written before sending; (entry, False) if this cl_ord_id was sent."""
@@ -159,7 +159,7 @@ T = TypeVar("T", sx.ActionResult, "_Posted")
 
 
 def _send(
-    entry: AuditEntry, account: StandXAccount, call: Callable[[StandXClient], T],
+    entry: AuditEntry, account: ExchangeAccount, call: Callable[[StandXClient], T],
     session_id: str | None = None,
 ) -> T | None:  # fmt: skip
     try:
@@ -239,7 +239,9 @@ async def _verdict(stream: OrderResponseStream, request_id: str | None) -> Order
     return None
 
 
-def _post_order(entry: AuditEntry, account: StandXAccount, body: dict[str, Any]) -> _Posted | None:
+def _post_order(
+    entry: AuditEntry, account: ExchangeAccount, body: dict[str, Any]
+) -> _Posted | None:
     try:
         asyncio.get_running_loop()
     except RuntimeError:
@@ -247,10 +249,13 @@ def _post_order(entry: AuditEntry, account: StandXAccount, body: dict[str, Any])
     else:  # called from async code: no nested loop, so no stream; query_order will tell
         ack = _send(entry, account, lambda c: c.new_order(**body))
         return None if ack is None else _Posted(ack, None)
+    ws_api_url = endpoints_for(account).ws_api_url
     return _send(
-        entry, account, lambda c: asyncio.run(_post_on_session(c, account.ws_api_url, body)),
+        entry,
+        account,
+        lambda c: asyncio.run(_post_on_session(c, ws_api_url, body)),
         session_id=str(uuid.uuid4()),
-    )  # fmt: skip
+    )
 
 
 # -- orders ---------------------------------------------------------------------------------
@@ -327,14 +332,17 @@ def order_outcome(entry_id: int, *, tries: int | None = None, matched: bool = Fa
         if order is not None:
             if order.status in FINAL:
                 words = _order_words(order)
-                return _finish(entry, FINAL[order.status], words, exchange_order_id=order.id)
+                return _finish(entry, FINAL[order.status], words, exchange_order_id=str(order.id))
             # A market or IOC order can read "open" for an instant before it fills: settle
             # "accepted" only on the second look, unless matching is known to be done.
             if order.status in ("open", "untriggered") and (
                 attempt >= 1 or (matched and _rests(entry.body))
             ):
                 return _finish(
-                    entry, AuditStatus.ACCEPTED, _order_words(order), exchange_order_id=order.id
+                    entry,
+                    AuditStatus.ACCEPTED,
+                    _order_words(order),
+                    exchange_order_id=str(order.id),
                 )
         time.sleep(OUTCOME_WAIT_S)
     return entry
@@ -390,11 +398,15 @@ def position_close(
     )  # fmt: skip
 
 
-def order_cancel(*, user_id: int, account_id: int, order_id: int) -> AuditEntry:
+def order_cancel(*, user_id: int, account_id: int, order_id: str) -> AuditEntry:
+    """Cancel one order by the venue's id (text: ``order_id`` comes from a URL)."""
     account = trading_account(user_id, account_id)
-    entry, _ = _begin(user_id, account, "cancel_order", "/api/cancel_order", {"order_id": order_id})
+    if not order_id.isascii() or not order_id.isdigit():  # StandX's order ids are integers
+        raise TradingError(f"There is no order {order_id[:40]!r} on this account.")
+    number = int(order_id)
+    entry, _ = _begin(user_id, account, "cancel_order", "/api/cancel_order", {"order_id": number})
     _throttle(user_id)
-    if _send(entry, account, lambda c: c.cancel_order(order_id=order_id)) is None:
+    if _send(entry, account, lambda c: c.cancel_order(order_id=number)) is None:
         return entry
     return _finish(entry, AuditStatus.DONE, f"Order {order_id} canceled.")
 

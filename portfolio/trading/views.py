@@ -152,7 +152,7 @@ def position_close(request: HttpRequest, account_id: int, symbol: str) -> HttpRe
 
 @login_required
 @require_POST
-def order_cancel(request: HttpRequest, account_id: int, order_id: int) -> HttpResponse:
+def order_cancel(request: HttpRequest, account_id: int, order_id: str) -> HttpResponse:
     _act(request, lambda: trading.order_cancel(
         user_id=user_id_of(request), account_id=account_id, order_id=order_id,
     ))  # fmt: skip

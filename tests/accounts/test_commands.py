@@ -10,7 +10,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.test import override_settings
 
-from accounts.models import StandXAccount, User
+from accounts.models import ExchangeAccount, User
 from tests.conftest import sim_credentials
 
 pytestmark = pytest.mark.django_db
@@ -26,7 +26,7 @@ def test_link_standx_account_links_from_files(alice: User, sim_url: str, tmp_pat
         "--signing-key-file", str(tmp_path / "key"), "--perps-url", sim_url,
         "--auth-url", sim_url, stdout=out,
     )  # fmt: skip
-    account = StandXAccount.objects.get(owner=alice)
+    account = ExchangeAccount.objects.get(owner=alice)
     assert account.mode == "trading"
     assert f"Linked account {account.pk}" in out.getvalue()
     assert standx["token"] not in out.getvalue()
@@ -44,9 +44,12 @@ def test_link_standx_account_explains_failures(alice: User, sim_url: str, tmp_pa
         call_command("link_standx_account", "--user", "nobody", "--token-file", "/x")
 
 
-def test_rotate_credential_keys_reports_counts(alice_linked: StandXAccount, settings: Any) -> None:
+def test_rotate_credential_keys_reports_counts(
+    alice_linked: ExchangeAccount, settings: Any
+) -> None:
     new = base64.b64encode(os.urandom(32)).decode()
     out = StringIO()
     with override_settings(CREDENTIAL_KEYS=[new, *settings.CREDENTIAL_KEYS]):
         call_command("rotate_credential_keys", stdout=out)
-    assert "accounts: 1, re-encrypted: 1, already current: 0" in out.getvalue()
+    # The token and the signing key: one row each.
+    assert "credentials: 2, re-encrypted: 2, already current: 0" in out.getvalue()

@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 from eth_account import Account
 
-from accounts.models import StandXAccount, User
+from accounts.models import ExchangeAccount, User
 from standx.auth import evm_sign
 from tests.conftest import sim_credentials
 
@@ -43,7 +43,7 @@ def test_every_linking_url_requires_a_login(client: Client, url: str) -> None:
 
 @pytest.mark.parametrize("url", OWNED_POSTS)
 def test_bob_cannot_touch_alices_account(
-    bob_client: Client, alice_linked: StandXAccount, url: str
+    bob_client: Client, alice_linked: ExchangeAccount, url: str
 ) -> None:
     response = bob_client.post(url.format(pk=alice_linked.pk), {"enabled": "0"})
     assert response.status_code == 404
@@ -52,7 +52,7 @@ def test_bob_cannot_touch_alices_account(
 
 
 def test_bob_does_not_see_alices_account_in_his_list(
-    bob_client: Client, alice_linked: StandXAccount
+    bob_client: Client, alice_linked: ExchangeAccount
 ) -> None:
     html = bob_client.get("/accounts/links/").content.decode()
     assert alice_linked.address not in html
@@ -60,7 +60,7 @@ def test_bob_does_not_see_alices_account_in_his_list(
 
 
 def test_alice_sees_her_account_with_days_left_and_no_secret(
-    alice_client: Client, alice_linked: StandXAccount, alice_standx: dict[str, Any]
+    alice_client: Client, alice_linked: ExchangeAccount, alice_standx: dict[str, Any]
 ) -> None:
     html = alice_client.get("/accounts/links/").content.decode()
     assert "Main" in html
@@ -82,7 +82,7 @@ def test_import_through_the_form_links_and_says_so(alice_client: Client, sim_url
     assert "Linked “Bot” (trading)" in html
     assert standx["public_key"] in html
     assert standx["token"] not in html
-    assert StandXAccount.objects.get().label == "Bot"
+    assert ExchangeAccount.objects.get().label == "Bot"
 
 
 def test_a_bad_import_shows_field_errors_and_does_not_echo_secrets(
@@ -99,7 +99,7 @@ def test_a_bad_import_shows_field_errors_and_does_not_echo_secrets(
     assert "not base58, hex or base64" in html
     assert standx["token"] not in html
     assert "nonsense-key" not in html
-    assert not StandXAccount.objects.exists()
+    assert not ExchangeAccount.objects.exists()
 
 
 def test_a_mismatched_key_is_explained(alice_client: Client, sim_url: str) -> None:
@@ -137,7 +137,7 @@ def test_the_wallet_endpoints_link_an_evm_wallet(alice_client: Client, sim_url: 
     )  # fmt: skip
     assert done.status_code == 200
     assert done.json() == {"redirect": "/accounts/links/"}
-    assert StandXAccount.objects.get().label == "MetaMask"
+    assert ExchangeAccount.objects.get().label == "MetaMask"
 
 
 def test_wallet_endpoints_answer_errors_as_json(alice_client: Client, sim_url: str) -> None:
@@ -150,23 +150,23 @@ def test_wallet_endpoints_answer_errors_as_json(alice_client: Client, sim_url: s
 
 
 def test_unlink_and_pause_work_for_the_owner(
-    alice_client: Client, alice_linked: StandXAccount
+    alice_client: Client, alice_linked: ExchangeAccount
 ) -> None:
     alice_client.post(f"/accounts/links/{alice_linked.pk}/sync/", {"enabled": "0"})
     alice_linked.refresh_from_db()
     assert alice_linked.sync_enabled is False
     alice_client.post(f"/accounts/links/{alice_linked.pk}/unlink/")
-    assert not StandXAccount.objects.exists()
+    assert not ExchangeAccount.objects.exists()
 
 
-def test_linking_posts_need_csrf(alice: User, alice_linked: StandXAccount) -> None:
+def test_linking_posts_need_csrf(alice: User, alice_linked: ExchangeAccount) -> None:
     client = Client(enforce_csrf_checks=True)
     client.force_login(alice)
     assert client.post(f"/accounts/links/{alice_linked.pk}/unlink/").status_code == 403
 
 
 def test_the_accounts_page_counts_the_trades_an_account_made_after_its_backfill(
-    alice_client: Client, alice_linked: StandXAccount
+    alice_client: Client, alice_linked: ExchangeAccount
 ) -> None:
     from portfolio.sync import pipeline as sync
     from standx.ratelimit import NoRateLimit
@@ -181,7 +181,7 @@ def test_the_accounts_page_counts_the_trades_an_account_made_after_its_backfill(
 
 
 def test_the_accounts_page_shows_sync_progress_and_staleness(
-    alice_client: Client, alice_linked: StandXAccount
+    alice_client: Client, alice_linked: ExchangeAccount
 ) -> None:
     from django.utils import timezone
 

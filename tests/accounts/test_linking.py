@@ -15,29 +15,34 @@ from django.urls import reverse
 from eth_account import Account
 
 from accounts import services
-from accounts.models import AccountMode, AccountStatus, LinkChallenge, StandXAccount, User
+from accounts.models import AccountMode, AccountStatus, ExchangeAccount, LinkChallenge, User
 from accounts.standx_access import client_for, credentials_for
 from portfolio.models import AuditEntry
 from standx.auth import evm_sign
 from standx.rest import Endpoints
 from tests.conftest import sim_credentials
+from tests.factories import stored_secret
 
 pytestmark = pytest.mark.django_db
 
 
 def test_an_imported_token_and_key_link_in_trading_mode(
-    alice_linked: StandXAccount, alice_standx: dict[str, Any]
+    alice_linked: ExchangeAccount, alice_standx: dict[str, Any]
 ) -> None:
     account = alice_linked
     assert account.mode == AccountMode.TRADING
     assert account.status == AccountStatus.VERIFIED
-    assert account.address == alice_standx["address"]
+    assert account.identity == alice_standx["address"]
     assert account.chain == "bsc"
-    assert account.public_key == alice_standx["public_key"]
+    assert account.signing_public_key == alice_standx["public_key"]
     assert account.days_left in (6, 7)
     # Stored encrypted: neither secret appears in the row.
-    assert alice_standx["token"] not in account.token_encrypted
-    assert alice_standx["signing_key"] not in account.signing_key_encrypted
+    assert alice_standx["token"] not in stored_secret(account)
+    assert alice_standx["signing_key"] not in stored_secret(account, "standx_signing_key")
+    assert sorted(account.credentials.values_list("kind", "scopes")) == [
+        ("standx_signing_key", ["trade"]),
+        ("standx_token", ["read"]),
+    ]
     creds = credentials_for(account)
     assert creds.token == alice_standx["token"]
     with client_for(account) as client:
@@ -45,7 +50,7 @@ def test_an_imported_token_and_key_link_in_trading_mode(
 
 
 def test_the_signed_key_check_made_while_linking_is_in_activity(
-    alice: User, alice_linked: StandXAccount
+    alice: User, alice_linked: ExchangeAccount
 ) -> None:
     [entry] = AuditEntry.objects.filter(user=alice)
     assert (entry.action, entry.status) == ("link_key_check", "done")
@@ -68,7 +73,7 @@ def test_a_token_without_a_key_links_read_only(
     )
     assert account.mode == AccountMode.READ_ONLY
     assert not account.can_trade
-    assert account.signing_key_encrypted == ""
+    assert stored_secret(account, "standx_signing_key") == ""
     assert account.label.startswith("StandX ")
     assert not AuditEntry.objects.exists()  # nothing was signed
 
@@ -83,7 +88,7 @@ def test_a_key_that_does_not_belong_to_the_token_is_refused_in_plain_words(
             owner=alice, label="x", token=standx["token"], signing_key=other,
             endpoints=sim_endpoints,
         )  # fmt: skip
-    assert not StandXAccount.objects.exists()
+    assert not ExchangeAccount.objects.exists()
 
 
 def test_an_expired_token_is_refused(alice: User, sim_url: str, sim_endpoints: Endpoints) -> None:
@@ -108,7 +113,7 @@ def test_garbage_is_refused_without_echoing_it(alice: User, sim_endpoints: Endpo
 
 
 def test_relinking_the_same_wallet_replaces_its_credentials(
-    alice: User, alice_linked: StandXAccount, alice_standx: dict[str, Any], sim_url: str,
+    alice: User, alice_linked: ExchangeAccount, alice_standx: dict[str, Any], sim_url: str,
     sim_endpoints: Endpoints,
 ) -> None:  # fmt: skip
     fresh = sim_credentials(sim_url, address=alice_standx["address"], deposit="0")
@@ -192,11 +197,11 @@ def test_a_wrong_wallet_signature_is_refused(alice: User, sim_endpoints: Endpoin
             owner=alice, challenge_id=challenge.pk,
             signature=evm_sign(other.key.hex(), message), label="", endpoints=sim_endpoints,
         )  # fmt: skip
-    assert not StandXAccount.objects.exists()
+    assert not ExchangeAccount.objects.exists()
 
 
 def test_a_401_marks_the_account_for_relinking_and_stops_its_polling(
-    alice_linked: StandXAccount,
+    alice_linked: ExchangeAccount,
 ) -> None:
     services.account_mark_needs_relink(account_id=alice_linked.pk, reason="HTTP 401: expired")
     alice_linked.refresh_from_db()
@@ -205,31 +210,29 @@ def test_a_401_marks_the_account_for_relinking_and_stops_its_polling(
     assert not alice_linked.can_trade
 
 
-def test_unlink_deletes_the_credentials_at_once(alice_linked: StandXAccount) -> None:
+def test_unlink_deletes_the_credentials_at_once(alice_linked: ExchangeAccount) -> None:
     services.account_unlink(account=alice_linked)
-    assert not StandXAccount.objects.filter(pk=alice_linked.pk).exists()
+    assert not ExchangeAccount.objects.filter(pk=alice_linked.pk).exists()
 
 
 def test_deleting_credentials_keeps_the_row_but_nothing_secret(
-    alice_linked: StandXAccount,
+    alice_linked: ExchangeAccount,
 ) -> None:
     services.account_delete_credentials(account=alice_linked)
     alice_linked.refresh_from_db()
-    assert alice_linked.token_encrypted == ""
-    assert alice_linked.signing_key_encrypted == ""
+    assert not alice_linked.credentials.exists()
     assert alice_linked.sync_enabled is False
 
 
 def test_rotation_re_encrypts_everything_under_the_newest_key(
-    alice_linked: StandXAccount, alice_standx: dict[str, Any], settings: Any
+    alice_linked: ExchangeAccount, alice_standx: dict[str, Any], settings: Any
 ) -> None:
     old = list(settings.CREDENTIAL_KEYS)
     new = base64.b64encode(os.urandom(32)).decode()
     with override_settings(CREDENTIAL_KEYS=[new, *old]):
         counts = services.rotate_credential_keys()
-        assert counts["accounts"] == 1
-        assert counts["rotated"] == 1
-        assert services.rotate_credential_keys()["already_current"] == 1
+        assert (counts["credentials"], counts["rotated"]) == (2, 2)  # the token and the key
+        assert services.rotate_credential_keys()["already_current"] == 2
     # The old key can now be dropped.
     with override_settings(CREDENTIAL_KEYS=[new]):
         alice_linked.refresh_from_db()

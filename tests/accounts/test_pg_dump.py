@@ -15,7 +15,7 @@ from django.db import connection
 from eth_account import Account
 
 from accounts import crypto, services
-from accounts.models import LinkChallenge, StandXAccount, User
+from accounts.models import ExchangeAccount, LinkChallenge, User
 from standx.keys import parse_signing_key
 from standx.rest import Endpoints
 
@@ -56,7 +56,7 @@ def encodings(secret: bytes) -> list[str]:
 
 
 def test_the_dump_contains_no_credential(
-    alice: User, alice_linked: StandXAccount, alice_standx: dict[str, Any], sim_url: str
+    alice: User, alice_linked: ExchangeAccount, alice_standx: dict[str, Any], sim_url: str
 ) -> None:
     # A wallet sign-in left half-way holds a temporary signing key too.
     challenge, _ = services.account_link_begin_wallet(
@@ -74,7 +74,9 @@ def test_the_dump_contains_no_credential(
     ]
     token = alice_standx["token"].encode()
     dump = dump_database()
-    assert "standx_account" in dump or "accounts_standxaccount" in dump  # the table is there
+    assert (
+        "accounts_exchangeaccount" in dump and "accounts_credential" in dump
+    )  # the table is there
     assert alice_linked.address in dump  # public data is there
     assert LinkChallenge.objects.filter(pk=challenge.pk).exists()
     for secret in [token, token.split(b".")[2], *seeds]:

@@ -19,7 +19,7 @@ import pytest
 from django.db import connections
 
 from accounts import services
-from accounts.models import StandXAccount, User
+from accounts.models import ExchangeAccount, User
 from accounts.standx_access import client_for
 from portfolio.models import Position
 from portfolio.sync import pipeline as sync
@@ -107,7 +107,7 @@ def price_stream_on(sim_url: str) -> Iterator[None]:
         yield
 
 
-def demo_linked(sim_url: str) -> StandXAccount:
+def demo_linked(sim_url: str) -> ExchangeAccount:
     """The demo user (password ``PASSWORD``) with a funded simulator account, linked for trading."""
     demo = User.objects.create_user("demo", password=PASSWORD)
     creds = sim_credentials(sim_url)
@@ -155,7 +155,7 @@ def wait_for_service_worker(context: Any, timeout: float = 15) -> Any:
 
 
 @pytest.fixture
-def demo_with_sol_long(sim_url: str) -> Iterator[StandXAccount]:
+def demo_with_sol_long(sim_url: str) -> Iterator[ExchangeAccount]:
     """The demo user with a linked simulator account holding an isolated SOL long at 10x."""
     account = demo_linked(sim_url)
     httpx.post(f"{sim_url}/sim/pause", json={"paused": True}, timeout=10)
@@ -177,7 +177,7 @@ def demo_with_sol_long(sim_url: str) -> Iterator[StandXAccount]:
 
 
 @pytest.fixture
-def pricestream(sim_url: str, demo_with_sol_long: StandXAccount) -> Iterator[None]:
+def pricestream(sim_url: str, demo_with_sol_long: ExchangeAccount) -> Iterator[None]:
     with price_stream_on(sim_url):
         yield
 

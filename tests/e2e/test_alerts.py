@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from accounts.models import StandXAccount
+from accounts.models import ExchangeAccount
 from portfolio.models import Position
 from tests.conftest import wait_for
 from tests.e2e.conftest import (
@@ -63,7 +63,7 @@ def test_a_mark_near_liquidation_notifies_the_demo_user_and_the_recovery_resolve
     browser: Any,
     daphne_url: str,
     sim_url: str,
-    demo_with_sol_long: StandXAccount,
+    demo_with_sol_long: ExchangeAccount,
     pricestream: None,
     screenshot_dir: Path,
 ) -> None:

@@ -19,7 +19,7 @@ from django.core.cache import cache
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
-from accounts.models import StandXAccount
+from accounts.models import ExchangeAccount
 from accounts.standx_access import client_for
 from portfolio.dashboard import selectors
 from portfolio.models import (
@@ -52,7 +52,7 @@ def sim_marks(sim_url: str) -> dict[str, Decimal]:
 
 
 @pytest.fixture
-def demo_trader(sim_url: str) -> Iterator[StandXAccount]:
+def demo_trader(sim_url: str) -> Iterator[ExchangeAccount]:
     """The demo user, trading on the simulator: an isolated SOL long, a cross BTC short, a
     partly closed SOL position (a realized fill), a resting ETH bid, a funding payment, and a
     week of balance history."""
@@ -92,7 +92,7 @@ def demo_trader(sim_url: str) -> Iterator[StandXAccount]:
         httpx.post(f"{sim_url}/sim/pause", json={"paused": False}, timeout=10)
 
 
-def history_of(account: StandXAccount) -> None:
+def history_of(account: ExchangeAccount) -> None:
     """A week of earlier balance snapshots under the synced one, so the curve has a shape."""
     latest = BalanceSnapshot.objects.filter(account=account).latest("taken_at")
     # Before the fixture's fills and funding the balance was lower by what they made, or the
@@ -122,7 +122,7 @@ def history_of(account: StandXAccount) -> None:
 
 
 @pytest.fixture
-def price_stream(sim_url: str, demo_trader: StandXAccount) -> Iterator[None]:
+def price_stream(sim_url: str, demo_trader: ExchangeAccount) -> Iterator[None]:
     with price_stream_on(sim_url):
         yield
 
@@ -132,7 +132,7 @@ def field(page: Page, selector: str) -> str:
 
 
 def test_every_page_shows_the_databases_and_the_simulators_figures(
-    browser: Any, daphne_url: str, sim_url: str, demo_trader: StandXAccount, screenshot_dir: Path
+    browser: Any, daphne_url: str, sim_url: str, demo_trader: ExchangeAccount, screenshot_dir: Path
 ) -> None:
     account = demo_trader
     demo = account.owner
@@ -190,7 +190,7 @@ def test_every_page_shows_the_databases_and_the_simulators_figures(
         finished = Order.objects.filter(account=account).exclude(status__in=["open", "untriggered"])
         expect(page.locator("#order-history tbody tr")).to_have_count(finished.count())
         sim_open = [o for o in ledger["orders"] if o["status"] in ("open", "new")]
-        assert [int(o["id"]) for o in sim_open] == [open_order.exchange_id]
+        assert [str(o["id"]) for o in sim_open] == [open_order.exchange_id]
 
         # Trades: every fill, the totals the database gives, and the CSV with the same rows.
         page.get_by_role("link", name="Trades", exact=True).click()
@@ -255,7 +255,7 @@ def test_every_page_shows_the_databases_and_the_simulators_figures(
 
 
 def test_a_deposit_is_marked_on_the_curve_and_leaves_return_and_drawdown_alone(
-    browser: Any, daphne_url: str, sim_url: str, demo_trader: StandXAccount
+    browser: Any, daphne_url: str, sim_url: str, demo_trader: ExchangeAccount
 ) -> None:
     context = browser.new_context(viewport=DESKTOP)
     page = context.new_page()
@@ -302,7 +302,7 @@ LABEL_CLEARANCE = """() => {
 
 
 def test_fill_labels_on_the_candle_chart_clear_the_price_axis(
-    browser: Any, daphne_url: str, demo_trader: StandXAccount
+    browser: Any, daphne_url: str, demo_trader: ExchangeAccount
 ) -> None:
     context = browser.new_context(viewport=DESKTOP)
     page = context.new_page()
@@ -371,7 +371,7 @@ OVERFLOWING = """() => {
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_every_page_fits_a_phone(
-    browser: Any, daphne_url: str, demo_trader: StandXAccount, scheme: str
+    browser: Any, daphne_url: str, demo_trader: ExchangeAccount, scheme: str
 ) -> None:
     phone = browser.new_context(
         viewport=PHONE, device_scale_factor=2, is_mobile=True, color_scheme=scheme
@@ -391,7 +391,7 @@ def test_every_page_fits_a_phone(
         phone.close()
 
 
-def ledger_positions(sim_url: str, account: StandXAccount) -> list[dict[str, Any]]:
+def ledger_positions(sim_url: str, account: ExchangeAccount) -> list[dict[str, Any]]:
     with client_for(account, rate_limiter=NoRateLimit()) as client:
         return [{"symbol": p.symbol, "qty": str(p.qty)} for p in client.query_positions()]
 
@@ -403,7 +403,7 @@ def market_price(symbol: str) -> Decimal:
 
 
 def test_numbers_change_in_place_when_the_mark_moves(
-    browser: Any, daphne_url: str, sim_url: str, demo_trader: StandXAccount, price_stream: None
+    browser: Any, daphne_url: str, sim_url: str, demo_trader: ExchangeAccount, price_stream: None
 ) -> None:
     account = demo_trader
     context = browser.new_context(viewport=DESKTOP)

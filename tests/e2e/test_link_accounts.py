@@ -18,7 +18,7 @@ from eth_account import Account
 from eth_account.messages import encode_defunct
 from playwright.sync_api import Page, expect
 
-from accounts.models import StandXAccount, User
+from accounts.models import ExchangeAccount, User
 from tests.conftest import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -89,7 +89,7 @@ def test_alice_links_an_evm_wallet(
         page.close()
     assert signed
     assert signed[0].startswith("standx.com wants you to sign in")
-    account = StandXAccount.objects.get(owner=alice)
+    account = ExchangeAccount.objects.get(owner=alice)
     assert account.address.lower() == wallet.address.lower()
     assert account.mode == "trading"
 
@@ -112,7 +112,7 @@ def test_alice_links_a_solana_wallet(browser: Any, daphne_url: str, alice: User)
         expect(page.locator("#accounts-table")).to_contain_text("Solana")
     finally:
         page.close()
-    account = StandXAccount.objects.get(owner=alice)
+    account = ExchangeAccount.objects.get(owner=alice)
     assert account.chain == "solana"
     assert account.address == address
 
@@ -150,4 +150,4 @@ def test_alice_imports_an_api_token(
         expect(page.locator(".messages")).to_contain_text(standx["public_key"])
     finally:
         page.close()
-    assert StandXAccount.objects.get(owner=alice).label == "Imported"
+    assert ExchangeAccount.objects.get(owner=alice).label == "Imported"

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from accounts.models import StandXAccount
+from accounts.models import ExchangeAccount
 from portfolio.alerts import push
 from portfolio.models import AlertDelivery, Position, PushSubscription
 from tests.conftest import child_env, child_server, wait_for
@@ -178,14 +178,14 @@ class Scene:
     """The demo user's SOL long near its critical level, with the price stream, an urgent
     worker and the push-service stand-in running."""
 
-    account: StandXAccount
+    account: ExchangeAccount
     position: Position
     push_service: PushService
 
 
 @pytest.fixture
 def scene(
-    demo_with_sol_long: StandXAccount,
+    demo_with_sol_long: ExchangeAccount,
     pricestream: None,
     urgent_worker: None,
     push_service: PushService,

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from accounts.models import StandXAccount
+from accounts.models import ExchangeAccount
 from accounts.standx_access import client_for
 from portfolio.models import AuditEntry, MarketPrice
 from portfolio.sync import pipeline as sync
@@ -24,7 +24,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def demo_trading(sim_url: str) -> StandXAccount:
+def demo_trading(sim_url: str) -> ExchangeAccount:
     account = demo_linked(sim_url)
     assert account.can_trade
 
@@ -35,11 +35,11 @@ def demo_trading(sim_url: str) -> StandXAccount:
     return account
 
 
-def synced(account: StandXAccount) -> None:
+def synced(account: ExchangeAccount) -> None:
     off_loop(lambda: sync.account_sync(account.pk, limiter=NoRateLimit()))
 
 
-def ledger_orders(sim_url: str, account: StandXAccount) -> list[dict[str, Any]]:
+def ledger_orders(sim_url: str, account: ExchangeAccount) -> list[dict[str, Any]]:
     response = httpx.get(f"{sim_url}/sim/ledger", params={"address": account.address}, timeout=10)
     return list(response.json()["orders"])
 
@@ -54,7 +54,7 @@ def fill_order(page: Page, *, symbol: str, side: str, kind: str, qty: str, price
 
 
 def test_the_demo_user_trades_from_the_dashboard(
-    browser: Any, daphne_url: str, sim_url: str, demo_trading: StandXAccount
+    browser: Any, daphne_url: str, sim_url: str, demo_trading: ExchangeAccount
 ) -> None:
     account = demo_trading
     eth = MarketPrice.objects.get(symbol="ETH-USD").mark_price

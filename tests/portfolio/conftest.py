@@ -9,18 +9,18 @@ import httpx
 import pytest
 from django.test import Client
 
-from accounts.models import StandXAccount, User
+from accounts.models import ExchangeAccount, User
 from portfolio.models import MarketPrice
 from tests.conftest import market_data_synced
 
 
 @pytest.fixture
-def alice_trader(alice_linked: StandXAccount, sim_url: str) -> StandXAccount:
+def alice_trader(alice_linked: ExchangeAccount, sim_url: str) -> ExchangeAccount:
     market_data_synced(sim_url)
     return alice_linked
 
 
-def ledger(sim_url: str, account: StandXAccount) -> dict[str, Any]:
+def ledger(sim_url: str, account: ExchangeAccount) -> dict[str, Any]:
     response = httpx.get(f"{sim_url}/sim/ledger", params={"address": account.address}, timeout=10)
     return dict(response.json())
 

@@ -9,23 +9,27 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from django.apps import apps
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-from accounts import crypto
+from accounts import credentials, crypto
+from accounts.models import ExchangeAccount
+from portfolio.models import Alert, Trade
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 BEFORE = [("accounts", "0002_standx_accounts"), ("portfolio", "0007_marketsymbol_status")]
-AFTER = [("accounts", "0003_venue_keys"), ("portfolio", "0008_venue_keys")]
 AT = datetime(2026, 11, 30, 12, tzinfo=UTC)
 TOKEN = "header.payload.signature-of-a-stored-token"
+SIGNING_KEY = "base58-seed-of-a-signing-key"
 
 
-def migrate(targets: list[tuple[str, str]]) -> MigrationExecutor:
+def migrate(targets: list[tuple[str, str]] | None) -> MigrationExecutor:
+    """Migrate to ``targets`` (``None``: the latest schema)."""
     executor = MigrationExecutor(connection)
     executor.loader.build_graph()
-    executor.migrate(targets)
+    executor.migrate(targets or executor.loader.graph.leaf_nodes())
     return MigrationExecutor(connection)
 
 
@@ -53,7 +57,10 @@ def test_the_venue_migrations_keep_every_row_and_credential(back_to_latest: None
     )
     # Sealed as the product seals it: bound to the row and the field.
     sealed = crypto.encrypt(TOKEN, context=f"standx-account:{account.pk}:token")
-    type(account).objects.filter(pk=account.pk).update(token_encrypted=sealed)
+    key = crypto.encrypt(SIGNING_KEY, context=f"standx-account:{account.pk}:signing_key")
+    type(account).objects.filter(pk=account.pk).update(
+        token_encrypted=sealed, signing_key_encrypted=key, public_key="pub-key-id"
+    )
     d = Decimal
     old.get_model("portfolio", "MarketSymbol").objects.create(
         symbol="SOL-USD",
@@ -111,15 +118,36 @@ def test_the_venue_migrations_keep_every_row_and_credential(back_to_latest: None
         fired_at=AT,
     )
 
-    new = migrate(AFTER).loader.project_state(AFTER).apps
-    migrated = new.get_model("accounts", "StandXAccount").objects.get(pk=account.pk)
-    assert migrated.venue == "standx"
-    assert (
-        crypto.decrypt(migrated.token_encrypted, context=f"standx-account:{account.pk}:token")
-        == TOKEN
-    )
+    migrate(None)
+    migrated = ExchangeAccount.objects.get(pk=account.pk)
+    assert (migrated.venue, migrated.identity, migrated.origin) == ("standx", "0xa", "http://x")
+    assert migrated.endpoints == {
+        "perps": "http://x",
+        "auth": "http://x",
+        "ws": "ws://x",
+        "ws_api": "ws://x",
+    }
+    assert migrated.can_trade and migrated.signing_public_key == "pub-key-id"
+    # Copied, not re-encrypted: the same ciphertexts, with the data they were sealed with.
+    rows = {row.kind: row for row in migrated.credentials.all()}
+    assert rows["standx_token"].secret_encrypted == sealed
+    assert rows["standx_token"].aad == f"standx-account:{account.pk}:token"
+    assert rows["standx_signing_key"].secret_encrypted == key
+    assert credentials.credentials_open(migrated) == {
+        "standx_token": TOKEN,
+        "standx_signing_key": SIGNING_KEY,
+    }
+    # Rotation works per row, with the row's own associated data.
+    rotated = [crypto.Key("new-key", bytes(32)), *crypto.configured_keys()]
+    assert credentials.credentials_rotate(rotated)["rotated"] == 2
+    for row in migrated.credentials.all():
+        assert crypto.key_id_of(row.secret_encrypted) == "new-key"
+        assert crypto.decrypt(row.secret_encrypted, context=row.aad, keys=rotated) in (
+            TOKEN,
+            SIGNING_KEY,
+        )
     for name in ("MarketSymbol", "MarketPrice", "FundingRate"):
-        rows = new.get_model("portfolio", name).objects.values_list("venue", "symbol")
+        rows = apps.get_model("portfolio", name).objects.values_list("venue", "symbol")
         assert list(rows) == [("standx", "SOL-USD")], name
-    assert new.get_model("portfolio", "Trade").objects.get().exchange_id == 7
-    assert new.get_model("portfolio", "Alert").objects.get().status == "firing"
+    assert Trade.objects.get().exchange_id == "7"  # text now
+    assert Alert.objects.get().status == "firing"

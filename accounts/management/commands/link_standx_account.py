@@ -55,11 +55,13 @@ class Command(BaseCommand):
             )
         except services.LinkError as exc:
             raise CommandError(str(exc)) from None
-        expiry = account.token_expires_at.isoformat() if account.token_expires_at else "none"
+        expiry = (
+            account.credential_expires_at.isoformat() if account.credential_expires_at else "none"
+        )
         self.stdout.write(
             f"Linked account {account.pk} “{account.label}” for {user.username}: "
             f"{account.get_mode_display().lower()}, {account.chain} {account.address}, "
-            f"public key {account.public_key or '-'}, token expires {expiry}"
+            f"public key {account.signing_public_key or '-'}, token expires {expiry}"
         )
 
 

@@ -9,14 +9,15 @@ from accounts import services
 
 class Command(BaseCommand):
     help = (
-        "Re-encrypt every stored StandX credential under the first key of CREDENTIAL_KEYS. "
+        "Re-encrypt every stored exchange credential, row by row, under the first key of "
+        "CREDENTIAL_KEYS. "
         "Put the new key first, run this, then remove the old key."
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
         counts = services.rotate_credential_keys()
         self.stdout.write(
-            f"accounts: {counts['accounts']}, re-encrypted: {counts['rotated']}, "
+            f"credentials: {counts['credentials']}, re-encrypted: {counts['rotated']}, "
             f"already current: {counts['already_current']}, "
             f"pending sign-ins dropped: {counts['challenges_dropped']}"
         )

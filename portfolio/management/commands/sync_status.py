@@ -5,7 +5,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 
-from accounts.models import StandXAccount
+from accounts.models import ExchangeAccount
 
 
 class Command(BaseCommand):
@@ -15,7 +15,7 @@ class Command(BaseCommand):
         parser.add_argument("--user", help="only this dashboard user's accounts")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        accounts = StandXAccount.objects.select_related("owner", "sync_state").order_by("pk")
+        accounts = ExchangeAccount.objects.select_related("owner", "sync_state").order_by("pk")
         if options["user"]:
             accounts = accounts.filter(owner__username=options["user"])
         now = timezone.now()

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from accounts.models import StandXAccount, User
+from accounts.models import ExchangeAccount, User
 from portfolio import jobs, tasks
 from portfolio.alerts import batches as alert_batches
 from tests.conftest import wait_for
@@ -35,7 +35,7 @@ def scheduled(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-def two_near_liquidation(alice: User) -> list[StandXAccount]:
+def two_near_liquidation(alice: User) -> list[ExchangeAccount]:
     accounts = [make_account(alice, "Main", "0xa"), make_account(alice, "Hedge", "0xb")]
     for account in accounts:
         hold_sol(account, mark="91.1")  # health 1.21x: critical
@@ -43,7 +43,7 @@ def two_near_liquidation(alice: User) -> list[StandXAccount]:
 
 
 def test_syncs_in_quick_succession_schedule_one_batch_that_evaluates_them_all(
-    two_near_liquidation: list[StandXAccount], scheduled: list[dict[str, Any]]
+    two_near_liquidation: list[ExchangeAccount], scheduled: list[dict[str, Any]]
 ) -> None:
     for account in two_near_liquidation:
         alert_batches.alerts_evaluate_soon(account.pk)
@@ -64,7 +64,7 @@ def test_syncs_in_quick_succession_schedule_one_batch_that_evaluates_them_all(
 
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_on_the_urgent_queue_runs_the_scheduled_batch(
-    two_near_liquidation: list[StandXAccount],
+    two_near_liquidation: list[ExchangeAccount],
 ) -> None:
     with worker_on(tasks.URGENT_QUEUE):
         for account in two_near_liquidation:
@@ -74,7 +74,7 @@ def test_a_worker_on_the_urgent_queue_runs_the_scheduled_batch(
 
 
 def test_an_account_queued_after_a_batch_ran_schedules_the_next_batch(
-    two_near_liquidation: list[StandXAccount], scheduled: list[dict[str, Any]]
+    two_near_liquidation: list[ExchangeAccount], scheduled: list[dict[str, Any]]
 ) -> None:
     first, second = two_near_liquidation
     alert_batches.alerts_evaluate_soon(first.pk)
@@ -91,7 +91,7 @@ def test_an_empty_batch_does_nothing(scheduled: list[dict[str, Any]]) -> None:
 
 
 def test_with_the_broker_down_the_sync_evaluates_at_once(
-    two_near_liquidation: list[StandXAccount], monkeypatch: pytest.MonkeyPatch
+    two_near_liquidation: list[ExchangeAccount], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def broker_down(*args: Any, **kw: Any) -> None:
         raise ConnectionError("broker unreachable")

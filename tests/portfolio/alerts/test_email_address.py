@@ -12,7 +12,7 @@ from django.core import mail
 from django.test import override_settings
 from django.urls import reverse
 
-from accounts.models import StandXAccount, User
+from accounts.models import ExchangeAccount, User
 from portfolio.alerts import email as notify
 from portfolio.alerts import email_address as alert_email
 from portfolio.alerts import evaluation as alerting
@@ -25,7 +25,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def account(alice: User) -> StandXAccount:
+def account(alice: User) -> ExchangeAccount:
     return make_account(alice)
 
 
@@ -82,7 +82,7 @@ def test_a_link_for_another_login_an_old_address_or_past_its_time_verifies_nothi
 
 
 def test_without_a_verified_address_the_event_is_not_marked_emailed(
-    account: StandXAccount, queued: list[tuple[str, tuple[Any, ...]]]
+    account: ExchangeAccount, queued: list[tuple[str, tuple[Any, ...]]]
 ) -> None:
     AlertSettings.objects.filter(user=account.owner).update(email="alice@example.com")
     hold_sol(account)
@@ -97,7 +97,7 @@ def test_without_a_verified_address_the_event_is_not_marked_emailed(
 
 
 def test_a_refused_mail_is_not_marked_emailed_and_the_retry_sends_it(
-    account: StandXAccount, queued: list[tuple[str, tuple[Any, ...]]], monkeypatch: Any
+    account: ExchangeAccount, queued: list[tuple[str, tuple[Any, ...]]], monkeypatch: Any
 ) -> None:
     verified(account.owner)
     hold_sol(account)
@@ -125,7 +125,7 @@ def test_a_refused_mail_is_not_marked_emailed_and_the_retry_sends_it(
 
 @pytest.mark.parametrize(("repeats", "emails"), [(False, 1), (True, 2)])
 def test_a_lasting_critical_alert_is_emailed_once_unless_reminders_are_wanted(
-    account: StandXAccount,
+    account: ExchangeAccount,
     queued: list[tuple[str, tuple[Any, ...]]],
     django_capture_on_commit_callbacks: Any,
     repeats: bool,

@@ -16,7 +16,7 @@ import pytest
 from django.core import mail
 from django.db import IntegrityError, connections, transaction
 
-from accounts.models import StandXAccount, User
+from accounts.models import ExchangeAccount, User
 from portfolio.alerts import email as notify
 from portfolio.alerts import evaluation as alerting
 from portfolio.domain.alert_rules import Metric
@@ -32,6 +32,7 @@ from portfolio.models import (
     Position,
     SyncState,
 )
+from tests import factories
 
 pytestmark = pytest.mark.django_db
 
@@ -39,16 +40,13 @@ NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 D = Decimal
 
 
-def make_account(owner: User, label: str = "Main", address: str = "0xa") -> StandXAccount:
-    return StandXAccount.objects.create(
-        owner=owner, label=label, chain="bsc", address=address, perps_url="http://x",
-        auth_url="http://x", ws_url="ws://x", ws_api_url="ws://x", mode="read_only",
-        token_encrypted="v1.test.not-a-real-ciphertext", verified_at=NOW,
-        token_expires_at=NOW + timedelta(days=7),
-    )  # fmt: skip
+def make_account(owner: User, label: str = "Main", address: str = "0xa") -> ExchangeAccount:
+    return factories.make_account(
+        owner, label, address, verified_at=NOW, expires_at=NOW + timedelta(days=7)
+    )
 
 
-def hold_sol(account: StandXAccount, mark: str = "100") -> Position:
+def hold_sol(account: ExchangeAccount, mark: str = "100") -> Position:
     m = D(mark)
     return Position.objects.create(
         account=account, symbol="SOL-USD", exchange_id=1, qty=D(20), entry_price=D(100),
@@ -58,7 +56,7 @@ def hold_sol(account: StandXAccount, mark: str = "100") -> Position:
     )  # fmt: skip
 
 
-def balance(account: StandXAccount, equity: str, at: datetime = NOW) -> None:
+def balance(account: ExchangeAccount, equity: str, at: datetime = NOW) -> None:
     e = D(equity)
     zero = D(0)
     BalanceSnapshot.objects.create(
@@ -74,7 +72,7 @@ def move(mark: str, at: datetime = NOW) -> int:
 
 
 @pytest.fixture
-def account(alice: User) -> StandXAccount:
+def account(alice: User) -> ExchangeAccount:
     return make_account(alice)
 
 
@@ -92,7 +90,7 @@ def test_new_users_get_the_default_rules_and_settings(alice: User) -> None:
 
 
 def test_a_mark_near_liquidation_fires_one_critical_alert_in_plain_words(
-    account: StandXAccount,
+    account: ExchangeAccount,
 ) -> None:
     hold_sol(account)
     assert move("100") == 0
@@ -109,7 +107,7 @@ def test_a_mark_near_liquidation_fires_one_critical_alert_in_plain_words(
 
 
 def test_an_unchanged_situation_writes_nothing(
-    account: StandXAccount, django_assert_max_num_queries: Any
+    account: ExchangeAccount, django_assert_max_num_queries: Any
 ) -> None:
     hold_sol(account)
     move("91.1")
@@ -123,7 +121,7 @@ def test_an_unchanged_situation_writes_nothing(
 
 
 def test_hysteresis_keeps_it_firing_between_trigger_and_clear_then_resolves(
-    account: StandXAccount,
+    account: ExchangeAccount,
 ) -> None:
     hold_sol(account)
     move("91.1")
@@ -142,7 +140,7 @@ def test_hysteresis_keeps_it_firing_between_trigger_and_clear_then_resolves(
     assert kinds == ["fired", "resolved"]
 
 
-def test_a_blip_shorter_than_the_pending_period_never_fires(account: StandXAccount) -> None:
+def test_a_blip_shorter_than_the_pending_period_never_fires(account: ExchangeAccount) -> None:
     hold_sol(account)
     move("91.7")  # health 1.85: below the 2× warning, whose pending period is 10 s
     assert open_alerts("health-warning")[0].status == "pending"
@@ -151,7 +149,7 @@ def test_a_blip_shorter_than_the_pending_period_never_fires(account: StandXAccou
     assert not AlertEvent.objects.exists()
 
 
-def test_a_condition_that_outlasts_the_pending_period_fires(account: StandXAccount) -> None:
+def test_a_condition_that_outlasts_the_pending_period_fires(account: ExchangeAccount) -> None:
     hold_sol(account)
     move("91.7")
     move("91.6", NOW + timedelta(seconds=11))
@@ -160,7 +158,7 @@ def test_a_condition_that_outlasts_the_pending_period_fires(account: StandXAccou
     assert alert.title.startswith("Warning: SOL-USD (Main) margin health")
 
 
-def test_a_critical_alert_escalates_at_its_repeat_interval(account: StandXAccount) -> None:
+def test_a_critical_alert_escalates_at_its_repeat_interval(account: ExchangeAccount) -> None:
     hold_sol(account)
     move("91.1")
     move("91.1", NOW + timedelta(minutes=2))
@@ -174,7 +172,7 @@ def test_a_critical_alert_escalates_at_its_repeat_interval(account: StandXAccoun
     assert kinds == ["fired", "repeated"]
 
 
-def test_closing_the_position_resolves_its_alert(account: StandXAccount) -> None:
+def test_closing_the_position_resolves_its_alert(account: ExchangeAccount) -> None:
     hold_sol(account)
     move("91.1")
     Position.objects.all().delete()
@@ -187,7 +185,7 @@ def test_closing_the_position_resolves_its_alert(account: StandXAccount) -> None
     assert event.body == alert.body == "The position was closed, so the alert is over."
 
 
-def test_quiet_hours_hold_back_warnings_but_critical_alerts_pass(account: StandXAccount) -> None:
+def test_quiet_hours_hold_back_warnings_but_critical_alerts_pass(account: ExchangeAccount) -> None:
     AlertSettings.objects.filter(user=account.owner).update(
         time_zone="Europe/Berlin", quiet_start=time(12), quiet_end=time(14)
     )  # 12:00 UTC is 13:00 in Berlin: quiet
@@ -198,7 +196,7 @@ def test_quiet_hours_hold_back_warnings_but_critical_alerts_pass(account: StandX
     assert delivered == {"health-warning": False, "liq-distance": False, "health-critical": True}
 
 
-def test_a_snooze_holds_back_warnings_until_it_ends(account: StandXAccount) -> None:
+def test_a_snooze_holds_back_warnings_until_it_ends(account: ExchangeAccount) -> None:
     alerting.alerts_snooze(user_id=account.owner_id, until=NOW + timedelta(hours=1))
     hold_sol(account)
     move("91.7")
@@ -207,7 +205,7 @@ def test_a_snooze_holds_back_warnings_until_it_ends(account: StandXAccount) -> N
     assert not AlertEvent.objects.filter(delivered=True).exists()
 
 
-def test_a_disabled_rule_resolves_its_firing_alert(account: StandXAccount) -> None:
+def test_a_disabled_rule_resolves_its_firing_alert(account: ExchangeAccount) -> None:
     hold_sol(account)
     move("91.1")
     AlertRule.objects.filter(key="health-critical").update(enabled=False)
@@ -217,7 +215,7 @@ def test_a_disabled_rule_resolves_its_firing_alert(account: StandXAccount) -> No
 
 
 def test_a_critical_alert_is_emailed_once(
-    account: StandXAccount, django_capture_on_commit_callbacks: Any, monkeypatch: Any
+    account: ExchangeAccount, django_capture_on_commit_callbacks: Any, monkeypatch: Any
 ) -> None:
     AlertSettings.objects.filter(user=account.owner).update(
         email="alice@example.com", email_verified_at=NOW
@@ -239,7 +237,7 @@ def test_a_critical_alert_is_emailed_once(
 
 
 def test_warnings_and_users_who_opted_out_get_no_email(
-    account: StandXAccount, django_capture_on_commit_callbacks: Any, monkeypatch: Any
+    account: ExchangeAccount, django_capture_on_commit_callbacks: Any, monkeypatch: Any
 ) -> None:
     AlertSettings.objects.filter(user=account.owner).update(email_critical=False)
     queued: list[tuple[str, tuple[Any, ...]]] = []
@@ -250,7 +248,7 @@ def test_warnings_and_users_who_opted_out_get_no_email(
     assert queued == []
 
 
-def test_the_sweep_says_when_the_monitor_is_blind(account: StandXAccount) -> None:
+def test_the_sweep_says_when_the_monitor_is_blind(account: ExchangeAccount) -> None:
     SyncState.objects.create(account=account, next_due_at=NOW, last_success_at=NOW)
     alerting.alerts_sweep(now=NOW + timedelta(seconds=60))
     assert open_alerts("data-stale") == []
@@ -264,14 +262,16 @@ def test_the_sweep_says_when_the_monitor_is_blind(account: StandXAccount) -> Non
     assert open_alerts("data-stale") == []
 
 
-def test_a_token_expiring_within_a_day_warns(account: StandXAccount) -> None:
-    StandXAccount.objects.filter(pk=account.pk).update(token_expires_at=NOW + timedelta(hours=5))
+def test_a_token_expiring_within_a_day_warns(account: ExchangeAccount) -> None:
+    ExchangeAccount.objects.filter(pk=account.pk).update(
+        credential_expires_at=NOW + timedelta(hours=5)
+    )
     alerting.alerts_sweep(now=NOW)
     [alert] = open_alerts("token-expiring")
     assert alert.title == "Warning: Main api token expires in 5 h"
 
 
-def test_a_liquidation_order_fires_and_an_hour_later_resolves(account: StandXAccount) -> None:
+def test_a_liquidation_order_fires_and_an_hour_later_resolves(account: ExchangeAccount) -> None:
     Order.objects.create(
         account=account, exchange_id=9, symbol="SOL-USD", side="sell", order_type="market",
         status="filled", qty=D(20), fill_qty=D(20), liq_id=77, created_at=NOW, updated_at=NOW,
@@ -283,7 +283,7 @@ def test_a_liquidation_order_fires_and_an_hour_later_resolves(account: StandXAcc
     assert open_alerts("liquidated") == []
 
 
-def test_a_drawdown_from_the_days_peak_warns(account: StandXAccount) -> None:
+def test_a_drawdown_from_the_days_peak_warns(account: ExchangeAccount) -> None:
     balance(account, "10000", NOW - timedelta(hours=3))
     balance(account, "8800", NOW)
     alerting.alerts_evaluate([account.pk], now=NOW)
@@ -292,7 +292,7 @@ def test_a_drawdown_from_the_days_peak_warns(account: StandXAccount) -> None:
     assert alert.title == "Warning: Main drawdown from 24 h peak 12.00%"
 
 
-def test_extreme_funding_on_a_held_symbol_warns(account: StandXAccount) -> None:
+def test_extreme_funding_on_a_held_symbol_warns(account: ExchangeAccount) -> None:
     hold_sol(account)
     market.mark_store("standx", "SOL-USD", mark=D(100), source="rest", at=NOW)
     from portfolio.models import MarketPrice
@@ -314,7 +314,7 @@ def test_rules_are_per_user(alice: User, bob: User) -> None:
     assert Alert.objects.filter(user=bob, status="firing").count() == 0
 
 
-def test_at_most_one_open_alert_per_rule_account_and_symbol(account: StandXAccount) -> None:
+def test_at_most_one_open_alert_per_rule_account_and_symbol(account: ExchangeAccount) -> None:
     hold_sol(account)
     move("91.1")
     alert = open_alerts("health-critical")[0]
@@ -352,7 +352,7 @@ def test_racing_evaluations_open_one_alert_and_send_one_event(alice: User) -> No
     assert AlertEvent.objects.filter(alert__rule__key="health-critical").count() == 1
 
 
-def test_acknowledging_is_for_the_owner_only(account: StandXAccount, bob: User) -> None:
+def test_acknowledging_is_for_the_owner_only(account: ExchangeAccount, bob: User) -> None:
     hold_sol(account)
     move("91.1")
     alert = open_alerts("health-critical")[0]
@@ -365,7 +365,7 @@ def test_acknowledging_is_for_the_owner_only(account: StandXAccount, bob: User) 
 
 
 def test_observations_cover_cross_positions_with_the_accounts_cross_health(
-    account: StandXAccount,
+    account: ExchangeAccount,
 ) -> None:
     # A cross BTC long: 0.1 at 100000, MM 1 %; the cross balance is 1000 DUSD.
     Position.objects.create(
@@ -387,7 +387,7 @@ def test_a_mark_on_one_venue_never_reprices_or_alerts_the_same_symbol_on_another
 ) -> None:
     here = make_account(alice, "Here", "0xa")
     there = make_account(alice, "There", "0xb")
-    StandXAccount.objects.filter(pk=there.pk).update(venue="elsewhere")
+    ExchangeAccount.objects.filter(pk=there.pk).update(venue="elsewhere")
     hold_sol(here)
     hold_sol(there)
     market.mark_store("elsewhere", "SOL-USD", mark=D("100"), source="stream", at=NOW)

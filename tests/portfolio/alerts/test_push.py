@@ -11,7 +11,7 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
-from accounts.models import StandXAccount, User
+from accounts.models import ExchangeAccount, User
 from portfolio.alerts import push
 from portfolio.models import AlertDelivery, AlertEvent, AlertSettings, PushSubscription
 from tests.portfolio.alerts.test_evaluation import hold_sol, make_account, move
@@ -32,7 +32,7 @@ def service() -> Iterator[PushService]:
 
 
 @pytest.fixture
-def account(alice: User) -> StandXAccount:
+def account(alice: User) -> ExchangeAccount:
     return make_account(alice)
 
 
@@ -43,7 +43,7 @@ def subscribe(
     return push.subscription_save(user_id=user.pk, data=data, user_agent=ua)
 
 
-def fire_critical(account: StandXAccount) -> AlertEvent:
+def fire_critical(account: ExchangeAccount) -> AlertEvent:
     """SOL falls to a critical health; returns the event (push deliveries queued, not sent)."""
     hold_sol(account)
     move("91.1", timezone.now())
@@ -76,7 +76,7 @@ def phone(alice: User, service: PushService) -> PushSubscription:
     return subscribe(alice, service, "phone")
 
 
-def critical_delivery(account: StandXAccount) -> int:
+def critical_delivery(account: ExchangeAccount) -> int:
     """The one push delivery of a critical alert on ``account``."""
     fire_critical(account)
     [delivery_id] = planned()
@@ -85,7 +85,7 @@ def critical_delivery(account: StandXAccount) -> int:
 
 def test_a_critical_alert_reaches_every_device_encrypted_and_signed(
     alice: User,
-    account: StandXAccount,
+    account: ExchangeAccount,
     service: PushService,
     queued: list[tuple[str, tuple[Any, ...]]],
     django_capture_on_commit_callbacks: Any,
@@ -138,7 +138,7 @@ def test_a_critical_alert_reaches_every_device_encrypted_and_signed(
 
 
 def test_a_410_removes_that_device_and_the_other_still_gets_the_alert(
-    alice: User, account: StandXAccount, service: PushService
+    alice: User, account: ExchangeAccount, service: PushService
 ) -> None:
     gone = subscribe(alice, service, "old-phone")
     subscribe(alice, service, "laptop", LAPTOP_UA)
@@ -154,7 +154,7 @@ def test_a_410_removes_that_device_and_the_other_still_gets_the_alert(
 
 
 def test_a_busy_push_service_is_tried_again_after_its_retry_after(
-    account: StandXAccount, service: PushService, phone: PushSubscription
+    account: ExchangeAccount, service: PushService, phone: PushSubscription
 ) -> None:
     service.answer("phone", 429, retry_after="7")
     delivery_id = critical_delivery(account)
@@ -170,7 +170,7 @@ def test_a_busy_push_service_is_tried_again_after_its_retry_after(
 
 
 def test_a_failing_push_service_is_given_up_on_after_the_cap(
-    account: StandXAccount, service: PushService, phone: PushSubscription
+    account: ExchangeAccount, service: PushService, phone: PushSubscription
 ) -> None:
     service.answer("phone", 500, times=push.MAX_ATTEMPTS)
     delivery_id = critical_delivery(account)
@@ -186,7 +186,7 @@ def test_a_failing_push_service_is_given_up_on_after_the_cap(
 
 
 def test_a_delivery_is_sent_once_however_often_its_task_runs(
-    account: StandXAccount, service: PushService, phone: PushSubscription
+    account: ExchangeAccount, service: PushService, phone: PushSubscription
 ) -> None:
     delivery_id = critical_delivery(account)
     assert push.push_deliver(delivery_id).status == "accepted"
@@ -195,7 +195,7 @@ def test_a_delivery_is_sent_once_however_often_its_task_runs(
 
 
 def test_a_claim_left_by_a_dead_worker_is_taken_over_after_two_minutes(
-    account: StandXAccount, phone: PushSubscription
+    account: ExchangeAccount, phone: PushSubscription
 ) -> None:
     delivery_id = critical_delivery(account)
     AlertDelivery.objects.filter(pk=delivery_id).update(
@@ -209,7 +209,7 @@ def test_a_claim_left_by_a_dead_worker_is_taken_over_after_two_minutes(
 
 
 def test_an_alert_too_old_to_matter_is_not_pushed(
-    account: StandXAccount, service: PushService, phone: PushSubscription
+    account: ExchangeAccount, service: PushService, phone: PushSubscription
 ) -> None:
     hold_sol(account)
     move("91.9", timezone.now() - timedelta(hours=1))  # a warning, relevant for 15 minutes
@@ -222,7 +222,7 @@ def test_an_alert_too_old_to_matter_is_not_pushed(
 
 
 def test_quiet_hours_hold_back_warning_pushes_but_never_critical_ones(
-    alice: User, account: StandXAccount, phone: PushSubscription
+    alice: User, account: ExchangeAccount, phone: PushSubscription
 ) -> None:
     AlertSettings.objects.filter(user=alice).update(
         snoozed_until=timezone.now() + timedelta(hours=1)

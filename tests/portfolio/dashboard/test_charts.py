@@ -11,7 +11,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import StandXAccount, User
+from accounts.models import ExchangeAccount, User
 from portfolio.dashboard import charts
 from portfolio.models import CashFlow
 from tests.conftest import free_port
@@ -43,7 +43,7 @@ def test_the_curve_sums_accounts_and_carries_each_last_value_forward(alice: User
     ]
 
 
-def link(account: StandXAccount, amount: str, at: datetime) -> None:
+def link(account: ExchangeAccount, amount: str, at: datetime) -> None:
     CashFlow.objects.create(
         account=account, time=at, amount=D(amount), kind="link", source="ledger"
     )
@@ -109,7 +109,7 @@ def test_an_unreachable_exchange_gives_a_sentence_not_a_traceback() -> None:
 
 
 def test_the_symbols_change_is_over_the_candles_of_the_chosen_resolution(
-    alice_trader: StandXAccount,
+    alice_trader: ExchangeAccount,
 ) -> None:
     cache.clear()
     client = Client()

@@ -10,7 +10,7 @@ from decimal import Decimal as D
 import pytest
 from asgiref.sync import async_to_sync
 
-from accounts.models import StandXAccount, User
+from accounts.models import ExchangeAccount, User
 from portfolio.dashboard import history
 from portfolio.models import FundingPayment, Order, Trade
 from tests.portfolio.alerts.test_evaluation import make_account
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.django_db
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 
 
-def trades(account: StandXAccount, n: int, *, symbol: str = "SOL-USD", start_id: int = 1) -> None:
+def trades(account: ExchangeAccount, n: int, *, symbol: str = "SOL-USD", start_id: int = 1) -> None:
     """``n`` fills one minute apart; every third at the same second as the previous (ties)."""
     rows = []
     for i in range(n):
@@ -44,8 +44,8 @@ def trades(account: StandXAccount, n: int, *, symbol: str = "SOL-USD", start_id:
     Trade.objects.bulk_create(rows)
 
 
-def every_page(f: history.HistoryFilter, limit: int) -> list[int]:
-    seen: list[int] = []
+def every_page(f: history.HistoryFilter, limit: int) -> list[str]:
+    seen: list[str] = []
     cursor = None
     while True:
         page = history.trade_page(f, cursor, {}, limit)
@@ -56,16 +56,16 @@ def every_page(f: history.HistoryFilter, limit: int) -> list[int]:
 
 
 @pytest.fixture
-def account(alice: User) -> StandXAccount:
+def account(alice: User) -> ExchangeAccount:
     return make_account(alice)
 
 
 def test_keyset_pages_visit_every_trade_once_newest_first_even_with_equal_times(
-    account: StandXAccount,
+    account: ExchangeAccount,
 ) -> None:
     trades(account, 47)
     seen = every_page(history.HistoryFilter([account.pk]), limit=10)
-    assert sorted(seen) == list(range(1, 48))
+    assert sorted(map(int, seen)) == list(range(1, 48))
     times = {t.exchange_id: t.traded_at for t in Trade.objects.all()}
     assert [times[i] for i in seen] == sorted((times[i] for i in seen), reverse=True)
 
@@ -85,7 +85,7 @@ def test_pages_across_several_accounts_merge_them_in_time_order(alice: User) -> 
     assert {getattr(t, "account_label", None) for t in labelled.rows} == {"Main", "Hedge"}
 
 
-def test_filters_narrow_by_symbol_side_and_date(account: StandXAccount) -> None:
+def test_filters_narrow_by_symbol_side_and_date(account: ExchangeAccount) -> None:
     trades(account, 10)
     trades(account, 4, symbol="BTC-USD", start_id=100)
     f = history.HistoryFilter(
@@ -98,7 +98,7 @@ def test_filters_narrow_by_symbol_side_and_date(account: StandXAccount) -> None:
     assert all(f.start <= t.traded_at < f.end for t in rows)  # type: ignore[operator]
 
 
-def test_totals_cover_every_matching_trade_and_funding(account: StandXAccount) -> None:
+def test_totals_cover_every_matching_trade_and_funding(account: ExchangeAccount) -> None:
     trades(account, 10)
     FundingPayment.objects.create(
         account=account, symbol="SOL-USD", funding_time=T0, funding_rate=D("0.0001"),
@@ -114,7 +114,7 @@ def test_totals_cover_every_matching_trade_and_funding(account: StandXAccount) -
 
 
 def test_the_trade_csv_streams_every_row_in_chunks_with_exact_decimals(
-    account: StandXAccount,
+    account: ExchangeAccount,
 ) -> None:
     trades(account, 25)
 
@@ -136,7 +136,7 @@ def test_the_trade_csv_streams_every_row_in_chunks_with_exact_decimals(
     assert rows[0]["account"] == "Main"
 
 
-def test_open_orders_are_listed_apart_from_the_finished_history(account: StandXAccount) -> None:
+def test_open_orders_are_listed_apart_from_the_finished_history(account: ExchangeAccount) -> None:
     for i, status in enumerate(["open", "untriggered", "filled", "canceled"], start=1):
         Order.objects.create(
             account=account, exchange_id=i, symbol="SOL-USD", side="buy", order_type="limit",

@@ -17,9 +17,10 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import StandXAccount, User
+from accounts.models import ExchangeAccount, User
 from portfolio.market import store as market
 from portfolio.models import FundingPayment, FundingRate, MarketSymbol, Order, Position
+from tests import factories
 from tests.conftest import free_port
 from tests.portfolio.alerts.test_evaluation import balance, hold_sol, make_account
 from tests.portfolio.conftest import logged_in
@@ -38,16 +39,13 @@ def streamed(response: Any) -> str:
 
 
 @pytest.fixture
-def account(alice: User) -> StandXAccount:
+def account(alice: User) -> ExchangeAccount:
     # An exchange that does not answer: the symbol page must still render.
-    account = make_account(alice)
-    account.perps_url = f"http://127.0.0.1:{free_port()}"
-    account.save(update_fields=["perps_url"])
-    return account
+    return factories.make_account(alice, url=f"http://127.0.0.1:{free_port()}")
 
 
 @pytest.fixture
-def sol(account: StandXAccount) -> Position:
+def sol(account: ExchangeAccount) -> Position:
     position = hold_sol(account)
     Position.objects.filter(pk=position.pk).update(opened_at=T0)
     balance(account, "1000", timezone.now())
@@ -55,7 +53,7 @@ def sol(account: StandXAccount) -> Position:
 
 
 def test_positions_show_funding_since_the_position_opened(
-    alice: User, account: StandXAccount, sol: Position
+    alice: User, account: ExchangeAccount, sol: Position
 ) -> None:
     for hours, amount in [(-8, "-9.99"), (8, "-0.40"), (16, "0.15")]:  # the first is older
         FundingPayment.objects.create(
@@ -70,7 +68,7 @@ def test_positions_show_funding_since_the_position_opened(
 
 
 def test_bob_sees_none_of_alices_positions_trades_or_orders(
-    alice: User, bob: User, account: StandXAccount, sol: Position
+    alice: User, bob: User, account: ExchangeAccount, sol: Position
 ) -> None:
     trades(account, 3)
     Order.objects.create(
@@ -133,7 +131,7 @@ def test_bad_stress_input_gets_a_message_not_an_error_page(
 
 
 def test_the_trade_page_paginates_with_totals_over_all_matching_trades(
-    alice: User, account: StandXAccount
+    alice: User, account: ExchangeAccount
 ) -> None:
     trades(account, 130)
     client = logged_in(alice)
@@ -147,7 +145,7 @@ def test_the_trade_page_paginates_with_totals_over_all_matching_trades(
     assert "← Newest" in second
 
 
-def test_filter_errors_are_shown_on_the_field(alice: User, account: StandXAccount) -> None:
+def test_filter_errors_are_shown_on_the_field(alice: User, account: ExchangeAccount) -> None:
     response = logged_in(alice).get(
         reverse("portfolio:trades"), {"start": "2026-11-10", "end": "2026-11-01"}
     )
@@ -156,7 +154,9 @@ def test_filter_errors_are_shown_on_the_field(alice: User, account: StandXAccoun
     assert "Enter a valid date." in response.content.decode()
 
 
-def test_the_order_page_lists_open_orders_and_history(alice: User, account: StandXAccount) -> None:
+def test_the_order_page_lists_open_orders_and_history(
+    alice: User, account: ExchangeAccount
+) -> None:
     for i, status in enumerate(["open", "filled"], start=1):
         Order.objects.create(
             account=account, exchange_id=i, symbol="SOL-USD", side="sell", order_type="limit",
@@ -165,12 +165,12 @@ def test_the_order_page_lists_open_orders_and_history(alice: User, account: Stan
             reduce_only=True,
         )  # fmt: skip
     response = logged_in(alice).get(reverse("portfolio:orders"))
-    assert [o.exchange_id for o in response.context["open_orders"]] == [1]
-    assert [o.exchange_id for o in response.context["page"].rows] == [2]
+    assert [o.exchange_id for o in response.context["open_orders"]] == ["1"]
+    assert [o.exchange_id for o in response.context["page"].rows] == ["2"]
     assert 'data-field="volume">240.00<' in response.content.decode()
 
 
-def test_the_csv_export_streams_with_a_download_name(alice: User, account: StandXAccount) -> None:
+def test_the_csv_export_streams_with_a_download_name(alice: User, account: ExchangeAccount) -> None:
     trades(account, 5)
     response = logged_in(alice).get(reverse("portfolio:trades_csv"), {"side": "buy"})
     assert response.streaming
@@ -193,7 +193,7 @@ def page_queries(captured: list[dict[str, str]]) -> list[str]:
 
 @pytest.mark.parametrize("name", ["overview", "positions", "orders", "trades", "symbol"])
 def test_each_page_takes_at_most_ten_queries_of_its_own(
-    alice: User, account: StandXAccount, sol: Position, name: str
+    alice: User, account: ExchangeAccount, sol: Position, name: str
 ) -> None:
     trades(account, 50)
     client = logged_in(alice)
@@ -204,7 +204,7 @@ def test_each_page_takes_at_most_ten_queries_of_its_own(
 
 
 def test_the_symbol_page_shows_market_funding_and_an_exchange_error_in_words(
-    alice: User, account: StandXAccount, sol: Position
+    alice: User, account: ExchangeAccount, sol: Position
 ) -> None:
     market.mark_store("standx", "SOL-USD", mark=D("101.25"), source="stream", at=timezone.now())
     MarketSymbol.objects.create(
@@ -226,14 +226,14 @@ def test_the_symbol_page_shows_market_funding_and_an_exchange_error_in_words(
     assert response.context["chart"]["markers"][0]["text"] == "Buy 2 @ 100.5"
 
 
-def test_an_unknown_symbol_is_not_found(alice: User, account: StandXAccount) -> None:
+def test_an_unknown_symbol_is_not_found(alice: User, account: ExchangeAccount) -> None:
     assert (
         logged_in(alice).get(reverse("portfolio:symbol", args=["standx", "NOPE-USD"])).status_code
         == 404
     )
 
 
-def test_equity_data_answers_for_the_chosen_range(alice: User, account: StandXAccount) -> None:
+def test_equity_data_answers_for_the_chosen_range(alice: User, account: ExchangeAccount) -> None:
     balance(account, "1000", timezone.now() - timedelta(days=3))
     data = logged_in(alice).get(reverse("portfolio:equity_data"), {"range": "30d"}).json()
     assert data["range"] == "30d"
@@ -256,7 +256,7 @@ def test_anonymous_visitors_are_sent_to_log_in() -> None:
         assert "/login" in response["Location"]
 
 
-def test_symbol_pages_are_per_venue(alice: User, account: StandXAccount, sol: Position) -> None:
+def test_symbol_pages_are_per_venue(alice: User, account: ExchangeAccount, sol: Position) -> None:
     client = logged_in(alice)
     assert client.get(reverse("portfolio:symbol", args=["standx", "SOL-USD"])).status_code == 200
     nowhere = reverse("portfolio:symbol", args=["nowhere", "SOL-USD"])

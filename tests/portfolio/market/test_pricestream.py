@@ -13,7 +13,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.db import connections
 
-from accounts.models import StandXAccount
+from accounts.models import ExchangeAccount
 from accounts.standx_access import client_for
 from portfolio import health
 from portfolio.market.pricestream import PriceStreamRunner
@@ -26,7 +26,7 @@ from venues.base import Mark, PublicSession
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def hold_btc(account: StandXAccount) -> None:
+def hold_btc(account: ExchangeAccount) -> None:
     with client_for(account, rate_limiter=NoRateLimit()) as client:
         client.new_order(symbol="BTC-USD", side="buy", order_type="market", qty="0.01")
     sync.account_sync(account.pk, limiter=NoRateLimit())
@@ -54,7 +54,7 @@ def runner_for(sim_url: str, **options: float) -> PriceStreamRunner:
 
 
 async def test_marks_stream_in_and_the_rest_fallback_covers_a_dead_stream(
-    alice_linked: StandXAccount, sim_url: str
+    alice_linked: ExchangeAccount, sim_url: str
 ) -> None:
     await sync_to_async(hold_btc)(alice_linked)
     runner = runner_for(
@@ -88,7 +88,7 @@ async def test_marks_stream_in_and_the_rest_fallback_covers_a_dead_stream(
 
 
 async def test_a_stop_lets_the_write_in_flight_finish(
-    alice_linked: StandXAccount, sim_url: str, monkeypatch: pytest.MonkeyPatch
+    alice_linked: ExchangeAccount, sim_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A write cut off by the stop would go on in its thread after the loop is gone, and fail
     at interpreter exit (its alert publish can no longer start a loop)."""

@@ -6,7 +6,7 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from accounts.models import StandXAccount
+from accounts.models import ExchangeAccount
 from accounts.standx_access import client_for
 from portfolio.market import store as market
 from portfolio.models import FundingRate, MarketPrice, MarketSymbol, Position
@@ -51,7 +51,7 @@ def test_market_sync_stores_each_symbols_status(
     assert MarketSymbol.objects.get(symbol="SOL-USD").tradable
 
 
-def test_a_new_mark_reprices_held_positions(alice_linked: StandXAccount) -> None:
+def test_a_new_mark_reprices_held_positions(alice_linked: ExchangeAccount) -> None:
     with client_for(alice_linked, rate_limiter=NoRateLimit()) as client:
         client.new_order(symbol="BTC-USD", side="sell", order_type="market", qty="0.01")
         wait_for(client.query_positions, timeout=10)

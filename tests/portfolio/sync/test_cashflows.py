@@ -8,7 +8,7 @@ from decimal import Decimal as D
 import httpx
 import pytest
 
-from accounts.models import StandXAccount, User
+from accounts.models import ExchangeAccount, User
 from portfolio.models import CashFlow, FundingPayment, Trade
 from portfolio.sync import cashflows
 from portfolio.sync import pipeline as sync
@@ -22,13 +22,13 @@ pytestmark = pytest.mark.django_db
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
 
-def flows(account: StandXAccount) -> list[tuple[D, str, str]]:
+def flows(account: ExchangeAccount) -> list[tuple[D, str, str]]:
     rows = CashFlow.objects.filter(account=account).order_by("time", "pk")
     return [(f.amount, f.kind, f.source) for f in rows]
 
 
 def test_it_books_the_link_and_infers_deposits_and_withdrawals_but_not_fills_or_fees(
-    alice_linked: StandXAccount, sim_url: str
+    alice_linked: ExchangeAccount, sim_url: str
 ) -> None:
     sync.account_sync(alice_linked.pk, limiter=NoRateLimit())
     [(linked, kind, source)] = flows(alice_linked)
@@ -75,7 +75,7 @@ def test_a_late_funding_payment_takes_back_the_withdrawal_it_looked_like(alice: 
 
 
 def test_a_settlement_is_paid_when_its_rate_arrives_not_at_the_next_full_read(
-    alice_trader: StandXAccount, sim_url: str
+    alice_trader: ExchangeAccount, sim_url: str
 ) -> None:
     with trader(alice_trader) as client:
         client.new_order(symbol="BTC-USD", side="buy", order_type="market", qty="0.01")

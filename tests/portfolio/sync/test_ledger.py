@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from accounts.models import StandXAccount
+from accounts.models import ExchangeAccount
 from accounts.standx_access import client_for
 from portfolio.models import FundingPayment, Order, Position, Trade
 from portfolio.sync import pipeline as sync
@@ -79,7 +79,7 @@ def trading_session(client: StandXClient, sim_url: str, rng: random.Random) -> N
     wait_for(lambda: not client.query_positions(symbol="XAU-USD"), timeout=10)
 
 
-def sync_until_done(account: StandXAccount, sim_url: str) -> None:
+def sync_until_done(account: ExchangeAccount, sim_url: str) -> None:
     market_data_synced(sim_url)
     for _ in range(40):
         try:
@@ -90,17 +90,17 @@ def sync_until_done(account: StandXAccount, sim_url: str) -> None:
     raise AssertionError("the sync never succeeded")
 
 
-def assert_equals_ledger(account: StandXAccount, sim_url: str, client: StandXClient) -> None:
+def assert_equals_ledger(account: ExchangeAccount, sim_url: str, client: StandXClient) -> None:
     book = control(sim_url, "GET", f"/sim/ledger?address={account.address}")
     assert {t.exchange_id: (t.symbol, t.side, t.qty, t.price, t.fee_qty, t.pnl)
             for t in Trade.objects.filter(account=account)} == {
-        int(t["id"]): (t["symbol"], t["side"], Decimal(t["qty"]), Decimal(t["price"]),
+        str(t["id"]): (t["symbol"], t["side"], Decimal(t["qty"]), Decimal(t["price"]),
                        Decimal(t["fee_qty"]), Decimal(t["pnl"]))
         for t in book["trades"]
     }  # fmt: skip
     assert {o.exchange_id: (o.status, o.fill_qty, o.liq_id != 0)
             for o in Order.objects.filter(account=account)} == {
-        int(o["id"]): ("open" if o["status"] == "new" else o["status"], Decimal(o["fill_qty"]),
+        str(o["id"]): ("open" if o["status"] == "new" else o["status"], Decimal(o["fill_qty"]),
                        bool(o.get("liq_id")))
         for o in book["orders"]
     }  # fmt: skip
@@ -119,7 +119,7 @@ def assert_equals_ledger(account: StandXAccount, sim_url: str, client: StandXCli
 
 @pytest.mark.parametrize("seed", [1, 2])
 def test_the_database_equals_the_ledger_after_a_random_session(
-    alice_linked: StandXAccount, sim_url: str, seed: int
+    alice_linked: ExchangeAccount, sim_url: str, seed: int
 ) -> None:
     with client_for(alice_linked, rate_limiter=NO_LIMIT) as client:
         trading_session(client, sim_url, random.Random(seed))
@@ -132,7 +132,7 @@ def test_the_database_equals_the_ledger_after_a_random_session(
 
 
 def test_the_same_holds_when_a_fifth_of_the_calls_fail(
-    alice_linked: StandXAccount, sim_url: str
+    alice_linked: ExchangeAccount, sim_url: str
 ) -> None:
     with client_for(alice_linked, rate_limiter=NO_LIMIT) as client:
         trading_session(client, sim_url, random.Random(3))

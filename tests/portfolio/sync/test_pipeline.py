@@ -11,21 +11,22 @@ import httpx
 import pytest
 from django.utils import timezone
 
-from accounts import crypto
-from accounts.models import StandXAccount
+from accounts import credentials
+from accounts.models import CredentialKind, ExchangeAccount
 from accounts.standx_access import client_for
 from portfolio.models import BalanceSnapshot, Order, Position, PositionSnapshot, SyncState, Trade
 from portfolio.sync import pipeline as sync
 from standx.ratelimit import CountingLimiter, NoRateLimit
 from standx.rest import StandXClient
 from tests.conftest import wait_for
+from tests.factories import replace_secret, stored_secret
 
 pytestmark = pytest.mark.django_db
 
 NO_LIMIT = NoRateLimit()
 
 
-def trader(account: StandXAccount) -> StandXClient:
+def trader(account: ExchangeAccount) -> StandXClient:
     return client_for(account, rate_limiter=NO_LIMIT)
 
 
@@ -45,20 +46,20 @@ def place_some_orders(client: StandXClient) -> None:
     wait_for(lambda: len(client.query_positions()) == 2, timeout=10)
 
 
-def buy_btc(account: StandXAccount) -> None:
+def buy_btc(account: ExchangeAccount) -> None:
     with trader(account) as client:
         client.new_order(symbol="BTC-USD", side="buy", order_type="market", qty="0.01")
         wait_for(client.query_positions, timeout=10)
 
 
-def assert_matches_ledger(account: StandXAccount, sim_url: str) -> None:
+def assert_matches_ledger(account: ExchangeAccount, sim_url: str) -> None:
     book = ledger(sim_url, account.address)
     stored_trades = {
         t.exchange_id: (t.qty, t.price, t.fee_qty, t.pnl)
         for t in Trade.objects.filter(account=account)
     }
     ledger_trades = {
-        int(t["id"]): (
+        str(t["id"]): (
             Decimal(t["qty"]),
             Decimal(t["price"]),
             Decimal(t["fee_qty"]),
@@ -69,7 +70,7 @@ def assert_matches_ledger(account: StandXAccount, sim_url: str) -> None:
     assert stored_trades == ledger_trades
     stored_orders = {o.exchange_id: o.status for o in Order.objects.filter(account=account)}
     ledger_orders = {
-        int(o["id"]): ("open" if o["status"] == "new" else o["status"]) for o in book["orders"]
+        str(o["id"]): ("open" if o["status"] == "new" else o["status"]) for o in book["orders"]
     }
     assert stored_orders == ledger_orders
     latest = BalanceSnapshot.objects.filter(account=account).latest("taken_at")
@@ -77,7 +78,7 @@ def assert_matches_ledger(account: StandXAccount, sim_url: str) -> None:
 
 
 def test_a_sync_stores_what_the_exchange_recorded(
-    alice_linked: StandXAccount, sim_url: str
+    alice_linked: ExchangeAccount, sim_url: str
 ) -> None:
     with trader(alice_linked) as client:
         place_some_orders(client)
@@ -89,13 +90,16 @@ def test_a_sync_stores_what_the_exchange_recorded(
     state = SyncState.objects.get(pk=alice_linked.pk)
     assert state.last_success_at is not None
     assert state.backfill_done
-    assert state.trade_cursor == max(Trade.objects.values_list("exchange_id", flat=True))
+    newest = max(map(int, Trade.objects.values_list("exchange_id", flat=True)))
+    assert state.trade_cursor == str(newest)
     assert state.lease_until is None
     # Open orders and positions: polled again within seconds.
     assert state.interval_s <= 3
 
 
-def test_re_running_a_sync_writes_no_duplicates(alice_linked: StandXAccount, sim_url: str) -> None:
+def test_re_running_a_sync_writes_no_duplicates(
+    alice_linked: ExchangeAccount, sim_url: str
+) -> None:
     with trader(alice_linked) as client:
         place_some_orders(client)
     sync.account_sync(alice_linked.pk, limiter=NO_LIMIT)
@@ -111,13 +115,13 @@ def test_re_running_a_sync_writes_no_duplicates(alice_linked: StandXAccount, sim
 
 
 def test_later_activity_is_picked_up_from_the_cursor(
-    alice_linked: StandXAccount, sim_url: str
+    alice_linked: ExchangeAccount, sim_url: str
 ) -> None:
     with trader(alice_linked) as client:
         place_some_orders(client)
         sync.account_sync(alice_linked.pk, limiter=NO_LIMIT)
         resting = Order.objects.get(account=alice_linked, symbol="ETH-USD")
-        client.cancel_order(order_id=resting.exchange_id)
+        client.cancel_order(order_id=int(resting.exchange_id))
         client.new_order(symbol="BTC-USD", side="sell", order_type="market", qty="0.01")
         wait_for(lambda: len(client.query_positions()) == 1, timeout=10)
     sync.account_sync(alice_linked.pk, limiter=NO_LIMIT)
@@ -131,7 +135,7 @@ def test_later_activity_is_picked_up_from_the_cursor(
     assert_matches_ledger(alice_linked, sim_url)
 
 
-def test_a_held_lease_makes_a_second_sync_a_no_op(alice_linked: StandXAccount) -> None:
+def test_a_held_lease_makes_a_second_sync_a_no_op(alice_linked: ExchangeAccount) -> None:
     sync.sync_state_for(alice_linked)
     assert sync.claim_and_load(alice_linked.pk, "other-worker", timezone.now()) is not None
     assert sync.account_sync(alice_linked.pk, limiter=NO_LIMIT) == sync.Outcome.BUSY
@@ -140,7 +144,7 @@ def test_a_held_lease_makes_a_second_sync_a_no_op(alice_linked: StandXAccount) -
 
 
 @pytest.mark.django_db(transaction=True)
-def test_racing_workers_end_with_the_same_rows(alice_linked: StandXAccount, sim_url: str) -> None:
+def test_racing_workers_end_with_the_same_rows(alice_linked: ExchangeAccount, sim_url: str) -> None:
     with trader(alice_linked) as client:
         place_some_orders(client)
     outcomes: list[sync.Outcome] = []
@@ -165,15 +169,13 @@ def test_racing_workers_end_with_the_same_rows(alice_linked: StandXAccount, sim_
 
 
 def test_a_dead_token_marks_the_account_for_relinking(
-    alice_linked: StandXAccount, sim_url: str
+    alice_linked: ExchangeAccount, sim_url: str
 ) -> None:
     expired = httpx.post(
         f"{sim_url}/sim/token", json={"address": alice_linked.address, "expires_seconds": -60}
     ).json()
-    StandXAccount.objects.filter(pk=alice_linked.pk).update(
-        token_encrypted=crypto.encrypt(
-            expired["token"], context=alice_linked.credential_context("token")
-        )
+    credentials.credential_seal(
+        alice_linked, CredentialKind.STANDX_TOKEN, expired["token"], scopes=["read"]
     )
     assert sync.account_sync(alice_linked.pk, limiter=NO_LIMIT) == sync.Outcome.NEEDS_RELINK
     alice_linked.refresh_from_db()
@@ -184,13 +186,11 @@ def test_a_dead_token_marks_the_account_for_relinking(
 
 
 def test_credentials_under_a_missing_key_fail_the_sync_until_the_key_is_back(
-    alice_linked: StandXAccount, sim_url: str
+    alice_linked: ExchangeAccount, sim_url: str
 ) -> None:
-    stored = alice_linked.token_encrypted
+    stored = stored_secret(alice_linked)
     version, _, ciphertext = stored.split(".")
-    StandXAccount.objects.filter(pk=alice_linked.pk).update(
-        token_encrypted=f"{version}.retired-key.{ciphertext}"
-    )
+    replace_secret(alice_linked, f"{version}.retired-key.{ciphertext}", CredentialKind.STANDX_TOKEN)
     assert sync.account_sync(alice_linked.pk, limiter=NO_LIMIT) == sync.Outcome.FAILED
     state = SyncState.objects.get(pk=alice_linked.pk)
     assert state.last_error == (
@@ -202,7 +202,7 @@ def test_credentials_under_a_missing_key_fail_the_sync_until_the_key_is_back(
     assert (alice_linked.status, alice_linked.sync_enabled) == ("verified", True)
 
     # The key is back (CREDENTIAL_KEYS restored): the next attempt syncs.
-    StandXAccount.objects.filter(pk=alice_linked.pk).update(token_encrypted=stored)
+    replace_secret(alice_linked, stored, CredentialKind.STANDX_TOKEN)
     SyncState.objects.filter(pk=alice_linked.pk).update(next_due_at=timezone.now())
     assert sync.account_sync(alice_linked.pk, limiter=NO_LIMIT) == sync.Outcome.SYNCED
     assert SyncState.objects.get(pk=alice_linked.pk).consecutive_failures == 0
@@ -224,7 +224,7 @@ def faults(sim_url: str) -> Any:
     ],
 )
 def test_a_failing_poll_never_touches_stored_rows(
-    alice_linked: StandXAccount, faults: Any, rule: dict[str, Any]
+    alice_linked: ExchangeAccount, faults: Any, rule: dict[str, Any]
 ) -> None:
     with trader(alice_linked) as client:
         place_some_orders(client)
@@ -291,7 +291,7 @@ def test_riskier_accounts_are_polled_more_often(
 
 
 def test_due_accounts_come_riskiest_first_and_skip_paused_ones(
-    alice_linked: StandXAccount, alice: Any, sim_url: str, sim_endpoints: Any
+    alice_linked: ExchangeAccount, alice: Any, sim_url: str, sim_endpoints: Any
 ) -> None:
     from accounts import services
     from tests.conftest import sim_credentials
@@ -315,7 +315,7 @@ def test_due_accounts_come_riskiest_first_and_skip_paused_ones(
 
 
 def test_a_quiet_flat_account_costs_one_call_until_its_balance_moves(
-    alice_linked: StandXAccount, sim_url: str
+    alice_linked: ExchangeAccount, sim_url: str
 ) -> None:
     assert sync.account_sync(alice_linked.pk, limiter=NO_LIMIT) == sync.Outcome.SYNCED
     state = SyncState.objects.get(pk=alice_linked.pk)
@@ -337,7 +337,7 @@ def test_a_quiet_flat_account_costs_one_call_until_its_balance_moves(
 
 
 def test_a_steady_account_with_positions_costs_three_calls(
-    alice_linked: StandXAccount, sim_url: str
+    alice_linked: ExchangeAccount, sim_url: str
 ) -> None:
     buy_btc(alice_linked)
     sync.account_sync(alice_linked.pk, limiter=NO_LIMIT)
@@ -349,7 +349,7 @@ def test_a_steady_account_with_positions_costs_three_calls(
     assert_matches_ledger(alice_linked, sim_url)
 
 
-def calls_after(account: StandXAccount, since_full_read: timedelta) -> tuple[int, int]:
+def calls_after(account: ExchangeAccount, since_full_read: timedelta) -> tuple[int, int]:
     """Syncs ``account`` as if its last full read was that long ago: (calls, reservations)."""
     SyncState.objects.filter(pk=account.pk).update(
         last_full_sync_at=timezone.now() - since_full_read, next_due_at=timezone.now()
@@ -360,7 +360,7 @@ def calls_after(account: StandXAccount, since_full_read: timedelta) -> tuple[int
 
 
 def test_a_flat_account_rereads_its_history_every_30_minutes(
-    alice_linked: StandXAccount,
+    alice_linked: ExchangeAccount,
 ) -> None:
     sync.account_sync(alice_linked.pk, limiter=NO_LIMIT)
     assert calls_after(alice_linked, timedelta(minutes=6)) == (1, 1)
@@ -369,7 +369,7 @@ def test_a_flat_account_rereads_its_history_every_30_minutes(
 
 
 def test_an_account_with_positions_rereads_its_history_every_5_minutes(
-    alice_linked: StandXAccount, sim_url: str
+    alice_linked: ExchangeAccount, sim_url: str
 ) -> None:
     buy_btc(alice_linked)
     sync.account_sync(alice_linked.pk, limiter=NO_LIMIT)
@@ -379,7 +379,7 @@ def test_an_account_with_positions_rereads_its_history_every_5_minutes(
 
 
 def test_a_steady_position_follows_the_mark_between_full_reads(
-    alice_linked: StandXAccount, sim_url: str
+    alice_linked: ExchangeAccount, sim_url: str
 ) -> None:
     buy_btc(alice_linked)
     sync.account_sync(alice_linked.pk, limiter=NO_LIMIT)
@@ -406,7 +406,7 @@ def test_a_steady_position_follows_the_mark_between_full_reads(
 
 
 def test_the_dispatcher_stays_within_the_request_budget(
-    alice_linked: StandXAccount, alice: Any, sim_url: str, sim_endpoints: Any
+    alice_linked: ExchangeAccount, alice: Any, sim_url: str, sim_endpoints: Any
 ) -> None:
     from accounts import services
     from tests.conftest import sim_credentials
@@ -431,7 +431,7 @@ def test_the_dispatcher_stays_within_the_request_budget(
     assert len(picked) == 3
 
 
-def test_sync_status_shows_backfill_progress(alice_linked: StandXAccount) -> None:
+def test_sync_status_shows_backfill_progress(alice_linked: ExchangeAccount) -> None:
     from io import StringIO
 
     from django.core.management import call_command
@@ -448,7 +448,7 @@ def test_sync_status_shows_backfill_progress(alice_linked: StandXAccount) -> Non
     assert "done: 0t/0o" in line
 
 
-def test_accounts_near_liquidation_are_marked_urgent(alice_linked: StandXAccount) -> None:
+def test_accounts_near_liquidation_are_marked_urgent(alice_linked: ExchangeAccount) -> None:
     now = timezone.now()
     sync.due_account_ids(now, limit=10)
     SyncState.objects.filter(pk=alice_linked.pk).update(interval_s=1)

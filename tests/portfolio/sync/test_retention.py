@@ -5,16 +5,17 @@ from decimal import Decimal
 
 import pytest
 
-from accounts.models import StandXAccount, User
+from accounts.models import ExchangeAccount, User
 from portfolio.models import BalanceSnapshot
 from portfolio.sync.retention import snapshots_downsample
+from tests.factories import make_account
 
 pytestmark = pytest.mark.django_db
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
 
-def snap(account: StandXAccount, at: datetime, equity: int) -> None:
+def snap(account: ExchangeAccount, at: datetime, equity: int) -> None:
     zero = Decimal(0)
     BalanceSnapshot.objects.create(
         account=account, taken_at=at, equity=Decimal(equity), isolated_balance=zero,
@@ -24,15 +25,12 @@ def snap(account: StandXAccount, at: datetime, equity: int) -> None:
 
 
 @pytest.fixture
-def account(alice: User) -> StandXAccount:
-    return StandXAccount.objects.create(
-        owner=alice, label="A", chain="bsc", address="0xa", perps_url="http://x",
-        auth_url="http://x", ws_url="ws://x", ws_api_url="ws://x", mode="read_only",
-    )  # fmt: skip
+def account(alice: User) -> ExchangeAccount:
+    return make_account(alice, "A", token=None)
 
 
 def test_recent_snapshots_stay_raw_older_ones_keep_one_per_minute_then_hour(
-    account: StandXAccount,
+    account: ExchangeAccount,
 ) -> None:
     for second in range(0, 60, 10):  # six in one recent minute: all stay
         snap(account, NOW - timedelta(hours=1, seconds=second), 1)

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from accounts.models import StandXAccount
+from accounts.models import ExchangeAccount
 from accounts.standx_access import client_for
 from portfolio.models import SyncState, Trade
 from portfolio.tasks import sync_account
@@ -24,13 +24,13 @@ from tests.portfolio.sync.test_pipeline import assert_matches_ledger, place_some
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def synced_once(account: StandXAccount) -> Any:
+def synced_once(account: ExchangeAccount) -> Any:
     state = SyncState.objects.filter(pk=account.pk).first()
     return state is not None and state.last_success_at is not None
 
 
 def test_a_worker_syncs_an_account_to_equal_the_ledger(
-    celery_worker_process: None, alice_linked: StandXAccount, sim_url: str
+    celery_worker_process: None, alice_linked: ExchangeAccount, sim_url: str
 ) -> None:
     with client_for(alice_linked, rate_limiter=NoRateLimit()) as client:
         place_some_orders(client)
@@ -62,7 +62,7 @@ def worker_on(queue: str = "crashtest", **env: str) -> Iterator[subprocess.Popen
 
 
 def test_a_worker_killed_mid_sync_leaves_nothing_half_written(
-    alice_linked: StandXAccount, sim_url: str
+    alice_linked: ExchangeAccount, sim_url: str
 ) -> None:
     with client_for(alice_linked, rate_limiter=NoRateLimit()) as client:
         place_some_orders(client)
@@ -94,7 +94,7 @@ def test_a_worker_killed_mid_sync_leaves_nothing_half_written(
     assert Trade.objects.filter(account=alice_linked, symbol="BTC-USD").exists()
 
 
-def _lease_lapsed(account: StandXAccount) -> bool:
+def _lease_lapsed(account: ExchangeAccount) -> bool:
     from django.utils import timezone
 
     state = SyncState.objects.get(pk=account.pk)

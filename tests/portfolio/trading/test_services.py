@@ -15,13 +15,13 @@ from django.conf import settings
 from django.test import Client
 from django.urls import reverse
 
-from accounts.models import StandXAccount, User
+from accounts.models import ExchangeAccount, User
 from accounts.standx_access import client_for
 from portfolio.domain import order_rules
 from portfolio.models import AuditEntry, AuditStatus
 from portfolio.trading import services as trading
 from standx.stream import OrderResponse
-from tests.portfolio.alerts.test_evaluation import make_account
+from tests.factories import make_account, replace_secret, stored_secret
 from tests.portfolio.conftest import ledger, mark
 
 pytestmark = pytest.mark.django_db
@@ -39,7 +39,7 @@ def market_order(symbol: str, side: str, qty: str, **extra: Any) -> order_rules.
 
 
 def test_a_resting_limit_order_is_accepted_and_logged(
-    alice: User, alice_trader: StandXAccount, sim_url: str
+    alice: User, alice_trader: ExchangeAccount, sim_url: str
 ) -> None:
     cl = trading.new_cl_ord_id()
     entry = trading.order_submit(
@@ -50,13 +50,13 @@ def test_a_resting_limit_order_is_accepted_and_logged(
     assert entry.result.startswith("Accepted: buy 0.1 ETH-USD at ")
     orders = [o for o in ledger(sim_url, alice_trader)["orders"] if o["cl_ord_id"] == cl]
     assert len(orders) == 1
-    assert entry.exchange_order_id == int(orders[0]["id"])
+    assert entry.exchange_order_id == str(orders[0]["id"])
     assert entry.body["cl_ord_id"] == cl
     assert "signature" not in str(entry.body).lower()
 
 
 def test_the_same_form_submitted_twice_sends_one_order(
-    alice: User, alice_trader: StandXAccount, sim_url: str
+    alice: User, alice_trader: ExchangeAccount, sim_url: str
 ) -> None:
     cl = trading.new_cl_ord_id()
     ticket = limit_buy("ETH-USD", "0.1")
@@ -70,7 +70,7 @@ def test_the_same_form_submitted_twice_sends_one_order(
 
 
 def test_an_alo_order_that_would_take_is_rejected_in_plain_words(
-    alice: User, alice_trader: StandXAccount
+    alice: User, alice_trader: ExchangeAccount
 ) -> None:
     ticket = limit_buy("ETH-USD", "0.1", below="1.05", time_in_force="alo")
     entry = trading.order_submit(
@@ -82,7 +82,7 @@ def test_an_alo_order_that_would_take_is_rejected_in_plain_words(
 
 
 def test_a_market_order_fills_and_close_then_flattens_the_position(
-    alice: User, alice_trader: StandXAccount, sim_url: str
+    alice: User, alice_trader: ExchangeAccount, sim_url: str
 ) -> None:
     opened = trading.order_submit(
         user_id=alice.pk, account_id=alice_trader.pk,
@@ -104,7 +104,7 @@ def test_a_market_order_fills_and_close_then_flattens_the_position(
 
 
 def test_the_kill_switch_cancels_everything_and_closes_everything(
-    alice: User, alice_trader: StandXAccount, sim_url: str
+    alice: User, alice_trader: ExchangeAccount, sim_url: str
 ) -> None:
     for ticket in (
         market_order("BTC-USD", "sell", "0.01", leverage=5, margin_mode="cross"),
@@ -138,12 +138,10 @@ def test_read_only_and_foreign_accounts_are_refused(alice: User, bob: User) -> N
 
 
 def test_unreadable_credentials_refuse_the_action_in_plain_words(
-    alice: User, alice_trader: StandXAccount
+    alice: User, alice_trader: ExchangeAccount
 ) -> None:
-    version, _, ciphertext = alice_trader.signing_key_encrypted.split(".")
-    StandXAccount.objects.filter(pk=alice_trader.pk).update(
-        signing_key_encrypted=f"{version}.retired-key.{ciphertext}"
-    )
+    version, _, ciphertext = stored_secret(alice_trader, "standx_signing_key").split(".")
+    replace_secret(alice_trader, f"{version}.retired-key.{ciphertext}", "standx_signing_key")
     with pytest.raises(trading.TradingError) as refused:
         trading.order_submit(user_id=alice.pk, account_id=alice_trader.pk,
                              ticket=market_order("SOL-USD", "buy", "1"), cl_ord_id="z")  # fmt: skip
@@ -155,7 +153,7 @@ def test_unreadable_credentials_refuse_the_action_in_plain_words(
 
 
 def test_an_exchange_error_reaches_the_trader_in_plain_words(
-    alice: User, alice_trader: StandXAccount
+    alice: User, alice_trader: ExchangeAccount
 ) -> None:
     ticket = market_order("SOL-USD", "buy", "1000", leverage=20)  # far beyond the balance
     entry = trading.order_submit(user_id=alice.pk, account_id=alice_trader.pk, ticket=ticket,
@@ -165,7 +163,7 @@ def test_an_exchange_error_reaches_the_trader_in_plain_words(
     assert "HTTP" not in entry.result
 
 
-def test_trading_posts_need_csrf(alice: User, alice_trader: StandXAccount) -> None:
+def test_trading_posts_need_csrf(alice: User, alice_trader: ExchangeAccount) -> None:
     client = Client(enforce_csrf_checks=True)
     client.force_login(alice)
     url = reverse("portfolio:position_close", args=[alice_trader.pk, "SOL-USD"])
@@ -174,7 +172,7 @@ def test_trading_posts_need_csrf(alice: User, alice_trader: StandXAccount) -> No
 
 
 def test_margin_leverage_and_mode_changes_reach_the_exchange(
-    alice: User, alice_trader: StandXAccount
+    alice: User, alice_trader: ExchangeAccount
 ) -> None:
     trading.order_submit(
         user_id=alice.pk, account_id=alice_trader.pk,
@@ -220,7 +218,7 @@ def test_a_user_sending_too_fast_is_told_to_wait(
 
 
 def test_an_order_not_yet_visible_is_followed_until_it_settles(
-    alice: User, alice_trader: StandXAccount, monkeypatch: pytest.MonkeyPatch
+    alice: User, alice_trader: ExchangeAccount, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     followed: list[int] = []
     monkeypatch.setattr(trading, "OUTCOME_TRIES", 0)  # the request gives up at once
@@ -246,7 +244,7 @@ def fault(sim_url: str) -> Iterator[Callable[..., None]]:
 
 
 def test_the_outcome_comes_from_the_order_stream_when_query_order_cannot_see_it(
-    alice: User, alice_trader: StandXAccount, fault: Callable[..., None],
+    alice: User, alice_trader: ExchangeAccount, fault: Callable[..., None],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
     fault(endpoint="query_order", error_rate=1.0, status=404)
@@ -270,7 +268,7 @@ def test_the_outcome_comes_from_the_order_stream_when_query_order_cannot_see_it(
 
 
 def test_without_the_order_stream_the_outcome_is_read_back_by_query_order(
-    alice: User, alice_trader: StandXAccount, fault: Callable[..., None], sim_url: str
+    alice: User, alice_trader: ExchangeAccount, fault: Callable[..., None], sim_url: str
 ) -> None:
     fault(endpoint="ws-api", ws_refuse_rate=1.0)
     cl = trading.new_cl_ord_id()
@@ -312,7 +310,7 @@ def test_the_verdict_skips_interim_accepted_pushes_and_other_requests(
 
 
 def test_an_order_stream_that_hangs_delays_the_order_by_at_most_the_connect_budget(
-    alice: User, alice_trader: StandXAccount, sim_url: str, monkeypatch: pytest.MonkeyPatch
+    alice: User, alice_trader: ExchangeAccount, sim_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     async def hangs(url: str) -> Any:
         await asyncio.sleep(30)  # a handshake the simulator cannot produce: no answer at all

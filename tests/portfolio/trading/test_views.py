@@ -12,7 +12,7 @@ from django.urls import reverse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from accounts.models import StandXAccount, User
+from accounts.models import ExchangeAccount, User
 from portfolio.models import AuditEntry
 from tests.conftest import PASSWORD, market_data_synced
 from tests.portfolio.conftest import ledger, logged_in, mark
@@ -20,7 +20,7 @@ from tests.portfolio.conftest import ledger, logged_in, mark
 pytestmark = pytest.mark.django_db
 
 
-def order_post(account: StandXAccount, action: str, **changes: str | None) -> dict[str, str]:
+def order_post(account: ExchangeAccount, action: str, **changes: str | None) -> dict[str, str]:
     data: dict[str, str | None] = {
         "account": str(account.pk), "symbol": "ETH-USD", "side": "buy", "order_type": "limit",
         "qty": "0.1", "price": str((mark("ETH-USD") * D("0.9")).quantize(D("0.01"))),
@@ -31,7 +31,7 @@ def order_post(account: StandXAccount, action: str, **changes: str | None) -> di
 
 
 def test_field_errors_are_shown_and_nothing_is_sent(
-    alice: User, alice_trader: StandXAccount, sim_url: str
+    alice: User, alice_trader: ExchangeAccount, sim_url: str
 ) -> None:
     response = logged_in(alice).post(
         reverse("portfolio:order_new"), order_post(alice_trader, "submit", qty="0.0001")
@@ -47,7 +47,7 @@ def test_field_errors_are_shown_and_nothing_is_sent(
 
 
 def test_a_halted_symbol_is_not_offered_and_an_order_for_it_is_refused_in_words(
-    alice: User, alice_trader: StandXAccount, sim_url: str,
+    alice: User, alice_trader: ExchangeAccount, sim_url: str,
     symbol_status: Callable[[str, str], None],
 ) -> None:  # fmt: skip
     symbol_status("ETH-USD", "halt")
@@ -69,7 +69,7 @@ def test_a_halted_symbol_is_not_offered_and_an_order_for_it_is_refused_in_words(
 
 
 def test_preview_shows_the_figures_without_sending(
-    alice: User, alice_trader: StandXAccount
+    alice: User, alice_trader: ExchangeAccount
 ) -> None:
     response = logged_in(alice).post(
         reverse("portfolio:order_new"), order_post(alice_trader, "preview", qty="1", leverage="5")
@@ -82,7 +82,7 @@ def test_preview_shows_the_figures_without_sending(
 
 
 def test_submitting_redirects_to_the_outcome_and_a_resubmit_sends_nothing_new(
-    alice: User, alice_trader: StandXAccount, sim_url: str
+    alice: User, alice_trader: ExchangeAccount, sim_url: str
 ) -> None:
     client = logged_in(alice)
     data = order_post(alice_trader, "submit", cl_ord_id="sxp-test-form-2")
@@ -98,7 +98,7 @@ def test_submitting_redirects_to_the_outcome_and_a_resubmit_sends_nothing_new(
 
 
 def test_a_market_order_is_sent_and_logged_as_immediate_or_cancel(
-    alice: User, alice_trader: StandXAccount, sim_url: str
+    alice: User, alice_trader: ExchangeAccount, sim_url: str
 ) -> None:
     data = order_post(
         alice_trader, "submit", order_type="market", price=None, cl_ord_id="sxp-test-form-3"
@@ -123,7 +123,7 @@ def test_a_read_only_user_is_told_how_to_trade(alice: User) -> None:
      ("CLOSE ALL", "wrong", "That is not your password.")],
 )  # fmt: skip
 def test_the_kill_switch_needs_the_phrase_and_the_password(
-    alice: User, alice_trader: StandXAccount, phrase: str, password: str, message: str
+    alice: User, alice_trader: ExchangeAccount, phrase: str, password: str, message: str
 ) -> None:
     response = logged_in(alice).post(
         reverse("portfolio:kill_switch"),
@@ -135,7 +135,7 @@ def test_the_kill_switch_needs_the_phrase_and_the_password(
 
 
 def test_the_activity_page_lists_only_the_users_own_requests(
-    alice: User, bob: User, alice_trader: StandXAccount
+    alice: User, bob: User, alice_trader: ExchangeAccount
 ) -> None:
     logged_in(alice).post(reverse("portfolio:order_new"), order_post(alice_trader, "submit"))
     assert "sxp-test-form-1" in logged_in(alice).get(reverse("portfolio:activity")).content.decode()
@@ -157,7 +157,7 @@ FIELDS = ("symbol", "side", "order_type", "qty", "price", "time_in_force", "redu
 )
 @given(fields=st.fixed_dictionaries({}, optional=dict.fromkeys(FIELDS, text)))
 def test_random_form_input_gets_a_page_with_messages_never_a_server_error(
-    alice: User, alice_trader: StandXAccount, fields: dict[str, Any]
+    alice: User, alice_trader: ExchangeAccount, fields: dict[str, Any]
 ) -> None:
     data = {k: v.replace("\x00", "") for k, v in fields.items()}
     data["action"] = "preview"  # never "submit": random input must not reach the exchange
