@@ -94,7 +94,9 @@ def opt_dec(value: Any, name: str) -> Decimal | None:
 
 
 def field_dec(data: Mapping[str, Any], *names: str) -> Decimal | None:
-    return opt_dec(pick(data, *names), names[0])
+    """The first of ``names`` holding a number (an object under one of them is another thing)."""
+    scalars = {n: data.get(n) for n in names if not isinstance(data.get(n), dict | list)}
+    return opt_dec(pick(scalars, *names), names[0])
 
 
 def need_dec(data: Mapping[str, Any], *names: str) -> Decimal:

@@ -20,11 +20,10 @@ class SimControl:
     def __init__(self, base_url: str) -> None:
         self.base_url = base_url
         self.ws_url = "ws" + base_url.removeprefix("http") + "/ws"
+        self.http = httpx.Client(base_url=base_url, timeout=10)
 
     def call(self, method: str, path: str, body: Any = None, **params: Any) -> Any:
-        response = httpx.request(
-            method, self.base_url + path, json=body, params=params or None, timeout=10
-        )
+        response = self.http.request(method, path, json=body, params=params or None)
         assert response.status_code == 200, response.text
         return response.json()
 
@@ -54,7 +53,7 @@ class SimControl:
 
     def api(self, method: str, path: str, key: str | None = None, **kwargs: Any) -> httpx.Response:
         headers = {"Authorization": f"Bearer {key}"} if key else {}
-        return httpx.request(method, self.base_url + path, headers=headers, timeout=10, **kwargs)
+        return self.http.request(method, path, headers=headers, **kwargs)
 
 
 @pytest.fixture
@@ -66,3 +65,4 @@ def sim(perpex_sim_url: str) -> Iterator[SimControl]:
         yield control
     finally:
         control.reset()
+        control.http.close()
