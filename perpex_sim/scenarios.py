@@ -2,8 +2,8 @@
 
 ``demo`` (for ``make run``): one account funded with 10,000 USDC holding a BTC long (cross, 5x),
 an ETH short (cross, 5x), a SOL long (isolated, 10x) and a resting BTC bid 5 % under the mark.
-SOL then drifts 6 % down over 180 s, which takes the isolated SOL position past the 0.8 warning
-ratio (its liquidation price sits about 7.9 % under entry): a ``liquidation_warning`` arrives on
+SOL then drifts 7.3 % down over 180 s, to between the isolated SOL position's 0.8 warning ratio
+(7.1 % under entry) and its liquidation price (7.7 % under): a ``liquidation_warning`` arrives on
 the positions channel, and the random walk decides the rest. Credentials: ``GET /sim/demo``.
 """
 
@@ -57,5 +57,5 @@ def start_demo(sim: Sim) -> dict[str, Any]:
             engine.place(account, params)
         except ApiError as error:  # a demo that cannot place one order still runs
             print(f"perpex_sim demo: order refused: {error.message}")
-    engine.markets["SOL-USD"].start_scenario("drift", Decimal(-6), 180, engine.seconds)
+    engine.markets["SOL-USD"].start_scenario("drift", Decimal("-7.3"), 180, engine.seconds)
     return creds
