@@ -137,6 +137,15 @@ def sim_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
+def perpex_sim_url() -> Iterator[str]:
+    """`python -m perpex_sim` in a child process (contract 7), seed 1, on a free port: the REST
+    API under /api/v1, the WebSocket at /ws and the /sim/ control API on one origin."""
+    args = ["-m", "perpex_sim", "--host", "127.0.0.1", "--port", "{port}", "--seed", "1"]
+    with child_server("the PerpEx simulator", args, ready_path="/api/v1/markets") as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
 def daphne_url(django_db_setup: None, django_db_blocker: Any, sim_url: str) -> Iterator[str]:
     """daphne serving the real ASGI app in a fresh interpreter, on the test database, with the
     simulator as its StandX (as in demo mode)."""

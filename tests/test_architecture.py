@@ -18,7 +18,16 @@ from functools import cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("portfolio", "accounts", "standx", "standx_sim", "standx_web", "venues")
+PACKAGES = (
+    "portfolio",
+    "accounts",
+    "standx",
+    "standx_sim",
+    "perpex",
+    "perpex_sim",
+    "standx_web",
+    "venues",
+)
 
 # Modules of portfolio/ and accounts/ that still import the StandX client library directly.
 STANDX_IMPORTS_LEFT = frozenset(
@@ -126,8 +135,16 @@ def test_the_simulators_share_no_code_with_the_clients() -> None:
     assert offenders("standx", "django") == set()
 
 
+def test_the_perpex_simulator_shares_no_code_with_any_client_or_the_other_simulator() -> None:
+    for package in ("perpex", "standx", "standx_sim", "venues", "django"):
+        assert offenders("perpex_sim", package) == set()
+    assert offenders("perpex", "perpex_sim") == set()
+    assert offenders("perpex", "standx_sim") == set()
+    assert offenders("perpex", "django") == set()
+
+
 def test_the_venue_layer_knows_nothing_of_django_or_the_apps() -> None:
-    for package in ("django", "portfolio", "accounts", "standx_web", "standx_sim"):
+    for package in ("django", "portfolio", "accounts", "standx_web", "standx_sim", "perpex_sim"):
         assert offenders("venues", package) == set()
 
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from venues import standx
+from venues import perpex, standx
 from venues.base import VenueAdapter
 
-_ADAPTERS: dict[str, VenueAdapter] = {standx.KEY: standx.ADAPTER}
+_ADAPTERS: dict[str, VenueAdapter] = {standx.KEY: standx.ADAPTER, perpex.KEY: perpex.ADAPTER}
 
 
 def adapter(key: str) -> VenueAdapter:
