@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import pytest
@@ -96,7 +96,9 @@ def test_it_previews_places_cancels_and_closes(alice: OCXClient) -> None:
     preview = alice.preview_order("BTC-PERP", "buy", "0.05", order_type="market")
     assert preview.approved
     assert preview.fee_role == "taker"
-    assert preview.est_fee == (preview.notional * preview.fee_bps / 10000).quantize(Decimal("1e-6"))
+    assert preview.est_fee == (preview.notional * preview.fee_bps / 10000).quantize(
+        Decimal("1e-6"), ROUND_HALF_UP
+    )
     placed = alice.place_order(
         "BTC-PERP", "buy", "0.05", order_type="market", client_order_id="alice-open-1"
     )
