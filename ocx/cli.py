@@ -14,7 +14,7 @@ import asyncio
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -127,7 +127,7 @@ def _run(args: argparse.Namespace) -> Any:
         return public[command]()
     if command == "stream":
         return asyncio.run(_stream(client, args.count))
-    reads = {
+    reads: dict[str, Callable[[], Any]] = {
         "positions": client.positions,
         "open-orders": client.open_orders,
         "fills": lambda: client.fills(limit=args.limit, before=args.before),

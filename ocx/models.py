@@ -647,7 +647,8 @@ class PortfolioBalances:
     @classmethod
     def parse(cls, data: Any) -> PortfolioBalances:
         o = _obj(data, "portfolio balances")
-        raw = o.get("buckets") if isinstance(o.get("buckets"), dict) else {}
+        raw = o.get("buckets")
+        raw = raw if isinstance(raw, dict) else {}
         buckets = {str(k): dec(v, f"buckets.{k}") for k, v in raw.items()}
         return cls(buckets, _od(o, "perpsEquity"), _od(o, "unrealizedPnl"), _od(o, "totalEquity"))
 

@@ -139,16 +139,18 @@ class OCXClient:
     # -- plumbing -------------------------------------------------------------------------------
 
     def _secrets(self) -> tuple[str, ...]:
-        return tuple(
-            s
-            for s in (self.session and self.session.token, self.api_key and self.api_key.secret)
-            if s
+        found = (
+            self.session.token if self.session else "",
+            self.api_key.secret if self.api_key else "",
         )
+        return tuple(s for s in found if s)
 
     @property
     def user_id(self) -> str | None:
         """OCX's user id: what the order-path budget is counted per."""
-        return (self.session and self.session.user_id) or (self.api_key and self.api_key.user_id)
+        if self.session is not None and self.session.user_id:
+            return self.session.user_id
+        return self.api_key.user_id if self.api_key is not None else None
 
     def _usable_session(self, endpoint: str) -> Session:
         if self.session is None:

@@ -186,11 +186,11 @@ class EventStream:
         return headers
 
     def _secrets(self) -> tuple[str, ...]:
-        return tuple(
-            s
-            for s in (self.session and self.session.token, self.api_key and self.api_key.secret)
-            if s
+        found = (
+            self.session.token if self.session else "",
+            self.api_key.secret if self.api_key else "",
         )
+        return tuple(s for s in found if s)
 
     async def close(self) -> None:
         self._closed = True

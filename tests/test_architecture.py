@@ -18,7 +18,16 @@ from functools import cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("portfolio", "accounts", "standx", "standx_sim", "standx_web", "venues")
+PACKAGES = (
+    "portfolio",
+    "accounts",
+    "standx",
+    "standx_sim",
+    "standx_web",
+    "venues",
+    "ocx",
+    "ocx_sim",
+)
 
 # Modules of portfolio/ and accounts/ that still import the StandX client library directly.
 STANDX_IMPORTS_LEFT = frozenset(
@@ -126,8 +135,15 @@ def test_the_simulators_share_no_code_with_the_clients() -> None:
     assert offenders("standx", "django") == set()
 
 
+def test_the_ocx_simulator_shares_no_code_with_any_client_or_simulator() -> None:
+    for package in ("ocx", "standx", "standx_sim", "venues", "django", "portfolio", "accounts"):
+        assert offenders("ocx_sim", package) == set()
+    for package in ("ocx_sim", "standx_sim", "django", "portfolio", "accounts", "venues"):
+        assert offenders("ocx", package) == set()
+
+
 def test_the_venue_layer_knows_nothing_of_django_or_the_apps() -> None:
-    for package in ("django", "portfolio", "accounts", "standx_web", "standx_sim"):
+    for package in ("django", "portfolio", "accounts", "standx_web", "standx_sim", "ocx_sim"):
         assert offenders("venues", package) == set()
 
 

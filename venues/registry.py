@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from venues import standx
+from venues import ocx, standx
 from venues.base import VenueAdapter
 
-_ADAPTERS: dict[str, VenueAdapter] = {standx.KEY: standx.ADAPTER}
+_ADAPTERS: dict[str, VenueAdapter] = {standx.KEY: standx.ADAPTER, ocx.KEY: ocx.ADAPTER}
 
 
 def adapter(key: str) -> VenueAdapter:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -66,8 +67,8 @@ def test_an_expired_session_refused_by_ocx_is_auth_expired(
         quiet_sim,
         session=Session(expired["session"]),
         limiter=NoRateLimit(),
-        clock=lambda: Session(expired["session"]).expires_at.replace(year=2000),
-    )  # type: ignore[union-attr]
+        clock=lambda: datetime(2000, 1, 1, tzinfo=UTC),
+    )
     with pytest.raises(errors.AuthExpiredError) as caught:
         client.wallet_balance()
     assert caught.value.code == "SESSION_EXPIRED"
@@ -205,7 +206,8 @@ def test_ledger_equals_the_client_view_after_random_activity_with_faults(
                     client_order_id=f"r-{i}",
                 )
             elif action == "transfer":
-                client.transfer(*rng.sample(["wallet", "perps"], 2), "10")
+                source, destination = rng.sample(["wallet", "perps"], 2)
+                client.transfer(source, destination, "10")
             elif action == "cancel_all":
                 client.cancel_all()
             else:
