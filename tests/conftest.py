@@ -127,11 +127,13 @@ def sim_url() -> Iterator[str]:
         # unrelated tests throttle each other. Tests of 429s turn limits on or inject faults.
         with urllib.request.urlopen(
             urllib.request.Request(
-                url + "/sim/limits", data=b'{"enabled": false}', method="POST",
+                url + "/sim/limits",
+                data=b'{"enabled": false}',
+                method="POST",
                 headers={"content-type": "application/json"},
             ),
             timeout=10,
-        ):  # fmt: skip
+        ):
             pass
         yield url
 
@@ -167,8 +169,20 @@ def celery_worker_process(django_db_setup: None, django_db_blocker: Any) -> Iter
     """A real Celery worker (solo pool) consuming from the test Redis, on the test database."""
     with django_db_blocker.unblock():
         env = child_env()
-    args = ["-m", "celery", "-A", "standx_web", "worker", "--pool", "solo", "-l", "WARNING",
-            "--without-heartbeat", "--without-gossip", "--without-mingle"]  # fmt: skip
+    args = [
+        "-m",
+        "celery",
+        "-A",
+        "standx_web",
+        "worker",
+        "--pool",
+        "solo",
+        "-l",
+        "WARNING",
+        "--without-heartbeat",
+        "--without-gossip",
+        "--without-mingle",
+    ]
     with child_server("celery", args, ready_path=None, env=env):
         yield
 
@@ -244,3 +258,34 @@ def _no_limit() -> Any:
     from standx.ratelimit import NoRateLimit
 
     return NoRateLimit()
+
+
+def ocx_simulator(seed: int = 1) -> Any:
+    """``python -m ocx_sim`` in a child process on a free port (contract 7); yields its URL."""
+    args = [
+        "-m",
+        "ocx_sim",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "{port}",
+        "--seed",
+        str(seed),
+        "--tick-seconds",
+        "0.2",
+    ]
+    return child_server("the OCX simulator", args, ready_path="/health")
+
+
+@pytest.fixture(scope="session")
+def ocx_sim_url() -> Iterator[str]:
+    """One OCX simulator shared by the session (tests that move its clock take their own)."""
+    with ocx_simulator() as url:
+        yield url
+
+
+@pytest.fixture
+def fresh_ocx_sim() -> Iterator[str]:
+    """An OCX simulator of its own, for tests that move the clock days ahead."""
+    with ocx_simulator(seed=2) as url:
+        yield url

@@ -25,6 +25,8 @@ PACKAGES = (
     "standx_sim",
     "perpex",
     "perpex_sim",
+    "ocx",
+    "ocx_sim",
     "standx_web",
     "venues",
 )
@@ -136,15 +138,30 @@ def test_the_simulators_share_no_code_with_the_clients() -> None:
 
 
 def test_the_perpex_simulator_shares_no_code_with_any_client_or_the_other_simulator() -> None:
-    for package in ("perpex", "standx", "standx_sim", "venues", "django"):
+    for package in ("perpex", "standx", "standx_sim", "ocx", "ocx_sim", "venues", "django"):
         assert offenders("perpex_sim", package) == set()
-    assert offenders("perpex", "perpex_sim") == set()
-    assert offenders("perpex", "standx_sim") == set()
-    assert offenders("perpex", "django") == set()
+    for package in ("perpex_sim", "standx_sim", "ocx_sim", "django", "portfolio", "accounts"):
+        assert offenders("perpex", package) == set()
+
+
+def test_the_ocx_simulator_shares_no_code_with_any_client_or_simulator() -> None:
+    for package in ("ocx", "standx", "standx_sim", "perpex", "perpex_sim", "venues", "django"):
+        assert offenders("ocx_sim", package) == set()
+    for package in ("ocx_sim", "standx_sim", "perpex_sim", "django", "portfolio", "accounts"):
+        assert offenders("ocx", package) == set()
+    assert offenders("ocx", "venues") == set()
 
 
 def test_the_venue_layer_knows_nothing_of_django_or_the_apps() -> None:
-    for package in ("django", "portfolio", "accounts", "standx_web", "standx_sim", "perpex_sim"):
+    for package in (
+        "django",
+        "portfolio",
+        "accounts",
+        "standx_web",
+        "standx_sim",
+        "perpex_sim",
+        "ocx_sim",
+    ):
         assert offenders("venues", package) == set()
 
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from venues import perpex, standx
+from venues import ocx, perpex, standx
 from venues.base import VenueAdapter
 
-_ADAPTERS: dict[str, VenueAdapter] = {standx.KEY: standx.ADAPTER, perpex.KEY: perpex.ADAPTER}
+_ADAPTERS: dict[str, VenueAdapter] = {
+    standx.KEY: standx.ADAPTER,
+    perpex.KEY: perpex.ADAPTER,
+    ocx.KEY: ocx.ADAPTER,
+}
 
 
 def adapter(key: str) -> VenueAdapter:

@@ -20,7 +20,7 @@ def test_the_registry_knows_standx_and_its_capabilities() -> None:
     assert adapter.capabilities.risk_model is RiskModel.COMPUTED
     assert adapter.capabilities.time_in_force == {"gtc", "ioc", "alo"}
     assert adapter.rate_budget.sync_per_second == 45
-    with pytest.raises(LookupError, match="no venue 'nowhere'; known: perpex, standx"):
+    with pytest.raises(LookupError, match="no venue 'nowhere'; known: ocx, perpex, standx"):
         registry.adapter("nowhere")
 
 
