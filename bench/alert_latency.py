@@ -98,12 +98,18 @@ def setup_accounts(n: int, url: str, base: Decimal) -> tuple[int, Decimal, Decim
         )
         balances.append(
             BalanceSnapshot(
-                account=account, taken_at=now, isolated_balance=holding, isolated_upnl=zero,
-                cross_balance=Decimal(1000), cross_margin=zero, cross_upnl=zero, locked=zero,
-                cross_available=Decimal(1000), balance=Decimal(1000) + holding, upnl=zero,
-                equity=Decimal(1000) + holding, pnl_freeze=zero,
+                account=account,
+                taken_at=now,
+                equity=Decimal(1000) + holding,
+                cash=Decimal(1000) + holding,
+                upnl=zero,
+                margin_used=holding,
+                available=Decimal(1000),
+                locked=zero,
+                cross_balance=Decimal(1000),
+                cross_upnl=zero,
             )
-        )  # fmt: skip
+        )
     Position.objects.bulk_create(positions)
     BalanceSnapshot.objects.bulk_create(balances)
     MarketPrice.objects.create(symbol=SYMBOL, mark_price=base, updated_at=now)

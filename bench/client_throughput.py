@@ -25,7 +25,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.simulator import start_sim
-from standx.ratelimit import LocalRateLimiter, NoRateLimit, RateLimiter
+from exchange_common.ratelimit import LocalRateLimiter, NoRateLimit, RateLimiter
 from standx.rest import Credentials, Endpoints, StandXClient
 from standx.transport import KeepAliveTransport
 

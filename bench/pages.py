@@ -140,17 +140,15 @@ def populate(n_trades: int, n_orders: int) -> int:
                 BalanceSnapshot(
                     account=a,
                     taken_at=at,
-                    isolated_balance=d(2000),
-                    isolated_upnl=zero,
-                    cross_balance=d(8000),
-                    cross_margin=d(1500),
-                    cross_upnl=zero,
-                    locked=zero,
-                    cross_available=d(6000),
-                    balance=d(10000),
-                    upnl=zero,
                     equity=equity,
-                    pnl_freeze=d(12),
+                    cash=d(10000),
+                    upnl=zero,
+                    margin_used=d(3500),
+                    available=d(6000),
+                    locked=zero,
+                    realized_24h=d(12),
+                    cross_balance=d(8000),
+                    cross_upnl=zero,
                 )
             )
     Position.objects.bulk_create(positions)

@@ -75,6 +75,7 @@ def run_one(n: int, seconds: float, warmup_cap: float) -> dict[str, float]:
 
     from accounts.models import AccountMode, ExchangeAccount, User
     from bench.linked import standx_linked
+    from exchange_common.ratelimit import NoRateLimit
     from portfolio.alerts import batches as alert_batches
     from portfolio.models import (
         BalanceSnapshot,
@@ -85,7 +86,6 @@ def run_one(n: int, seconds: float, warmup_cap: float) -> dict[str, float]:
         Trade,
     )
     from portfolio.sync import pipeline as sync
-    from standx.ratelimit import NoRateLimit
     from standx.rest import Credentials, Endpoints, StandXClient
 
     call_command("flush", interactive=False, verbosity=0)
@@ -303,8 +303,8 @@ def _started() -> None:
 
 def _sync_in_worker(account_id: int) -> tuple[str, float, int]:
     """One `account_sync` in a worker: (outcome, CPU seconds, REST requests)."""
+    from exchange_common.ratelimit import CountingLimiter
     from portfolio.sync import pipeline as sync
-    from standx.ratelimit import CountingLimiter
 
     counter = CountingLimiter(sync.shared_rate_limiter())
     cpu_start = time.thread_time()

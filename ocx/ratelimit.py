@@ -3,7 +3,7 @@ session and every key (ocx.gitbook.io ``reference/rate-limits``); reads, preview
 are not limited.
 
 The same token buckets, Redis script and :func:`acquire` as StandX's client
-(:mod:`standx.ratelimit`), with OCX's numbers: a bucket of :data:`BURST` refilled at
+(:mod:`exchange_common.ratelimit`), with OCX's numbers: a bucket of :data:`BURST` refilled at
 :data:`PER_SECOND`, so that no rolling minute ever carries more than ``BURST + 60 × PER_SECOND``
 = 120 requests (a bucket of 120 refilled at 2/s could send 238 in the first minute). The
 per-user key is OCX's user id. The IP bucket is set wide open: OCX counts per user.
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from standx.ratelimit import (
+from exchange_common.ratelimit import (
     Limits,
     LocalRateLimiter,
     NoRateLimit,

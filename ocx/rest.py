@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from exchange_common.ratelimit import BudgetExhausted
 from ocx import errors, models
 from ocx.auth import ApiKey, PendingSignIn, Session, SiweParams, checksum_address, siwe_message
 from ocx.ratelimit import RateLimiter, acquire, backoff_delay, order_path_limiter
@@ -247,7 +248,14 @@ class OCXClient:
         while True:
             attempt += 1
             if order_path:
-                acquire(self.limiter, self.user_id or "anonymous", sleep=self._sleep)
+                try:
+                    acquire(self.limiter, self.user_id or "anonymous", sleep=self._sleep)
+                except BudgetExhausted as exc:
+                    raise errors.RateLimitedError(
+                        "client-side order budget exhausted",
+                        retry_after=exc.retry_after,
+                        endpoint=endpoint,
+                    ) from None
             sent = {**headers, **self._credential_headers(tier, endpoint, use_key)}
             try:
                 response = self._send(method, url, endpoint, clean, content, sent)

@@ -1,5 +1,5 @@
 """PerpEx's request budget, on StandX's limiter: the same token buckets and the same Redis Lua
-script (``standx.ratelimit``), configured for PerpEx's figures, so every worker spends one
+script (``exchange_common.ratelimit``), configured for PerpEx's figures, so every worker spends one
 shared budget per API key through Redis.
 
 - Per key: 120 requests per minute (the reference), a bucket of 120 refilled at 2 per second.
@@ -14,8 +14,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from exchange_common.ratelimit import (
+    Limits,
+    LocalRateLimiter,
+    NoRateLimit,
+    RateLimiter,
+    RedisRateLimiter,
+)
 from perpex.errors import RateLimitedError
-from standx.ratelimit import Limits, LocalRateLimiter, NoRateLimit, RateLimiter, RedisRateLimiter
 
 KEY_PER_MINUTE = 120
 LIMITS = Limits(

@@ -176,9 +176,8 @@ class PerpExClient:
         content: bytes | None,
         headers: dict[str, str],
     ) -> httpx.Response:
-        acquire(
-            self.rate_limiter, self.api_key.fingerprint if self.api_key else None, sleep=self._sleep
-        )
+        key = self.api_key.fingerprint if self.api_key else None
+        acquire(self.rate_limiter, key, sleep=self._sleep)
         request = httpx.Request(
             method,
             url,

@@ -77,7 +77,7 @@ class TradeAdmin(OwnedAdmin):
 
 @admin.register(BalanceSnapshot)
 class BalanceSnapshotAdmin(OwnedAdmin):
-    list_display = ("account", "taken_at", "equity", "balance", "upnl", "cross_available")
+    list_display = ("account", "taken_at", "equity", "cash", "upnl", "available")
 
 
 @admin.register(MarketPrice)

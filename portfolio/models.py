@@ -6,6 +6,8 @@ Decimal precision: prices and quantities up to 18 integer and 18 fractional digi
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -122,8 +124,10 @@ class Position(models.Model):
     initial_margin = money(null=True)
     holding_margin = money(null=True)
     maint_margin = money(null=True)
-    mmr = ratio(null=True)
+    mmr = ratio(null=True)  # the venue's own margin ratio, where it gives one
     liq_price = money(null=True)
+    # Who said liq_price: the venue ("reported") or our risk engine ("computed").
+    liq_source = models.CharField(max_length=10, default="reported")
     bankruptcy_price = money(null=True)
     opened_at = models.DateTimeField(null=True)
     synced_at = models.DateTimeField()
@@ -135,6 +139,11 @@ class Position(models.Model):
 
     def __str__(self) -> str:
         return f"{self.symbol} {self.qty}"
+
+    @property
+    def isolated_margin(self) -> Decimal | None:
+        """The margin an isolated position holds (the risk engine's name for it)."""
+        return self.holding_margin
 
 
 class PositionSnapshot(models.Model):
@@ -157,27 +166,58 @@ class PositionSnapshot(models.Model):
 
 
 class BalanceSnapshot(models.Model):
-    """Every ``query_balance`` field over time: the equity curve."""
+    """The account's money over time, normalized (the equity curve), with the venue's own fields.
+
+    ``cash`` is the balance without unrealized PnL; ``equity`` includes it; ``margin_used`` is
+    what positions and orders hold; ``available`` what a new order could use. ``cross_balance``
+    and ``cross_upnl`` are the cross-margin scope where the venue has one; ``raw`` keeps every
+    field the venue reported, by its own name.
+    """
 
     account = models.ForeignKey(ExchangeAccount, on_delete=models.CASCADE, related_name="+")
     taken_at = models.DateTimeField()
-    isolated_balance = money()
-    isolated_upnl = money()
-    cross_balance = money()
-    cross_margin = money()
-    cross_upnl = money()
-    locked = money()
-    cross_available = money()
-    balance = money()
-    upnl = money()
     equity = money()
-    pnl_freeze = money()
+    cash = money()
+    upnl = money()
+    margin_used = money()
+    available = money(null=True)
+    locked = money()
+    maint_margin = money(null=True)
+    realized_24h = money(null=True)
+    cross_balance = money(null=True)
+    cross_upnl = money(null=True)
+    raw = models.JSONField(default=dict)
 
     class Meta:
         indexes = [models.Index(fields=["account", "-taken_at"], name="balsnap_latest")]
 
     def __str__(self) -> str:
         return f"{self.equity} @ {self.taken_at}"
+
+
+class BalanceBucket(models.Model):
+    """One wallet of an account as it stands now (OCX has four; StandX and PerpEx one)."""
+
+    account = models.ForeignKey(
+        ExchangeAccount, on_delete=models.CASCADE, related_name="balance_buckets"
+    )
+    bucket = models.CharField(max_length=20)
+    asset = models.CharField(max_length=20)
+    available = money()
+    locked = money()
+    total = money()
+    usd_value = money(null=True)
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "bucket", "asset"], name="balancebucket_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.bucket} {self.total} {self.asset}"
 
 
 class Order(models.Model):
@@ -195,7 +235,7 @@ class Order(models.Model):
     fill_avg_price = money(null=True)
     reduce_only = models.BooleanField(default=False)
     leverage = money(null=True)
-    liq_id = models.BigIntegerField(default=0)
+    is_liquidation = models.BooleanField(default=False)  # the venue's liquidation engine sent it
     # When the venue created it (the sync's time when a venue gives none): the pages' keyset.
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(null=True)

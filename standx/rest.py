@@ -23,6 +23,13 @@ from urllib.parse import urlsplit
 import httpx
 import nacl.signing
 
+from exchange_common.ratelimit import (
+    BudgetExhausted,
+    LocalRateLimiter,
+    RateLimiter,
+    acquire,
+    backoff_delay,
+)
 from standx import errors, keys
 from standx.models import (
     ActionResult,
@@ -41,7 +48,6 @@ from standx.models import (
     Trade,
     parse_klines,
 )
-from standx.ratelimit import LocalRateLimiter, RateLimiter, acquire, backoff_delay
 from standx.signing import encode_body, signed_headers
 from standx.transport import KeepAliveTransport
 
@@ -265,7 +271,12 @@ class StandXClient:
         self, method: str, url: str, endpoint: str, *, params: dict[str, Any] | None,
         content: bytes | None, headers: dict[str, str], account: str | None,
     ) -> httpx.Response:  # fmt: skip
-        acquire(self.rate_limiter, account, sleep=self._sleep)
+        try:
+            acquire(self.rate_limiter, account, sleep=self._sleep)
+        except BudgetExhausted as exc:
+            raise errors.RateLimitedError(
+                "client-side rate budget exhausted", retry_after=exc.retry_after, endpoint="(local)"
+            ) from None
         request = httpx.Request(
             method, url, params=params, content=content, headers={**_BASE_HEADERS, **headers},
             extensions={"timeout": self._timeout},

@@ -255,7 +255,7 @@ def market_data_synced(sim_url: str) -> int:
 
 
 def _no_limit() -> Any:
-    from standx.ratelimit import NoRateLimit
+    from exchange_common.ratelimit import NoRateLimit
 
     return NoRateLimit()
 

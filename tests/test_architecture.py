@@ -29,6 +29,7 @@ PACKAGES = (
     "ocx_sim",
     "standx_web",
     "venues",
+    "exchange_common",
 )
 
 # Modules of portfolio/ and accounts/ that still import the StandX client library directly.
@@ -150,6 +151,13 @@ def test_the_ocx_simulator_shares_no_code_with_any_client_or_simulator() -> None
     for package in ("ocx_sim", "standx_sim", "perpex_sim", "django", "portfolio", "accounts"):
         assert offenders("ocx", package) == set()
     assert offenders("ocx", "venues") == set()
+
+
+def test_the_clients_common_plumbing_speaks_no_venue() -> None:
+    for package in ("standx", "perpex", "ocx", "venues", "django", "portfolio", "accounts"):
+        assert offenders("exchange_common", package) == set()
+    for simulator in ("standx_sim", "perpex_sim", "ocx_sim"):
+        assert offenders(simulator, "exchange_common") == set()
 
 
 def test_the_venue_layer_knows_nothing_of_django_or_the_apps() -> None:

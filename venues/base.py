@@ -12,7 +12,9 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
+
+from venues.account import AccountSession
 
 
 class Kind(StrEnum):
@@ -208,3 +210,23 @@ class VenueAdapter(Protocol):
     ) -> PublicSession: ...
 
     def mark_feed(self, endpoints: Endpoints) -> MarkFeed: ...
+
+
+@runtime_checkable
+class AccountAdapter(VenueAdapter, Protocol):
+    """A venue whose accounts can be linked and read (its account side has landed)."""
+
+    def planned_requests(self, *, full_due: bool, idle: bool) -> int:
+        """The requests an account read is sure to make (the sync reserves them at once)."""
+        ...
+
+    def account(
+        self,
+        endpoints: Endpoints,
+        secrets: Mapping[str, str],
+        *,
+        limiter: Any = None,
+        retries: int | None = None,
+    ) -> AccountSession:
+        """A session on one linked account; ``secrets`` are its credentials by kind."""
+        ...

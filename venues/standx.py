@@ -1,20 +1,38 @@
 """The StandX adapter over ``standx/``: its capabilities, its rate budget, its errors in the
-venue-neutral tree, and its public market data as normalized records."""
+venue-neutral tree, its public market data and its accounts as normalized records.
+
+An account's read is tiered to spend StandX's 50 requests per second per IP where they matter: a
+flat account with no open orders costs one balance call while its balance stands still; an
+account with positions costs three calls, plus its trade and order history only when something
+moved (a position's shape, the open orders, or a balance field that moves only with activity)
+or when the sync says a full read is due.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+import hashlib
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, TypeVar
 
 from standx import errors as sx_errors
 from standx import models as sx
+from standx.rest import Credentials, StandXClient
 from standx.rest import Endpoints as StandXEndpoints
-from standx.rest import StandXClient
 from standx.stream import MarketStream, Reconnected, StreamError, StreamMessage
 from venues import errors
+from venues.account import (
+    AccountBalance,
+    AccountFill,
+    AccountOrder,
+    AccountPosition,
+    AccountRead,
+    ReadPlan,
+    Source,
+)
 from venues.base import (
     Candle,
     Capabilities,
@@ -224,6 +242,227 @@ class StandXMarkFeed:
         await self.stream.close()
 
 
+# --- the account: the tiered read --------------------------------------------------------
+
+# The credential kinds (accounts.models.CredentialKind) the secrets arrive under.
+TOKEN_KIND = "standx_token"  # noqa: S105 - a kind's name, not a secret
+SIGNING_KEY_KIND = "standx_signing_key"
+# Balance fields that move only when something happened (fills, fees, funding, orders placed);
+# uPnL-derived fields move with every mark.
+ACTIVITY_FIELDS = ("cross_balance", "isolated_balance", "locked", "cross_margin", "pnl_freeze")
+ORDER_REFRESH_LIMIT = 50  # formerly open orders looked up per read, at most
+
+
+def planned_requests(*, full_due: bool, idle: bool) -> int:
+    """The REST calls :meth:`StandXAccountSession.read` is sure to make: the balance alone for a
+    flat account on the quiet path; positions, balance and open orders otherwise; plus the first
+    page of orders and of trades when a full read is due. Later pages and order lookups depend
+    on what those say, so they are not counted."""
+    if full_due:
+        return 5
+    return 1 if idle else 3
+
+
+def _digest(parts: Iterable[str]) -> str:
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()
+
+
+def _num(value: Decimal) -> str:
+    return format(value.normalize(), "f")
+
+
+def balance_digest(raw: Mapping[str, str], names: Iterable[str]) -> str:
+    return _digest(raw[n] for n in names)
+
+
+def shape_digest(positions: list[AccountPosition], open_orders: list[AccountOrder]) -> str:
+    """What changes only through trading: each position's size, entry and mode; open order ids."""
+    shapes = sorted(
+        f"{p.symbol}:{_num(p.qty)}:{_num(p.entry_price)}:{p.margin_mode}" for p in positions
+    )
+    return _digest([*shapes, *sorted(o.exchange_id for o in open_orders)])
+
+
+def balance(b: sx.Balance) -> AccountBalance:
+    """StandX's unified balance: ``balance`` is the cash, ``equity`` includes uPnL."""
+    raw = {name: _num(getattr(b, name)) for name in sx.BALANCE_FIELDS}
+    return AccountBalance(
+        equity=b.equity,
+        cash=b.balance,
+        upnl=b.upnl,
+        margin_used=b.cross_margin + b.isolated_balance,
+        available=b.cross_available,
+        locked=b.locked,
+        realized_24h=b.pnl_freeze,
+        cross_balance=b.cross_balance,
+        cross_upnl=b.cross_upnl,
+        raw=raw,
+    )
+
+
+def position(p: sx.Position) -> AccountPosition:
+    # StandX gives each position's maintenance margin; the liquidation price we compute from it
+    # (portfolio.domain.risk) is cross-checked against the one StandX reports.
+    return AccountPosition(
+        symbol=p.symbol,
+        exchange_id=str(p.id),
+        qty=p.qty,
+        entry_price=p.entry_price,
+        margin_mode=p.margin_mode,
+        mark_price=p.mark_price,
+        notional=p.position_value,
+        upnl=p.upnl,
+        realized_pnl=p.realized_pnl,
+        leverage=p.leverage,
+        initial_margin=p.initial_margin,
+        isolated_margin=p.holding_margin,
+        maint_margin=p.maint_margin,
+        health_reported=p.mmr,
+        liq_price=p.liq_price,
+        liq_source=Source.REPORTED,
+        bankruptcy_price=p.bankruptcy_price,
+        opened_at=p.created_at,
+    )
+
+
+def order(o: sx.Order) -> AccountOrder:
+    return AccountOrder(
+        exchange_id=str(o.id),
+        client_order_id=o.cl_ord_id or "",
+        symbol=o.symbol,
+        side=o.side,
+        order_type=o.order_type,
+        status=o.status,
+        time_in_force=o.time_in_force or "",
+        qty=o.qty,
+        price=o.price,
+        fill_qty=o.fill_qty,
+        fill_avg_price=o.fill_avg_price,
+        reduce_only=o.reduce_only,
+        leverage=o.leverage,
+        is_liquidation=bool(o.liq_id),
+        created_at=o.created_at,
+        updated_at=o.updated_at,
+    )
+
+
+def fill(t: sx.Trade) -> AccountFill:
+    return AccountFill(
+        exchange_id=str(t.id),
+        order_exchange_id=str(t.order_id),
+        symbol=t.symbol,
+        side=t.side,
+        qty=t.qty,
+        price=t.price,
+        value=t.value,
+        fee=t.fee_qty,
+        fee_asset=t.fee_asset or "",
+        realized_pnl=t.pnl,
+        traded_at=t.created_at,
+    )
+
+
+def _take_newer(items: Iterable[T], cursor: str) -> list[T]:
+    """Items from a newest-first iterator until the stored cursor (the highest id stored: StandX
+    ids grow) is reached."""
+    stop = int(cursor) if cursor else None
+    out = []
+    for item in items:
+        if stop is not None and item.id <= stop:  # type: ignore[attr-defined]
+            break
+        out.append(item)
+    return out
+
+
+def _advance(cursor: str, ids: list[int]) -> str:
+    return str(max(int(cursor or 0), *ids)) if ids else cursor
+
+
+class StandXAccountSession:
+    """One StandX account's private data; a context manager like the client it wraps."""
+
+    def __init__(self, client: StandXClient) -> None:
+        self._client = client
+
+    def __enter__(self) -> StandXAccountSession:
+        self._client.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._client.__exit__(*exc)
+
+    def balance(self) -> AccountBalance:
+        with translated():
+            return balance(self._client.query_balance())
+
+    def positions(self) -> list[AccountPosition]:
+        with translated():
+            return [position(p) for p in self._client.query_positions()]
+
+    def read(self, plan: ReadPlan) -> AccountRead:
+        with translated():
+            return self._read(plan)
+
+    def _read(self, plan: ReadPlan) -> AccountRead:
+        client = self._client
+        raw_balance = None
+        if not plan.full_due and plan.idle:
+            raw_balance = client.query_balance()
+            b = balance(raw_balance)
+            if balance_digest(b.raw, sx.BALANCE_FIELDS) == plan.balance_digest:
+                return self._finish(AccountRead([], b, [], quiet=True, full=False), plan)
+        positions = [position(p) for p in client.query_positions()]
+        b = balance(raw_balance or client.query_balance())
+        open_orders = [order(o) for o in client.query_open_orders(limit=1200).result]
+        moved = (
+            plan.full_due
+            or shape_digest(positions, open_orders) != plan.shape_digest
+            or balance_digest(b.raw, ACTIVITY_FIELDS) != plan.activity_digest
+        )
+        if not moved:
+            return self._finish(AccountRead(positions, b, open_orders, full=False), plan)
+        new_orders = _take_newer(client.iter_orders(), plan.order_cursor)
+        new_trades = _take_newer(client.iter_trades(), plan.fill_cursor)
+        read = AccountRead(
+            positions,
+            b,
+            open_orders,
+            new_orders=[order(o) for o in new_orders],
+            new_fills=[fill(t) for t in new_trades],
+            order_cursor=_advance(plan.order_cursor, [o.id for o in new_orders]),
+            fill_cursor=_advance(plan.fill_cursor, [t.id for t in new_trades]),
+        )
+        # Orders held as open that StandX no longer lists as open have ended: learn how.
+        seen = {o.exchange_id for o in read.open_orders} | {o.exchange_id for o in read.new_orders}
+        gone = [i for i in plan.held_open_orders() if i not in seen and i.isdigit()]
+        for exchange_id in gone[:ORDER_REFRESH_LIMIT]:
+            try:
+                read.refreshed_orders.append(order(client.query_order(order_id=int(exchange_id))))
+            except sx_errors.NotFoundError:
+                continue
+        return self._finish(read, plan)
+
+    @staticmethod
+    def _finish(read: AccountRead, plan: ReadPlan) -> AccountRead:
+        read.balance_digest = balance_digest(read.balance.raw, sx.BALANCE_FIELDS)
+        if read.quiet:
+            read.activity_digest, read.shape_digest = plan.activity_digest, plan.shape_digest
+        else:
+            read.activity_digest = balance_digest(read.balance.raw, ACTIVITY_FIELDS)
+            read.shape_digest = shape_digest(read.positions, read.open_orders)
+        if not read.full:
+            read.order_cursor, read.fill_cursor = plan.order_cursor, plan.fill_cursor
+        return read
+
+
+def credentials(secrets: Mapping[str, str]) -> Credentials:
+    """The client's credentials from the stored secrets (by credential kind)."""
+    token = secrets.get(TOKEN_KIND)
+    if not token:
+        raise errors.AuthExpired(NAME, "This account's credentials were deleted; re-link it.")
+    return Credentials.from_strings(token, secrets.get(SIGNING_KEY_KIND))
+
+
 class StandXAdapter:
     key = KEY
     name = NAME
@@ -248,6 +487,25 @@ class StandXAdapter:
 
     def mark_feed(self, endpoints: Endpoints) -> StandXMarkFeed:
         return StandXMarkFeed(endpoints["ws"])
+
+    def planned_requests(self, *, full_due: bool, idle: bool) -> int:
+        return planned_requests(full_due=full_due, idle=idle)
+
+    def account(
+        self,
+        endpoints: Endpoints,
+        secrets: Mapping[str, str],
+        *,
+        limiter: Any = None,
+        retries: int | None = None,
+    ) -> StandXAccountSession:
+        args: dict[str, Any] = {"rate_limiter": limiter}
+        if retries is not None:
+            args["max_retries"] = retries
+        with translated():
+            creds = credentials(secrets)
+        client = StandXClient(creds, endpoints=client_endpoints(endpoints), **args)
+        return StandXAccountSession(client)
 
 
 ADAPTER = StandXAdapter()

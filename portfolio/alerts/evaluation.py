@@ -177,11 +177,7 @@ def market_keys(views: Iterable[AccountView]) -> set[MarketKey]:
 def risk_inputs_of(
     view: AccountView, ticks: dict[MarketKey, Decimal]
 ) -> tuple[risk.AccountInput, list[risk.PositionInput]]:
-    balance = view.balance
-    account = risk.AccountInput(
-        cross_balance=balance.cross_balance if balance else risk.ZERO,
-        cross_available=balance.cross_available if balance else None,
-    )
+    account = risk.account_input(view.balance)
     venue = view.account.venue
     return account, [risk.position_input(p, ticks.get((venue, p.symbol))) for p in view.positions]
 
@@ -288,7 +284,7 @@ def load_views(
     if Metric.LIQUIDATED in metrics:
         recent = (
             Order.objects.filter(
-                account_id__in=ids, liq_id__gt=0, updated_at__gte=now - LIQUIDATION_WINDOW
+                account_id__in=ids, is_liquidation=True, updated_at__gte=now - LIQUIDATION_WINDOW
             )
             .values("account_id", "symbol")
             .annotate(n=Count("id"))

@@ -286,7 +286,7 @@ def order_csv_row(o: Order, labels: dict[int, str]) -> list[str]:
         _iso(o.created_at), _iso(o.updated_at), labels.get(o.account_id, ""), o.symbol, o.side,
         o.order_type, o.status, o.time_in_force, _text(o.qty), _text(o.price),
         _text(o.fill_qty), _text(o.fill_avg_price), "yes" if o.reduce_only else "no",
-        _text(o.leverage), str(o.exchange_id), o.cl_ord_id, "yes" if o.liq_id else "no",
+        _text(o.leverage), str(o.exchange_id), o.cl_ord_id, "yes" if o.is_liquidation else "no",
     ]  # fmt: skip
 
 

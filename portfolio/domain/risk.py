@@ -99,7 +99,7 @@ class ReportedPosition(Protocol):
     @property
     def initial_margin(self) -> Decimal | None: ...
     @property
-    def holding_margin(self) -> Decimal | None: ...
+    def isolated_margin(self) -> Decimal | None: ...
     @property
     def leverage(self) -> Decimal | None: ...
     @property
@@ -116,7 +116,7 @@ def position_input(p: ReportedPosition, price_tick: Decimal | None = None) -> Po
         margin_mode=p.margin_mode,
         maint_margin=p.maint_margin or ZERO,
         initial_margin=p.initial_margin,
-        holding_margin=p.holding_margin,
+        holding_margin=p.isolated_margin,
         leverage=p.leverage,
         exchange_liq_price=p.liq_price,
         price_tick=price_tick,
@@ -128,6 +128,25 @@ class AccountInput:
     cross_balance: Decimal
     cross_available: Decimal | None = None
     isolated_balance: Decimal = ZERO
+
+
+class ReportedBalance(Protocol):
+    """A balance as a venue reports it, normalized: the client's record or the stored row."""
+
+    @property
+    def cash(self) -> Decimal: ...
+    @property
+    def available(self) -> Decimal | None: ...
+    @property
+    def cross_balance(self) -> Decimal | None: ...
+
+
+def account_input(b: ReportedBalance | None) -> AccountInput:
+    """The cross scope's money: the venue's cross balance, or the cash where it has no scopes."""
+    if b is None:
+        return AccountInput(cross_balance=ZERO)
+    cross = b.cross_balance if b.cross_balance is not None else b.cash
+    return AccountInput(cross_balance=cross, cross_available=b.available)
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ def reconcile(account: ExchangeAccount, since: datetime) -> None:
     readings = BalanceSnapshot.objects.filter(account=account).order_by("taken_at")
     if anchor is not None:
         readings = readings.filter(taken_at__gte=anchor)
-    balances = list(readings.values_list("taken_at", "balance"))
+    balances = list(readings.values_list("taken_at", "cash"))
     if not balances:
         return
     if anchor is None and not CashFlow.objects.filter(account=account, kind="link").exists():

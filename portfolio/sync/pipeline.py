@@ -1,18 +1,17 @@
-"""Keeping one linked account's StandX data in Postgres (the write side of the sync pipeline).
+"""Keeping one linked account's data in Postgres (the write side of the sync pipeline).
 
 :func:`account_sync` is idempotent: it claims a lease with a conditional UPDATE (a second
-worker gets "busy"), reads everything from StandX *before* opening a transaction, then upserts on
-the exchange's unique ids in one transaction. Re-running it, crashing half-way (the transaction
-rolls back, the lease expires) or racing another worker all end with the same rows.
+worker gets "busy"), reads everything through the account's venue adapter *before* opening a
+transaction, then upserts on the exchange's unique ids in one transaction. Re-running it,
+crashing half-way (the transaction rolls back, the lease expires) or racing another worker all
+end with the same rows.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import uuid
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
@@ -26,22 +25,30 @@ from django.utils import timezone
 
 from accounts import crypto
 from accounts import services as account_services
+from accounts.credentials import credentials_open
 from accounts.models import AccountStatus, ExchangeAccount
-from accounts.standx_access import client_for
+from exchange_common.ratelimit import CountingLimiter, PrepaidLimiter, RateLimiter, RedisRateLimiter
 from portfolio.alerts import batches as alert_batches
 from portfolio.domain import risk
-from portfolio.models import BalanceSnapshot, Order, Position, PositionSnapshot, SyncState, Trade
+from portfolio.models import (
+    BalanceBucket,
+    BalanceSnapshot,
+    Order,
+    Position,
+    PositionSnapshot,
+    SyncState,
+    Trade,
+)
 from portfolio.sync import cashflows, funding
-from standx import errors as standx_errors
-from standx import models as sx
-from standx.ratelimit import CountingLimiter, PrepaidLimiter, RateLimiter, RedisRateLimiter
-from standx.rest import StandXClient
+from venues import errors as venue_errors
+from venues import registry
+from venues.account import AccountFill, AccountOrder, AccountPosition, AccountRead, ReadPlan
+from venues.base import Endpoints
 
 logger = logging.getLogger(__name__)
 
 STALE_AFTER_FAILURES = 3
 MAX_FAILURE_BACKOFF_S = 300.0
-ORDER_REFRESH_LIMIT = 50  # formerly open orders re-queried per sync, at most
 
 
 class Outcome(StrEnum):
@@ -53,21 +60,7 @@ class Outcome(StrEnum):
 
 
 class TransientSyncError(Exception):
-    """StandX was unavailable, slow, rate-limiting or malformed; nothing stored was touched."""
-
-
-@dataclass
-class Fetched:
-    positions: list[sx.Position]
-    balance: sx.Balance
-    open_orders: list[sx.Order]
-    new_orders: list[sx.Order]
-    new_trades: list[sx.Trade]
-    refreshed_orders: list[sx.Order] = field(default_factory=list)
-    # quiet: a flat account whose balance did not move; nothing else was read or needs writing.
-    quiet: bool = False
-    # full: the trade and order history was read (else nothing indicated new activity).
-    full: bool = True
+    """The venue was unavailable, slow, rate-limiting or malformed; nothing stored was touched."""
 
 
 # A full read of trade and order history at least this often, whatever the signals say.
@@ -76,11 +69,6 @@ FULL_SYNC_EVERY = timedelta(minutes=5)
 # every fill, fee, funding payment and transfer and with every order left resting; the full
 # read adds only orders placed and cancelled between two checks, so it can come less often.
 IDLE_FULL_SYNC_EVERY = timedelta(minutes=30)
-# Balance fields that move only when something happened (fills, fees, funding, orders placed);
-# uPnL-derived fields move with every mark.
-ACTIVITY_FIELDS = ("cross_balance", "isolated_balance", "locked", "cross_margin", "pnl_freeze")
-
-
 _limiter: RateLimiter | None = None
 
 
@@ -163,36 +151,6 @@ def _release(account_id: int, token: str, **fields: Any) -> None:
         cursor.execute(sql, [*columns.values(), account_id, token])
 
 
-def _take_newer(items: Any, cursor: int | None) -> list[Any]:
-    """Items from a newest-first iterator until the stored cursor is reached."""
-    out = []
-    for item in items:
-        if cursor is not None and item.id <= cursor:
-            break
-        out.append(item)
-    return out
-
-
-def _digest(parts: list[str]) -> str:
-    return hashlib.sha256("|".join(parts).encode()).hexdigest()
-
-
-def _num(value: Decimal) -> str:
-    return format(value.normalize(), "f")
-
-
-def balance_digest(balance: sx.Balance, names: tuple[str, ...]) -> str:
-    return _digest([_num(getattr(balance, n)) for n in names])
-
-
-def shape_digest(positions: list[sx.Position], open_orders: list[sx.Order]) -> str:
-    """What changes only through trading: each position's size, entry and mode; open order ids."""
-    shapes = sorted(
-        f"{p.symbol}:{_num(p.qty)}:{_num(p.entry_price)}:{p.margin_mode}" for p in positions
-    )
-    return _digest([*shapes, *sorted(str(o.id) for o in open_orders)])
-
-
 def _full_due(state: SyncState, now: datetime) -> bool:
     every = IDLE_FULL_SYNC_EVERY if state.idle else FULL_SYNC_EVERY
     return (
@@ -203,112 +161,125 @@ def _full_due(state: SyncState, now: datetime) -> bool:
     )
 
 
-def certain_requests(state: SyncState, now: datetime) -> int:
-    """The REST calls :func:`fetch` is sure to make: the balance alone for a flat account on
-    the quiet path; positions, balance and open orders otherwise; plus the first page of orders
-    and of trades when a full read is due. Later pages and order lookups depend on what those
-    say, so they are not counted."""
-    if _full_due(state, now):
-        return 5
-    return 1 if state.idle else 3
-
-
-def fetch(
-    client: StandXClient, account: ExchangeAccount, state: SyncState, now: datetime
-) -> Fetched:
-    """Everything one sync needs, read from StandX (no database writes).
-
-    Tiered to spend StandX's per-IP budget where it matters: a flat account with no open orders
-    costs one balance call while its balance stands still; an account with positions costs three
-    calls, plus its trade and order history only when something moved (or every 5 minutes;
-    30 for a flat account).
-    """
+def _plan(account: ExchangeAccount, state: SyncState, now: datetime) -> ReadPlan:
+    """What the adapter needs to know before it reads (read outside any transaction)."""
     full_due = _full_due(state, now)
-    balance = None
-    if not full_due and state.idle:
-        balance = client.query_balance()
-        if balance_digest(balance, sx.BALANCE_FIELDS) == state.balance_digest:
-            return Fetched([], balance, [], [], [], quiet=True, full=False)
-    positions = client.query_positions()
-    balance = balance or client.query_balance()
-    open_orders = list(client.query_open_orders(limit=1200).result)
-    moved = (
-        full_due
-        or shape_digest(positions, open_orders) != state.shape_digest
-        or balance_digest(balance, ACTIVITY_FIELDS) != state.activity_digest
+
+    def held_open_orders() -> tuple[str, ...]:
+        held = Order.objects.filter(account=account, status__in=["open", "untriggered"])
+        return tuple(held.order_by("created_at").values_list("exchange_id", flat=True))
+
+    return ReadPlan(
+        full_due=full_due,
+        idle=state.idle,
+        balance_digest=state.balance_digest,
+        activity_digest=state.activity_digest,
+        shape_digest=state.shape_digest,
+        order_cursor=state.order_cursor,
+        fill_cursor=state.trade_cursor,
+        held_open_orders=held_open_orders,
     )
-    if not moved:
-        return Fetched(positions, balance, open_orders, [], [], full=False)
-    new_orders = _take_newer(client.iter_orders(), _cursor_id(state.order_cursor))
-    new_trades = _take_newer(client.iter_trades(), _cursor_id(state.trade_cursor))
-    fetched = Fetched(positions, balance, open_orders, new_orders, new_trades)
-    # Orders we hold as open that StandX no longer lists as open have ended: learn how.
-    seen = {str(o.id) for o in open_orders} | {str(o.id) for o in new_orders}
-    gone = (
-        Order.objects.filter(account=account, status__in=["open", "untriggered"])
-        .exclude(exchange_id__in=seen)
-        .values_list("exchange_id", flat=True)[:ORDER_REFRESH_LIMIT]
-    )
-    for exchange_id in gone:
-        try:
-            fetched.refreshed_orders.append(client.query_order(order_id=int(exchange_id)))
-        except standx_errors.NotFoundError:
-            continue
-    return fetched
 
 
-def _cursor_id(cursor: str) -> int | None:
-    """StandX's cursor: the highest id stored (ids grow); everything at or below is known."""
-    return int(cursor) if cursor else None
-
-
-def _order_row(account: ExchangeAccount, o: sx.Order) -> Order:
+def _order_row(account: ExchangeAccount, o: AccountOrder, now: datetime) -> Order:
     return Order(
-        account=account, exchange_id=str(o.id), cl_ord_id=o.cl_ord_id or "", symbol=o.symbol,
-        side=o.side, order_type=o.order_type, status=o.status,
-        time_in_force=o.time_in_force or "", qty=o.qty, price=o.price, fill_qty=o.fill_qty,
-        fill_avg_price=o.fill_avg_price, reduce_only=o.reduce_only, leverage=o.leverage,
-        liq_id=o.liq_id, created_at=o.created_at or o.updated_at or timezone.now(),
+        account=account,
+        exchange_id=o.exchange_id,
+        cl_ord_id=o.client_order_id,
+        symbol=o.symbol,
+        side=o.side,
+        order_type=o.order_type,
+        status=o.status,
+        time_in_force=o.time_in_force,
+        qty=o.qty,
+        price=o.price,
+        fill_qty=o.fill_qty,
+        fill_avg_price=o.fill_avg_price,
+        reduce_only=o.reduce_only,
+        leverage=o.leverage,
+        is_liquidation=o.is_liquidation,
+        created_at=o.created_at or o.updated_at or now,
         updated_at=o.updated_at,
-    )  # fmt: skip
+    )
 
 
 ORDER_UPDATE_FIELDS = [
-    "cl_ord_id", "status", "qty", "price", "fill_qty", "fill_avg_price", "leverage", "liq_id",
-    "updated_at", "time_in_force",
-]  # fmt: skip
+    "cl_ord_id",
+    "status",
+    "qty",
+    "price",
+    "fill_qty",
+    "fill_avg_price",
+    "leverage",
+    "is_liquidation",
+    "updated_at",
+    "time_in_force",
+]
 
 
-def _trade_row(account: ExchangeAccount, t: sx.Trade) -> Trade:
+def _trade_row(account: ExchangeAccount, t: AccountFill) -> Trade:
     return Trade(
-        account=account, exchange_id=str(t.id), order_exchange_id=str(t.order_id),
+        account=account,
+        exchange_id=t.exchange_id,
+        order_exchange_id=t.order_exchange_id,
         symbol=t.symbol,
-        side=t.side, price=t.price, qty=t.qty, value=t.value, fee_asset=t.fee_asset or "",
-        fee_qty=t.fee_qty, pnl=t.pnl, traded_at=t.created_at,
-    )  # fmt: skip
+        side=t.side,
+        price=t.price,
+        qty=t.qty,
+        value=t.value,
+        fee_asset=t.fee_asset,
+        fee_qty=t.fee,
+        pnl=t.realized_pnl,
+        traded_at=t.traded_at,
+    )
 
 
-POSITION_FIELDS = (
-    "exchange_id", "qty", "entry_price", "mark_price", "position_value", "upnl", "realized_pnl",
-    "leverage", "margin_mode", "initial_margin", "holding_margin", "maint_margin", "mmr",
-    "liq_price", "bankruptcy_price",
-)  # fmt: skip
+# Our column for each of the record's live fields (those that move with every mark); the
+# rest of a position changes only through trading.
+LIVE_COLUMNS = {
+    "mark_price": "mark_price",
+    "position_value": "notional",
+    "upnl": "upnl",
+    "realized_pnl": "realized_pnl",
+    "leverage": "leverage",
+    "initial_margin": "initial_margin",
+    "holding_margin": "isolated_margin",
+    "maint_margin": "maint_margin",
+    "mmr": "health_reported",
+    "liq_price": "liq_price",
+    "liq_source": "liq_source",
+    "bankruptcy_price": "bankruptcy_price",
+}
 
 
-def _position_values(p: sx.Position, now: datetime) -> dict[str, Any]:
-    values = {name: getattr(p, name) for name in POSITION_FIELDS if name != "exchange_id"}
-    return {**values, "exchange_id": str(p.id), "opened_at": p.created_at, "synced_at": now}
+def _position_values(p: AccountPosition, now: datetime) -> dict[str, Any]:
+    live = {column: getattr(p, name) for column, name in LIVE_COLUMNS.items()}
+    return {
+        **live,
+        "exchange_id": p.exchange_id,
+        "qty": p.qty,
+        "entry_price": p.entry_price,
+        "margin_mode": p.margin_mode,
+        "opened_at": p.opened_at,
+        "synced_at": now,
+    }
 
 
-def _shape(p: Position | sx.Position | None) -> tuple[Any, ...] | None:
+def _shape(p: Position | AccountPosition | None) -> tuple[Any, ...] | None:
     """What makes a position "change" for history and funding: size, entry, mode, margin."""
-    return None if p is None else (p.qty, p.entry_price, p.margin_mode, p.holding_margin)
+    if p is None:
+        return None
+    margin = p.holding_margin if isinstance(p, Position) else p.isolated_margin
+    return (p.qty, p.entry_price, p.margin_mode, margin)
 
 
 def _snapshot_if_changed(
-    account: ExchangeAccount, symbol: str, before: Position | None, after: sx.Position | None,
+    account: ExchangeAccount,
+    symbol: str,
+    before: Position | None,
+    after: AccountPosition | None,
     now: datetime,
-) -> None:  # fmt: skip
+) -> None:
     if _shape(before) == _shape(after):
         return
     source = after or before
@@ -319,24 +290,21 @@ def _snapshot_if_changed(
         qty=after.qty if after else Decimal(0),  # a closed position is recorded as size 0
         entry_price=source.entry_price,
         margin_mode=source.margin_mode,
-        holding_margin=after.holding_margin if after else None,
+        holding_margin=after.isolated_margin if after else None,
         liq_price=after.liq_price if after else None,
         taken_at=now,
     )
 
 
-# Live fields that move with every mark; the rest of a position changes only through trading.
-LIVE_FIELDS = (
-    "mark_price", "position_value", "upnl", "realized_pnl", "leverage", "initial_margin",
-    "holding_margin", "maint_margin", "mmr", "liq_price", "bankruptcy_price",
-)  # fmt: skip
 _POSITION_FIELDS = {f.name: f for f in Position._meta.concrete_fields}
-_LIVE_PREP = [(n, _POSITION_FIELDS[n].get_db_prep_save) for n in LIVE_FIELDS]
+_LIVE_PREP = [
+    (name, _POSITION_FIELDS[column].get_db_prep_save) for column, name in LIVE_COLUMNS.items()
+]
 # Every second for the accounts nearest liquidation: raw SQL, as for the lease (the ORM's
 # update() cost more CPU than the rest of the write).
 _LIVE_UPDATE_SQL = (
     f'UPDATE "{Position._meta.db_table}" SET '  # noqa: S608 - names from model metadata
-    + ", ".join(f'"{_POSITION_FIELDS[n].column}" = %s' for n in ("synced_at", *LIVE_FIELDS))
+    + ", ".join(f'"{_POSITION_FIELDS[n].column}" = %s' for n in ("synced_at", *LIVE_COLUMNS))
     + f' WHERE "{_POSITION_FIELDS["account"].column}" = %s'
     + f' AND "{_POSITION_FIELDS["symbol"].column}" = %s'
 )
@@ -345,37 +313,76 @@ BALANCE_EVERY = timedelta(seconds=10)
 
 
 def _balance_fields(
-    account: ExchangeAccount, fetched: Fetched, state: SyncState, now: datetime, *, force: bool
+    account: ExchangeAccount, read: AccountRead, state: SyncState, now: datetime, *, force: bool
 ) -> dict[str, Any]:
-    b = fetched.balance
     fields: dict[str, Any] = {
-        "idle": not fetched.positions and not fetched.open_orders,
-        "balance_digest": balance_digest(b, sx.BALANCE_FIELDS),
-        "activity_digest": balance_digest(b, ACTIVITY_FIELDS),
-        "shape_digest": shape_digest(fetched.positions, fetched.open_orders),
+        "idle": not read.positions and not read.open_orders,
+        "balance_digest": read.balance_digest,
+        "activity_digest": read.activity_digest,
+        "shape_digest": read.shape_digest,
     }
     if force or state.last_balance_at is None or now - state.last_balance_at >= BALANCE_EVERY:
+        b = read.balance
         BalanceSnapshot.objects.create(
-            account=account, taken_at=now, **{n: getattr(b, n) for n in sx.BALANCE_FIELDS}
+            account=account,
+            taken_at=now,
+            equity=b.equity,
+            cash=b.cash,
+            upnl=b.upnl,
+            margin_used=b.margin_used,
+            available=b.available,
+            locked=b.locked,
+            maint_margin=b.maint_margin,
+            realized_24h=b.realized_24h,
+            cross_balance=b.cross_balance,
+            cross_upnl=b.cross_upnl,
+            raw=dict(b.raw),
         )
         fields["last_balance_at"] = now
     return fields
 
 
 def store_live(
-    account: ExchangeAccount, fetched: Fetched, state: SyncState, now: datetime
+    account: ExchangeAccount, read: AccountRead, state: SyncState, now: datetime
 ) -> dict[str, Any]:
     """Nothing traded since the last sync: refresh the positions' live numbers only."""
     with connection.cursor() as cursor:
-        for p in fetched.positions:
+        for p in read.positions:
             # Prepared as the ORM prepares them (Postgres rounds to the column's scale).
             live = [prep(getattr(p, name), connection) for name, prep in _LIVE_PREP]
             cursor.execute(_LIVE_UPDATE_SQL, [now, *live, account.pk, p.symbol])
-    return _balance_fields(account, fetched, state, now, force=False)
+    return _balance_fields(account, read, state, now, force=False)
+
+
+def _store_buckets(account: ExchangeAccount, read: AccountRead, now: datetime) -> None:
+    if not read.buckets:
+        return
+    BalanceBucket.objects.bulk_create(
+        [
+            BalanceBucket(
+                account=account,
+                bucket=b.bucket,
+                asset=b.asset,
+                available=b.available,
+                locked=b.locked,
+                total=b.total,
+                usd_value=b.usd_value,
+                updated_at=now,
+            )
+            for b in read.buckets
+        ],
+        update_conflicts=True,
+        unique_fields=["account", "bucket", "asset"],
+        update_fields=["available", "locked", "total", "usd_value", "updated_at"],
+    )
+    held = {(b.bucket, b.asset) for b in read.buckets}
+    for row in BalanceBucket.objects.filter(account=account).only("bucket", "asset"):
+        if (row.bucket, row.asset) not in held:
+            row.delete()
 
 
 def store(
-    account: ExchangeAccount, fetched: Fetched, state: SyncState, now: datetime
+    account: ExchangeAccount, read: AccountRead, state: SyncState, now: datetime
 ) -> dict[str, Any]:
     """Upsert a full read: orders, trades, positions (with history), balance, cursors.
 
@@ -383,21 +390,21 @@ def store(
     release, so rows and cursors commit together.
     """
     orders = {
-        o.id: o for o in [*fetched.new_orders, *fetched.open_orders, *fetched.refreshed_orders]
+        o.exchange_id: o for o in [*read.new_orders, *read.open_orders, *read.refreshed_orders]
     }
     if orders:
         Order.objects.bulk_create(
-            [_order_row(account, o) for o in orders.values()],
+            [_order_row(account, o, now) for o in orders.values()],
             update_conflicts=True,
             unique_fields=["account", "exchange_id"],
             update_fields=ORDER_UPDATE_FIELDS,
         )
-    if fetched.new_trades:
+    if read.new_fills:
         Trade.objects.bulk_create(
-            [_trade_row(account, t) for t in fetched.new_trades], ignore_conflicts=True
+            [_trade_row(account, t) for t in read.new_fills], ignore_conflicts=True
         )
     current = {p.symbol: p for p in Position.objects.select_for_update().filter(account=account)}
-    incoming = {p.symbol: p for p in fetched.positions}
+    incoming = {p.symbol: p for p in read.positions}
     for symbol in current.keys() - incoming.keys():
         _snapshot_if_changed(account, symbol, current[symbol], None, now)
         current[symbol].delete()
@@ -406,43 +413,39 @@ def store(
         Position.objects.update_or_create(
             account=account, symbol=symbol, defaults=_position_values(p, now)
         )
-    fields = _balance_fields(account, fetched, state, now, force=True)
+    _store_buckets(account, read, now)
+    fields = _balance_fields(account, read, state, now, force=True)
     fields["last_full_sync_at"] = now
-    if fetched.new_trades:
-        newest = max(_cursor_id(state.trade_cursor) or 0, *(t.id for t in fetched.new_trades))
-        fields["trade_cursor"] = str(newest)
-    if fetched.new_orders:
-        newest = max(_cursor_id(state.order_cursor) or 0, *(o.id for o in fetched.new_orders))
-        fields["order_cursor"] = str(newest)
+    fields["trade_cursor"] = read.fill_cursor
+    fields["order_cursor"] = read.order_cursor
     if not state.backfill_done:
         fields["backfill_done"] = True
-        fields["backfill_trades"] = state.backfill_trades + len(fetched.new_trades)
-        fields["backfill_orders"] = state.backfill_orders + len(fetched.new_orders)
+        fields["backfill_trades"] = state.backfill_trades + len(read.new_fills)
+        fields["backfill_orders"] = state.backfill_orders + len(read.new_orders)
     return fields
 
 
-def worst_health(fetched: Fetched) -> Decimal | None:
+def worst_health(read: AccountRead) -> Decimal | None:
     """The account's lowest health multiple by the risk engine, the figure the alerts see (not
     a venue's own field, which other venues do not send)."""
-    if not fetched.positions:
+    if not read.positions:
         return None
-    b = fetched.balance
-    account = risk.AccountInput(cross_balance=b.cross_balance, cross_available=b.cross_available)
-    positions = [risk.position_input(p) for p in fetched.positions if p.qty]
+    account = risk.account_input(read.balance)
+    positions = [risk.position_input(p) for p in read.positions if p.qty]
     health = risk.account_risk(account, positions).worst_health
     return health if health is not None and health > 0 else None
 
 
-def poll_interval(fetched: Fetched) -> float:
+def poll_interval(read: AccountRead) -> float:
     """Seconds until the next sync: the nearer to liquidation, the more often (1 s … 60 s)."""
-    worst = worst_health(fetched)
+    worst = worst_health(read)
     if worst is not None and worst < Decimal("1.5"):
         return 1.0
     if worst is not None and worst < Decimal(3):
         return 2.0
-    if fetched.open_orders:
+    if read.open_orders:
         return 3.0
-    if fetched.positions:
+    if read.positions:
         return 10.0
     return 60.0
 
@@ -491,19 +494,24 @@ def account_sync(account_id: int, *, limiter: RateLimiter | None = None) -> Outc
     ):
         _release(account_id, token, next_due_at=now + timedelta(seconds=60))
         return Outcome.SKIPPED
+    venue = registry.account_adapter(account.venue)
+    plan = _plan(account, state, now)
     # One reservation for the calls the sync is sure to make: one Redis round trip, not three.
-    prepaid = PrepaidLimiter(limiter or shared_rate_limiter(), certain_requests(state, now))
+    certain = venue.planned_requests(full_due=plan.full_due, idle=plan.idle)
+    prepaid = PrepaidLimiter(limiter or shared_rate_limiter(), certain)
     counter = CountingLimiter(prepaid)
     try:
-        with client_for(account, rate_limiter=counter) as client:
-            fetched = fetch(client, account, state, now)
-    except standx_errors.AuthenticationError as exc:
+        endpoints = Endpoints(dict(account.endpoints))
+        with venue.account(endpoints, credentials_open(account), limiter=counter) as session:
+            read = session.read(plan)
+    except venue_errors.AuthExpired as exc:
         account_services.account_mark_needs_relink(
-            account_id=account_id, reason=f"StandX refused the token ({exc.message}); re-link."
+            account_id=account_id,
+            reason=f"{venue.name} refused the credentials ({exc.message}); re-link.",
         )
         _release(account_id, token, last_error=str(exc)[:300])
         return Outcome.NEEDS_RELINK
-    except standx_errors.StandXError as exc:
+    except venue_errors.VenueError as exc:
         _release_failed(account_id, token, state, counter, f"{type(exc).__name__}: {exc}")
         if exc.transient:
             raise TransientSyncError(str(exc)) from None
@@ -514,26 +522,26 @@ def account_sync(account_id: int, *, limiter: RateLimiter | None = None) -> Outc
         # next attempt, with the failure backoff meanwhile.
         _release_failed(account_id, token, state, counter, f"Credentials unreadable: {exc}")
         return Outcome.FAILED
-    interval = poll_interval(fetched)
+    interval = poll_interval(read)
     # A quiet sync writes one row: no transaction needed around it.
-    with transaction.atomic() if not fetched.quiet else contextlib.nullcontext():
+    with transaction.atomic() if not read.quiet else contextlib.nullcontext():
         fields: dict[str, Any] = {}
-        if fetched.full:
-            fields = store(account, fetched, state, now)
+        if read.full:
+            fields = store(account, read, state, now)
             # Every fill up to `now` is stored, so funding up to `now` can be rebuilt exactly.
             funding.funding_rebuild(account, until=now)
-        elif not fetched.quiet:
-            fields = store_live(account, fetched, state, now)
+        elif not read.quiet:
+            fields = store_live(account, read, state, now)
         # A live sync whose activity fields (what fills, fees, funding and transfers move) are
         # as before has no flow to find; late fills are re-checked by the next full read.
-        moved = fetched.full or fields.get("activity_digest") != state.activity_digest
+        moved = read.full or fields.get("activity_digest") != state.activity_digest
         if "last_balance_at" in fields and moved:
             # A new balance reading: find the deposits and withdrawals in it. A full read also
             # re-checks the recent past, which fills read late may explain; between full reads
             # nothing but the newest interval can change (late funding is re-checked when its
             # rate arrives), which keeps the frequent live syncs cheap.
-            if fetched.full:
-                fills = [t.created_at for t in fetched.new_trades]
+            if read.full:
+                fills = [t.traded_at for t in read.new_fills]
                 since = min([now - cashflows.RECONCILE_WINDOW, *fills])
             else:
                 since = state.last_balance_at or now
@@ -551,7 +559,7 @@ def account_sync(account_id: int, *, limiter: RateLimiter | None = None) -> Outc
             next_due_at=now + timedelta(seconds=interval),
             **fields,
         )
-    if not fetched.quiet:
+    if not read.quiet:
         _evaluate_alerts(account_id)
     return Outcome.SYNCED
 

@@ -168,8 +168,8 @@ def test_linking_posts_need_csrf(alice: User, alice_linked: ExchangeAccount) -> 
 def test_the_accounts_page_counts_the_trades_an_account_made_after_its_backfill(
     alice_client: Client, alice_linked: ExchangeAccount
 ) -> None:
+    from exchange_common.ratelimit import NoRateLimit
     from portfolio.sync import pipeline as sync
-    from standx.ratelimit import NoRateLimit
     from tests.portfolio.sync.test_pipeline import place_some_orders, trader
 
     sync.account_sync(alice_linked.pk, limiter=NoRateLimit())  # the backfill: nothing yet

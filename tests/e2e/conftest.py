@@ -21,9 +21,9 @@ from django.db import connections
 from accounts import services
 from accounts.models import ExchangeAccount, User
 from accounts.standx_access import client_for
+from exchange_common.ratelimit import NoRateLimit
 from portfolio.models import Position
 from portfolio.sync import pipeline as sync
-from standx.ratelimit import NoRateLimit
 from standx.rest import Endpoints
 from tests.conftest import PASSWORD, sim_credentials, wait_for
 

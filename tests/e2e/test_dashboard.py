@@ -21,6 +21,7 @@ from playwright.sync_api import Page, expect
 
 from accounts.models import ExchangeAccount
 from accounts.standx_access import client_for
+from exchange_common.ratelimit import NoRateLimit
 from portfolio.dashboard import selectors
 from portfolio.models import (
     BalanceSnapshot,
@@ -34,8 +35,6 @@ from portfolio.models import (
 from portfolio.sync import funding
 from portfolio.sync import pipeline as sync
 from portfolio.templatetags.money import num, signed
-from standx.models import BALANCE_FIELDS
-from standx.ratelimit import NoRateLimit
 from tests.conftest import market_data_synced, wait_for
 from tests.e2e.conftest import demo_linked, off_loop, price_stream_on
 from tests.e2e.test_link_accounts import log_in
@@ -108,8 +107,12 @@ def history_of(account: ExchangeAccount) -> None:
             BalanceSnapshot(
                 account=account,
                 taken_at=now - timedelta(hours=hours),
-                **{f: getattr(latest, f) for f in BALANCE_FIELDS if f not in ("equity", "balance")},
-                balance=latest.balance - made,
+                **{
+                    f: getattr(latest, f)
+                    for f in ("upnl", "margin_used", "available", "locked", "cross_upnl")
+                },
+                cross_balance=(latest.cross_balance or made) - made,
+                cash=latest.cash - made,
                 equity=(latest.equity * factor).quantize(Decimal("0.01")),
             )
         )

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections import deque
 
+from exchange_common.ratelimit import LocalRateLimiter
 from ocx.ratelimit import ORDER_PATH, PER_MINUTE
-from standx.ratelimit import LocalRateLimiter
 
 
 def test_no_rolling_minute_carries_more_than_120_order_path_requests() -> None:

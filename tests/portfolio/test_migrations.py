@@ -15,7 +15,7 @@ from django.db.migrations.executor import MigrationExecutor
 
 from accounts import credentials, crypto
 from accounts.models import ExchangeAccount
-from portfolio.models import Alert, Trade
+from portfolio.models import Alert, BalanceSnapshot, Order, Trade
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -96,6 +96,35 @@ def test_the_venue_migrations_keep_every_row_and_credential(back_to_latest: None
         pnl=d(0),
         traded_at=AT,
     )
+    old.get_model("portfolio", "Order").objects.create(
+        account=account,
+        exchange_id=9,
+        symbol="SOL-USD",
+        side="sell",
+        order_type="market",
+        status="filled",
+        qty=d(2),
+        fill_qty=d(2),
+        liq_id=77,
+        created_at=None,
+        updated_at=AT,
+    )
+    standx_balance = {
+        "isolated_balance": d(300),
+        "isolated_upnl": d(-5),
+        "cross_balance": d(9700),
+        "cross_margin": d(150),
+        "cross_upnl": d(20),
+        "locked": d(10),
+        "cross_available": d(9540),
+        "balance": d(10000),
+        "upnl": d(15),
+        "equity": d(10015),
+        "pnl_freeze": d(3),
+    }
+    old.get_model("portfolio", "BalanceSnapshot").objects.create(
+        account=account, taken_at=AT, **standx_balance
+    )
     rule = old.get_model("portfolio", "AlertRule").objects.create(
         user=user,
         key="health-critical",
@@ -150,4 +179,10 @@ def test_the_venue_migrations_keep_every_row_and_credential(back_to_latest: None
         rows = apps.get_model("portfolio", name).objects.values_list("venue", "symbol")
         assert list(rows) == [("standx", "SOL-USD")], name
     assert Trade.objects.get().exchange_id == "7"  # text now
+    order = Order.objects.get()
+    assert (order.exchange_id, order.is_liquidation, order.created_at) == ("9", True, AT)
+    b = BalanceSnapshot.objects.get()
+    assert (b.equity, b.cash, b.upnl, b.margin_used, b.available) == (10015, 10000, 15, 450, 9540)
+    assert (b.cross_balance, b.cross_upnl, b.locked, b.realized_24h) == (9700, 20, 10, 3)
+    assert b.raw == {name: format(value, "f") for name, value in standx_balance.items()}
     assert Alert.objects.get().status == "firing"

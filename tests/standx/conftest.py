@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from standx.ratelimit import NoRateLimit
+from exchange_common.ratelimit import NoRateLimit
 from standx.rest import Credentials, Endpoints, StandXClient
 
 

@@ -10,8 +10,8 @@ import httpx
 import nacl.signing
 import pytest
 
+from exchange_common.ratelimit import NoRateLimit
 from standx import errors
-from standx.ratelimit import NoRateLimit
 from standx.rest import Credentials, Endpoints, StandXClient, map_error
 
 SEED = bytes(range(1, 33))

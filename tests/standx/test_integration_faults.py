@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
+from exchange_common.ratelimit import NoRateLimit
 from standx import errors
-from standx.ratelimit import NoRateLimit
 from standx.rest import Credentials, Endpoints, StandXClient
 from tests.standx.conftest import sim_control
 

@@ -60,10 +60,17 @@ def balance(account: ExchangeAccount, equity: str, at: datetime = NOW) -> None:
     e = D(equity)
     zero = D(0)
     BalanceSnapshot.objects.create(
-        account=account, taken_at=at, equity=e, isolated_balance=zero, isolated_upnl=zero,
-        cross_balance=e, cross_margin=zero, cross_upnl=zero, locked=zero, cross_available=e,
-        balance=e, upnl=zero, pnl_freeze=zero,
-    )  # fmt: skip
+        account=account,
+        taken_at=at,
+        equity=e,
+        cash=e,
+        upnl=zero,
+        margin_used=zero,
+        available=e,
+        locked=zero,
+        cross_balance=e,
+        cross_upnl=zero,
+    )
 
 
 def move(mark: str, at: datetime = NOW) -> int:
@@ -274,7 +281,8 @@ def test_a_token_expiring_within_a_day_warns(account: ExchangeAccount) -> None:
 def test_a_liquidation_order_fires_and_an_hour_later_resolves(account: ExchangeAccount) -> None:
     Order.objects.create(
         account=account, exchange_id=9, symbol="SOL-USD", side="sell", order_type="market",
-        status="filled", qty=D(20), fill_qty=D(20), liq_id=77, created_at=NOW, updated_at=NOW,
+        status="filled", qty=D(20), fill_qty=D(20), is_liquidation=True, created_at=NOW,
+        updated_at=NOW,
     )  # fmt: skip
     alerting.alerts_evaluate([account.pk], now=NOW + timedelta(seconds=1))
     [alert] = open_alerts("liquidated")

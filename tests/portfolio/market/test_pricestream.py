@@ -15,11 +15,11 @@ from django.db import connections
 
 from accounts.models import ExchangeAccount
 from accounts.standx_access import client_for
+from exchange_common.ratelimit import NoRateLimit
 from portfolio import health
 from portfolio.market.pricestream import PriceStreamRunner
 from portfolio.models import MarketPrice
 from portfolio.sync import pipeline as sync
-from standx.ratelimit import NoRateLimit
 from venues import standx as standx_venue
 from venues.base import Mark, PublicSession
 

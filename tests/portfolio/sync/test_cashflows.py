@@ -9,10 +9,10 @@ import httpx
 import pytest
 
 from accounts.models import ExchangeAccount, User
+from exchange_common.ratelimit import NoRateLimit
 from portfolio.models import CashFlow, FundingPayment, Trade
 from portfolio.sync import cashflows
 from portfolio.sync import pipeline as sync
-from standx.ratelimit import NoRateLimit
 from tests.conftest import market_data_synced
 from tests.portfolio.alerts.test_evaluation import balance, make_account
 from tests.portfolio.sync.test_pipeline import trader

@@ -12,11 +12,11 @@ import pytest
 
 from accounts.models import ExchangeAccount
 from accounts.standx_access import client_for
+from exchange_common.ratelimit import NoRateLimit
 from portfolio.models import FundingPayment, Order, Position, Trade
 from portfolio.sync import pipeline as sync
 from standx import errors
 from standx.models import parse_time
-from standx.ratelimit import NoRateLimit
 from standx.rest import StandXClient
 from tests.conftest import market_data_synced, wait_for
 
@@ -98,13 +98,13 @@ def assert_equals_ledger(account: ExchangeAccount, sim_url: str, client: StandXC
                        Decimal(t["fee_qty"]), Decimal(t["pnl"]))
         for t in book["trades"]
     }  # fmt: skip
-    assert {o.exchange_id: (o.status, o.fill_qty, o.liq_id != 0)
+    assert {o.exchange_id: (o.status, o.fill_qty, o.is_liquidation)
             for o in Order.objects.filter(account=account)} == {
         str(o["id"]): ("open" if o["status"] == "new" else o["status"], Decimal(o["fill_qty"]),
                        bool(o.get("liq_id")))
         for o in book["orders"]
     }  # fmt: skip
-    assert Order.objects.filter(account=account).exclude(liq_id=0).exists()  # the liquidation
+    assert Order.objects.filter(account=account, is_liquidation=True).exists()  # the liquidation
     assert {(f.symbol, f.funding_time, f.amount)
             for f in FundingPayment.objects.filter(account=account)} == {
         (f["symbol"], parse_time(f["transact_time"]), Decimal(f["qty"]))

@@ -14,12 +14,14 @@ from django.utils import timezone
 from accounts import credentials
 from accounts.models import CredentialKind, ExchangeAccount
 from accounts.standx_access import client_for
+from exchange_common.ratelimit import CountingLimiter, NoRateLimit
 from portfolio.models import BalanceSnapshot, Order, Position, PositionSnapshot, SyncState, Trade
 from portfolio.sync import pipeline as sync
-from standx.ratelimit import CountingLimiter, NoRateLimit
 from standx.rest import StandXClient
 from tests.conftest import wait_for
 from tests.factories import replace_secret, stored_secret
+from venues import standx as standx_venue
+from venues.account import AccountRead
 
 pytestmark = pytest.mark.django_db
 
@@ -74,7 +76,8 @@ def assert_matches_ledger(account: ExchangeAccount, sim_url: str) -> None:
     }
     assert stored_orders == ledger_orders
     latest = BalanceSnapshot.objects.filter(account=account).latest("taken_at")
-    assert latest.balance == Decimal(book["balance"]["balance"])
+    assert latest.cash == Decimal(book["balance"]["balance"])
+    assert Decimal(latest.raw["balance"]) == Decimal(book["balance"]["balance"])  # StandX's own
 
 
 def test_a_sync_stores_what_the_exchange_recorded(
@@ -284,10 +287,10 @@ def test_riskier_accounts_are_polled_more_often(
         holding = Decimal(health) * Decimal(base["maint_margin"]) - upnl
         return SxPosition.parse({**base, "holding_margin": str(holding), "mmr": "99"})
 
-    positions = [at_health(h) for h in healths]
-    orders = [SxOrder.parse(ex.ORDER)] if open_orders else []
-    fetched = sync.Fetched(positions, Balance.zero(), orders, [], [])
-    assert sync.poll_interval(fetched) == expected
+    positions = [standx_venue.position(at_health(h)) for h in healths]
+    orders = [standx_venue.order(SxOrder.parse(ex.ORDER))] if open_orders else []
+    read = AccountRead(positions, standx_venue.balance(Balance.zero()), orders)
+    assert sync.poll_interval(read) == expected
 
 
 def test_due_accounts_come_riskiest_first_and_skip_paused_ones(
@@ -333,7 +336,7 @@ def test_a_quiet_flat_account_costs_one_call_until_its_balance_moves(
     state.refresh_from_db()
     assert state.last_requests > 1
     latest = BalanceSnapshot.objects.filter(account=alice_linked).latest("taken_at")
-    assert latest.balance == Decimal(10250)
+    assert latest.cash == Decimal(10250)
 
 
 def test_a_steady_account_with_positions_costs_three_calls(

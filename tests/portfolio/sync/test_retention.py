@@ -18,10 +18,14 @@ NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 def snap(account: ExchangeAccount, at: datetime, equity: int) -> None:
     zero = Decimal(0)
     BalanceSnapshot.objects.create(
-        account=account, taken_at=at, equity=Decimal(equity), isolated_balance=zero,
-        isolated_upnl=zero, cross_balance=zero, cross_margin=zero, cross_upnl=zero, locked=zero,
-        cross_available=zero, balance=zero, upnl=zero, pnl_freeze=zero,
-    )  # fmt: skip
+        account=account,
+        taken_at=at,
+        equity=Decimal(equity),
+        cash=zero,
+        upnl=zero,
+        margin_used=zero,
+        locked=zero,
+    )
 
 
 @pytest.fixture

@@ -15,9 +15,9 @@ import pytest
 
 from accounts.models import ExchangeAccount
 from accounts.standx_access import client_for
+from exchange_common.ratelimit import NoRateLimit
 from portfolio.models import SyncState, Trade
 from portfolio.tasks import sync_account
-from standx.ratelimit import NoRateLimit
 from tests.conftest import BASE_DIR, child_env, wait_for
 from tests.portfolio.sync.test_pipeline import assert_matches_ledger, place_some_orders
 

@@ -6,8 +6,8 @@ import uuid
 import pytest
 import redis
 
-from standx.errors import RateLimitedError
-from standx.ratelimit import (
+from exchange_common.ratelimit import (
+    BudgetExhausted,
     CountingLimiter,
     Limits,
     LocalRateLimiter,
@@ -106,7 +106,7 @@ def test_acquire_sleeps_until_granted_and_gives_up_past_the_cap() -> None:
 
     assert acquire(limiter, None, sleep=sleep) == 0.0
     assert acquire(limiter, None, sleep=sleep) == pytest.approx(1.0)
-    with pytest.raises(RateLimitedError):
+    with pytest.raises(BudgetExhausted):
         acquire(limiter, None, sleep=sleep, max_wait=0.5)
 
 

@@ -1,8 +1,9 @@
-"""Client-side rate limiting that matches StandX's published limits.
+"""Client-side rate limiting: two token buckets a request must both pay, per IP and per account.
 
-Per account (address): a credit bucket of 900 credits refilled at 1,000 credits/s, 45 credits per
-request (a burst of 20, ~22 requests/s sustained). Per IP: 50 requests/s. A request waits until
-both buckets can pay. :class:`LocalRateLimiter` serves one process; :class:`RedisRateLimiter`
+:class:`Limits` defaults to StandX's published figures: per account (address) a credit bucket of
+900 credits refilled at 1,000 credits/s, 45 credits per request (a burst of 20, ~22 requests/s
+sustained); per IP 50 requests/s. Other clients pass their own. A request waits until both
+buckets can pay. :class:`LocalRateLimiter` serves one process; :class:`RedisRateLimiter`
 shares the same budget between every worker process through one atomic Lua script.
 :class:`PrepaidLimiter` pays for several requests known to be coming in one reservation (one
 Redis round trip instead of one per request).
@@ -18,7 +19,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from standx.errors import RateLimitedError
+
+class BudgetExhausted(Exception):
+    """The local budget would make a request wait longer than the caller allows."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"client-side rate budget exhausted; retry in {retry_after:.1f} s")
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -107,9 +114,7 @@ def acquire(
         if wait <= 0:
             return waited
         if waited + wait > max_wait:
-            raise RateLimitedError(
-                "client-side rate budget exhausted", retry_after=wait, endpoint="(local)"
-            )
+            raise BudgetExhausted(wait)
         sleep(wait)
         waited += wait
 
