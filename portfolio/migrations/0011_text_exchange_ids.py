@@ -38,6 +38,9 @@ class Migration(migrations.Migration):
             "UPDATE portfolio_auditentry SET exchange_order_id = '' WHERE exchange_order_id IS NULL",
             migrations.RunSQL.noop,
         ),
+        # Deferred foreign-key checks of the rows just updated run now, so the next ALTER TABLE
+        # does not meet "pending trigger events".
+        migrations.RunSQL("SET CONSTRAINTS ALL IMMEDIATE", migrations.RunSQL.noop),
         migrations.AlterField(
             model_name="auditentry",
             name="exchange_order_id",
@@ -58,6 +61,9 @@ class Migration(migrations.Migration):
             " order_cursor = COALESCE(order_cursor, '')",
             migrations.RunSQL.noop,
         ),
+        # Deferred foreign-key checks of the rows just updated run now, so the next ALTER TABLE
+        # does not meet "pending trigger events".
+        migrations.RunSQL("SET CONSTRAINTS ALL IMMEDIATE", migrations.RunSQL.noop),
         migrations.AlterField(
             model_name="syncstate",
             name="trade_cursor",
@@ -73,6 +79,9 @@ class Migration(migrations.Migration):
             " WHERE created_at IS NULL",
             migrations.RunSQL.noop,
         ),
+        # Deferred foreign-key checks of the rows just updated run now, so the next ALTER TABLE
+        # does not meet "pending trigger events".
+        migrations.RunSQL("SET CONSTRAINTS ALL IMMEDIATE", migrations.RunSQL.noop),
         migrations.AlterField(
             model_name="order",
             name="created_at",
