@@ -85,6 +85,10 @@ def setup_periodic_tasks(sender: Any, **kwargs: Any) -> None:
     sender.add_periodic_task(
         crontab(minute=17), downsample_snapshots.s(), name="downsample snapshots", expires=3000
     )
+    # An audit entry cut off while "sending" is settled by asking the venue, a minute later.
+    sender.add_periodic_task(
+        30.0, settle_stale_sending.s(), name="settle stale audit entries", expires=30
+    )
 
 
 @shared_task(
@@ -157,3 +161,11 @@ def settle_order(audit_id: int) -> str:
     from portfolio.trading import services as trading
 
     return trading.order_outcome(audit_id, tries=60).status
+
+
+@shared_task(name="portfolio.settle_stale_sending", ignore_result=True, max_retries=0, expires=30)
+def settle_stale_sending() -> int:
+    """Entries left "sending" by a crash or a killed worker: settled from the venue's records."""
+    from portfolio.trading import services as trading
+
+    return trading.audit_settle_stale()

@@ -40,7 +40,6 @@ STANDX_IMPORTS_LEFT = frozenset(
         "accounts.services",
         "accounts.standx_access",
         "accounts.views",
-        "portfolio.trading.services",
     }
 )
 

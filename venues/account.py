@@ -103,6 +103,7 @@ class AccountOrder:
     is_liquidation: bool
     created_at: datetime | None
     updated_at: datetime | None
+    reason: str = ""  # why the venue rejected or cancelled it, in its words
 
 
 @dataclass(frozen=True)
@@ -178,7 +179,7 @@ class OrderRequest:
     post_only: bool = False
     tp_price: Decimal | None = None
     sl_price: Decimal | None = None
-    leverage: Decimal | None = None
+    leverage: int | None = None
     margin_mode: str | None = None
 
 

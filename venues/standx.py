@@ -10,7 +10,10 @@ or when the sync says a full read is due.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import logging
+import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,11 +21,21 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
+import websockets
+from websockets.asyncio.client import ClientConnection, connect
+
 from standx import errors as sx_errors
 from standx import models as sx
 from standx.rest import Credentials, StandXClient
 from standx.rest import Endpoints as StandXEndpoints
-from standx.stream import MarketStream, Reconnected, StreamError, StreamMessage
+from standx.stream import (
+    MarketStream,
+    OrderResponse,
+    OrderResponseStream,
+    Reconnected,
+    StreamError,
+    StreamMessage,
+)
 from venues import errors
 from venues.account import (
     AccountBalance,
@@ -30,6 +43,8 @@ from venues.account import (
     AccountOrder,
     AccountPosition,
     AccountRead,
+    OrderRequest,
+    Placed,
     ReadPlan,
     Source,
 )
@@ -52,6 +67,7 @@ KEY = "standx"
 NAME = "StandX"
 URL_NAMES = ("perps", "auth", "ws", "ws_api")
 T = TypeVar("T")
+logger = logging.getLogger(__name__)
 
 CAPABILITIES = Capabilities(
     kinds=frozenset({Kind.PERP}),
@@ -343,6 +359,7 @@ def order(o: sx.Order) -> AccountOrder:
         is_liquidation=bool(o.liq_id),
         created_at=o.created_at,
         updated_at=o.updated_at,
+        reason=o.remark or "",
     )
 
 
@@ -381,8 +398,9 @@ def _advance(cursor: str, ids: list[int]) -> str:
 class StandXAccountSession:
     """One StandX account's private data; a context manager like the client it wraps."""
 
-    def __init__(self, client: StandXClient) -> None:
+    def __init__(self, client: StandXClient, endpoints: Endpoints) -> None:
         self._client = client
+        self._endpoints = endpoints
 
     def __enter__(self) -> StandXAccountSession:
         self._client.__enter__()
@@ -442,6 +460,66 @@ class StandXAccountSession:
                 continue
         return self._finish(read, plan)
 
+    # -- reads for trading --------------------------------------------------------------------
+
+    def open_orders(self) -> list[AccountOrder]:
+        with translated():
+            return [order(o) for o in self._client.query_open_orders().result]
+
+    def order_by_client_id(self, client_order_id: str) -> AccountOrder | None:
+        try:
+            found = self._client.query_order(cl_ord_id=client_order_id)
+        except sx_errors.NotFoundError:
+            return None
+        except sx_errors.StandXError as exc:
+            raise translate(exc) from exc
+        return order(found)
+
+    # -- writes -------------------------------------------------------------------------------
+
+    def request_path(self, action: str) -> str:
+        return PATHS[action]
+
+    def place(self, request: OrderRequest) -> Placed:
+        """Sign and POST the order; the order response stream gives the matching engine's verdict
+        when it can be opened (never from inside a running event loop: no nested loop there)."""
+        body = order_body(request)
+        with translated():
+            try:
+                asyncio.get_running_loop()
+            except RuntimeError:
+                ack, verdict = asyncio.run(
+                    _post_on_session(self._client, self._endpoints["ws_api"], body)
+                )
+            else:
+                ack, verdict = self._client.new_order(**body), None
+        if verdict is None:
+            return Placed(ack.request_id or "")
+        reason = verdict.message.strip().rstrip(".") if not verdict.ok else ""
+        return Placed(ack.request_id or "", accepted=verdict.ok, reason=reason or "")
+
+    def _action(self, call: Callable[[StandXClient], sx.ActionResult]) -> str:
+        with translated():
+            return call(self._client).request_id or ""
+
+    def cancel(self, order_id: str) -> str:
+        if not order_id.isascii() or not order_id.isdigit():  # StandX's order ids are integers
+            raise errors.NotFound(NAME, f"There is no order {order_id[:40]!r} on this account.")
+        return self._action(lambda c: c.cancel_order(order_id=int(order_id)))
+
+    def cancel_many(self, order_ids: list[str]) -> str:
+        ids = [int(i) for i in order_ids if i.isascii() and i.isdigit()]
+        return self._action(lambda c: c.cancel_orders(order_ids=ids))
+
+    def add_margin(self, symbol: str, amount: Decimal) -> str:
+        return self._action(lambda c: c.transfer_margin(symbol=symbol, amount_in=amount))
+
+    def set_leverage(self, symbol: str, leverage: int) -> str:
+        return self._action(lambda c: c.change_leverage(symbol=symbol, leverage=leverage))
+
+    def set_margin_mode(self, symbol: str, mode: str) -> str:
+        return self._action(lambda c: c.change_margin_mode(symbol=symbol, margin_mode=mode))
+
     @staticmethod
     def _finish(read: AccountRead, plan: ReadPlan) -> AccountRead:
         read.balance_digest = balance_digest(read.balance.raw, sx.BALANCE_FIELDS)
@@ -453,6 +531,98 @@ class StandXAccountSession:
         if not read.full:
             read.order_cursor, read.fill_cursor = plan.order_cursor, plan.fill_cursor
         return read
+
+
+# --- the account: writes ---------------------------------------------------------------------
+
+STREAM_WAIT_S = 3.0  # how long an order waits for the order stream's verdict
+STREAM_CONNECT_S = 2.0  # at most this long opening and logging in before the order goes anyway
+PATHS = {
+    "place": "/api/new_order",
+    "cancel": "/api/cancel_order",
+    "cancel_many": "/api/cancel_orders",
+    "add_margin": "/api/transfer_margin",
+    "set_leverage": "/api/change_leverage",
+    "set_margin_mode": "/api/change_margin_mode",
+}
+
+
+def order_body(request: OrderRequest) -> dict[str, Any]:
+    """StandX's ``new_order`` body for a normalized request (post-only is the ALO time in force)."""
+    body: dict[str, Any] = {
+        "symbol": request.symbol,
+        "side": request.side,
+        "order_type": request.order_type,
+        "qty": str(request.qty),
+        "time_in_force": "alo" if request.post_only else request.time_in_force,
+        "reduce_only": request.reduce_only,
+        "cl_ord_id": request.client_order_id,
+    }
+    optional = {
+        "price": request.price,
+        "tp_price": request.tp_price,
+        "sl_price": request.sl_price,
+        "leverage": request.leverage,
+        "margin_mode": request.margin_mode,
+    }
+    body.update({k: str(v) if isinstance(v, Decimal) else v for k, v in optional.items() if v})
+    return body
+
+
+async def _connect_briefly(url: str) -> ClientConnection:
+    return await connect(url, open_timeout=STREAM_WAIT_S, ping_interval=None, max_size=2**20)
+
+
+async def _verdict(stream: OrderResponseStream, request_id: str | None) -> OrderResponse | None:
+    """The session's final answer about this request (interim "accepted" pushes are skipped)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + STREAM_WAIT_S
+    while (remaining := deadline - loop.time()) > 0:
+        try:
+            pushed = await stream.next_pushed(remaining)
+        except TimeoutError:
+            return None
+        if pushed.status == "accepted":
+            continue
+        # The session is this order's alone; a push naming another request is not its verdict.
+        if pushed.request_id is None or request_id is None or pushed.request_id == request_id:
+            return pushed
+    return None
+
+
+async def _post_on_session(
+    client: StandXClient, ws_api_url: str, body: dict[str, Any]
+) -> tuple[sx.ActionResult, OrderResponse | None]:
+    """Open a ws-api session, POST the order with its ``x-session-id``, await the verdict.
+
+    A session that cannot be opened is not an error: the order goes without ``x-session-id``
+    and its outcome is read back by ``query_order``.
+    """
+    assert client.credentials is not None
+    client.session_id = str(uuid.uuid4())
+    stream = OrderResponseStream(
+        ws_api_url,
+        client.credentials,
+        session_id=client.session_id,
+        connector=_connect_briefly,
+        timeout=STREAM_WAIT_S,
+    )
+    try:
+        async with asyncio.timeout(STREAM_CONNECT_S):
+            await stream.connect()
+        listening = True
+    except (sx_errors.StandXError, OSError, TimeoutError, websockets.WebSocketException) as e:
+        logger.info("order stream unavailable (%s); falling back to query_order", type(e).__name__)
+        await stream.close()
+        listening, client.session_id = False, None
+    try:
+        # The signed POST is sync httpx; a thread keeps the stream's reader running meanwhile.
+        ack = await asyncio.to_thread(lambda: client.new_order(**body))
+        verdict = await _verdict(stream, ack.request_id) if listening else None
+    finally:
+        await stream.close()
+        client.session_id = None
+    return ack, verdict
 
 
 def credentials(secrets: Mapping[str, str]) -> Credentials:
@@ -505,7 +675,7 @@ class StandXAdapter:
         with translated():
             creds = credentials(secrets)
         client = StandXClient(creds, endpoints=client_endpoints(endpoints), **args)
-        return StandXAccountSession(client)
+        return StandXAccountSession(client, endpoints)
 
 
 ADAPTER = StandXAdapter()

@@ -1,58 +1,55 @@
-"""Write side of trading from the dashboard: signed requests to StandX, each with its audit entry.
+"""Write side of trading from the dashboard: signed requests to a venue, each with its audit entry.
 
 Every action checks that the account is the user's and linked for trading, throttles the user,
-writes an :class:`AuditEntry` *before* anything is sent, then signs and sends. An order's
-``cl_ord_id`` is claimed by the audit log's unique index, so a double click or a retried form
-finds the first entry instead of sending again.
+and **commits** an :class:`AuditEntry` (status "sending") *before* anything is sent; the venue is
+called outside any transaction and its outcome recorded in a transaction of its own; follow-up
+work is queued on commit. An order's ``cl_ord_id`` is claimed by the audit log's unique index, so
+a double click or a retried form finds the first entry instead of sending again, and an entry
+left "sending" by a crash is settled by asking the venue for that client order id
+(:func:`audit_settle_stale`). The views that call these run outside the request transaction.
 
-StandX acknowledges a POST before matching it. The outcome of an order comes first from the order
-response stream: the POST carries ``x-session-id`` of a ``/ws-api/v1`` session opened for it, and
-the matching engine's verdict ("success", or a rejection such as "alo order rejected") is pushed
-there. ``query_order`` by ``cl_ord_id`` then tells filled from resting; it is also the fallback
-when the stream cannot be opened or says nothing in time, and a Celery task keeps following an
-order the request could not settle.
+The venue's adapter speaks the protocol: on StandX the POST carries the session of an order
+response stream that pushes the matching engine's verdict; the order is then looked up by
+``cl_ord_id`` until it is open, filled or rejected, and a Celery task keeps following an order
+the request could not settle.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import secrets
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import ROUND_DOWN, Decimal
 from typing import Any, TypeVar
 
 import redis
-import websockets
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from websockets.asyncio.client import ClientConnection, connect
 
 from accounts import crypto
+from accounts.credentials import credentials_open
 from accounts.models import ExchangeAccount
-from accounts.standx_access import client_for, credentials_for, endpoints_for
 from portfolio import realtime
 from portfolio.domain import order_rules
 from portfolio.jobs import queue_after_commit
 from portfolio.models import AuditEntry, AuditStatus, MarketPrice, MarketSymbol
-from standx import errors as standx_errors
-from standx import models as sx
-from standx.rest import StandXClient
-from standx.stream import OrderResponse, OrderResponseStream
 from venues import errors as venue_errors
-from venues import standx as standx_venue
+from venues import registry
+from venues.account import AccountOrder, AccountSession, OrderRequest
+from venues.base import Endpoints
 
 logger = logging.getLogger(__name__)
 
 RATE_LIMIT = 30  # signed requests per user per minute
 OUTCOME_TRIES = 6
 OUTCOME_WAIT_S = 0.25
-STREAM_WAIT_S = 3.0  # how long the request waits for the order stream's verdict
-STREAM_CONNECT_S = 2.0  # at most this long opening and logging in before the order goes anyway
+# An entry still "sending" after this long was cut off (a crash, a killed worker): the settler
+# asks the venue what became of it.
+STALE_SENDING = timedelta(minutes=1)
 FINAL = {
     "filled": AuditStatus.FILLED,
     "canceled": AuditStatus.DONE,
@@ -81,7 +78,7 @@ def trading_account(user_id: int, account_id: int) -> ExchangeAccount:
     try:
         # Checked before anything is logged or sent, so the refusal is a plain sentence and not
         # a server error halfway through an action (decrypting takes microseconds).
-        credentials_for(account)
+        credentials_open(account)
     except crypto.DecryptionError as exc:
         raise TradingError(
             f"{account.label}'s stored credentials cannot be read: {exc} Re-link it, or restore "
@@ -106,35 +103,57 @@ def _throttle(user_id: int) -> None:
         )
 
 
-def plain_words(exc: standx_errors.StandXError) -> str:
+def plain_words(exc: venue_errors.VenueError) -> str:
     """The exchange's error as a sentence for the trader (the venue layer's one map)."""
-    return venue_errors.plain_words(standx_venue.translate(exc))
+    return venue_errors.plain_words(exc)
+
+
+def _session(account: ExchangeAccount) -> AccountSession:
+    venue = registry.account_adapter(account.venue)
+    return venue.account(Endpoints(dict(account.endpoints)), credentials_open(account))
+
+
+def _path(account: ExchangeAccount, action: str) -> str:
+    with _session(account) as session:  # opening a session sends nothing
+        return session.request_path(action)
 
 
 def _begin(
-    user_id: int, account: ExchangeAccount, action: str, endpoint: str, body: dict[str, Any],
+    user_id: int,
+    account: ExchangeAccount,
+    action: str,
+    endpoint: str,
+    body: dict[str, Any],
     cl_ord_id: str = "",
-) -> tuple[AuditEntry, bool]:  # fmt: skip
-    """The audit entry, written before sending; (entry, False) if this cl_ord_id was sent."""
+) -> tuple[AuditEntry, bool]:
+    """The audit entry, committed before sending; (entry, False) if this cl_ord_id was sent."""
     try:
         with transaction.atomic():
             entry = AuditEntry.objects.create(
-                user_id=user_id, account=account, account_label=account.label, action=action,
-                endpoint=endpoint, body=body, cl_ord_id=cl_ord_id, status=AuditStatus.SENDING,
+                user_id=user_id,
+                account=account,
+                account_label=account.label,
+                action=action,
+                endpoint=endpoint,
+                body=body,
+                cl_ord_id=cl_ord_id,
+                status=AuditStatus.SENDING,
                 created_at=timezone.now(),
-            )  # fmt: skip
+            )
         return entry, True
     except IntegrityError:
         return AuditEntry.objects.get(account=account, cl_ord_id=cl_ord_id), False
 
 
 def _finish(entry: AuditEntry, status: str, result: str, **fields: Any) -> AuditEntry:
+    """Record the outcome (its own transaction) and tell the user's pages."""
     entry.status = status
     entry.result = result[:300]
     entry.finished_at = timezone.now()
     for name, value in fields.items():
         setattr(entry, name, value)
-    entry.save()
+    with transaction.atomic():
+        entry.save()
     _publish(entry)
     return entry
 
@@ -155,138 +174,99 @@ def audit_payload(entry: AuditEntry) -> dict[str, Any]:
     }
 
 
-T = TypeVar("T", sx.ActionResult, "_Posted")
+R = TypeVar("R")
 
 
 def _send(
-    entry: AuditEntry, account: ExchangeAccount, call: Callable[[StandXClient], T],
-    session_id: str | None = None,
-) -> T | None:  # fmt: skip
+    entry: AuditEntry, account: ExchangeAccount, call: Callable[[AccountSession], R]
+) -> R | None:
+    """Call the venue (outside any transaction); on an error, settle the entry in words."""
     try:
-        with client_for(account, session_id=session_id) as client:
-            ack = call(client)
-    except standx_errors.StandXError as exc:
+        with _session(account) as session:
+            return call(session)
+    except venue_errors.VenueError as exc:
         logger.info("%s for account %s failed: %s", entry.action, account.pk, type(exc).__name__)
-        rejected = isinstance(exc, standx_errors.BadRequestError)
+        rejected = isinstance(exc, venue_errors.Rejected | venue_errors.NotFound)
         _finish(entry, AuditStatus.REJECTED if rejected else AuditStatus.FAILED, plain_words(exc))
         return None
-    entry.request_id = ack.request_id or ""
-    return ack
-
-
-# -- the order response stream --------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Posted:
-    """A POSTed order's acknowledgement and the order stream's verdict, if it came in time."""
-
-    ack: sx.ActionResult
-    verdict: OrderResponse | None
-
-    @property
-    def request_id(self) -> str | None:
-        return self.ack.request_id
-
-
-async def _connect_briefly(url: str) -> ClientConnection:
-    return await connect(url, open_timeout=STREAM_WAIT_S, ping_interval=None, max_size=2**20)
-
-
-async def _post_on_session(client: StandXClient, ws_api_url: str, body: dict[str, Any]) -> _Posted:
-    """Open a ws-api session, POST the order with its ``x-session-id``, await the verdict.
-
-    A session that cannot be opened is not an error: the order goes without ``x-session-id``
-    and its outcome is read back by ``query_order``.
-    """
-    assert client.credentials is not None
-    assert client.session_id is not None
-    stream = OrderResponseStream(
-        ws_api_url, client.credentials, session_id=client.session_id,
-        connector=_connect_briefly, timeout=STREAM_WAIT_S,
-    )  # fmt: skip
-    try:
-        async with asyncio.timeout(STREAM_CONNECT_S):
-            await stream.connect()
-        listening = True
-    except (standx_errors.StandXError, OSError, TimeoutError, websockets.WebSocketException) as e:
-        logger.info("order stream unavailable (%s); falling back to query_order", type(e).__name__)
-        await stream.close()
-        listening, client.session_id = False, None
-    try:
-        # The signed POST is sync httpx; a thread keeps the stream's reader running meanwhile.
-        ack = await asyncio.to_thread(lambda: client.new_order(**body))
-        verdict = await _verdict(stream, ack.request_id) if listening else None
-    finally:
-        await stream.close()
-    return _Posted(ack, verdict)
-
-
-async def _verdict(stream: OrderResponseStream, request_id: str | None) -> OrderResponse | None:
-    """The session's final answer about this request (interim "accepted" pushes are skipped)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + STREAM_WAIT_S
-    while (remaining := deadline - loop.time()) > 0:
-        try:
-            pushed = await stream.next_pushed(remaining)
-        except TimeoutError:
-            return None
-        if pushed.status == "accepted":
-            continue
-        # The session is this order's alone; a push naming another request is not its verdict.
-        if pushed.request_id is None or request_id is None or pushed.request_id == request_id:
-            return pushed
-    return None
-
-
-def _post_order(
-    entry: AuditEntry, account: ExchangeAccount, body: dict[str, Any]
-) -> _Posted | None:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        pass
-    else:  # called from async code: no nested loop, so no stream; query_order will tell
-        ack = _send(entry, account, lambda c: c.new_order(**body))
-        return None if ack is None else _Posted(ack, None)
-    ws_api_url = endpoints_for(account).ws_api_url
-    return _send(
-        entry,
-        account,
-        lambda c: asyncio.run(_post_on_session(c, ws_api_url, body)),
-        session_id=str(uuid.uuid4()),
-    )
 
 
 # -- orders ---------------------------------------------------------------------------------
 
 
+def _request(t: order_rules.Ticket, cl_ord_id: str) -> OrderRequest:
+    return OrderRequest(
+        symbol=t.symbol,
+        side=t.side,
+        order_type=t.order_type,
+        qty=t.qty,
+        client_order_id=cl_ord_id,
+        price=t.price,
+        time_in_force=t.time_in_force,
+        reduce_only=t.reduce_only,
+        tp_price=t.tp_price,
+        sl_price=t.sl_price,
+        leverage=t.leverage,
+        margin_mode=t.margin_mode,
+    )
+
+
+def _body(request: OrderRequest) -> dict[str, Any]:
+    """What the audit log shows of an order: its fields, Decimals as text, empty ones left out."""
+    fields = {
+        "symbol": request.symbol,
+        "side": request.side,
+        "order_type": request.order_type,
+        "qty": request.qty,
+        "time_in_force": request.time_in_force,
+        "reduce_only": request.reduce_only,
+        "cl_ord_id": request.client_order_id,
+        "price": request.price,
+        "tp_price": request.tp_price,
+        "sl_price": request.sl_price,
+        "leverage": request.leverage,
+        "margin_mode": request.margin_mode,
+    }
+    return {
+        k: str(v) if isinstance(v, Decimal) else v
+        for k, v in fields.items()
+        if v or k == "reduce_only"
+    }
+
+
 def order_submit(
-    *, user_id: int, account_id: int, ticket: order_rules.Ticket, cl_ord_id: str,
+    *,
+    user_id: int,
+    account_id: int,
+    ticket: order_rules.Ticket,
+    cl_ord_id: str,
     action: str = "new_order",
-) -> AuditEntry:  # fmt: skip
+) -> AuditEntry:
     """Sign and send one order, at most once per ``cl_ord_id``; returns its audit entry with the
     outcome known so far (a later ``order_outcome`` call settles a "sent" one)."""
     account = trading_account(user_id, account_id)
-    body = _order_body(ticket, cl_ord_id)
-    entry, fresh = _begin(user_id, account, action, "/api/new_order", body, cl_ord_id)
+    request = _request(ticket, cl_ord_id)
+    path = _path(account, "place")
+    entry, fresh = _begin(user_id, account, action, path, _body(request), cl_ord_id)
     if not fresh:
         return entry  # the same form submitted twice: one order
     _throttle(user_id)
-    posted = _post_order(entry, account, body)
-    if posted is None:
+    placed = _send(entry, account, lambda session: session.place(request))
+    if placed is None:
         return entry
-    entry.status = AuditStatus.SENT
-    entry.save(update_fields=["status", "request_id"])
-    verdict = posted.verdict
-    if verdict is not None and not verdict.ok:
-        reason = verdict.message.strip().rstrip(".") or "no reason given"
-        return _finish(entry, AuditStatus.REJECTED, f"Rejected by StandX: {reason}.")
-    entry = order_outcome(entry.pk, matched=verdict is not None)
+    entry.status, entry.request_id = AuditStatus.SENT, placed.request_id
+    with transaction.atomic():
+        entry.save(update_fields=["status", "request_id"])
+    venue = registry.adapter(account.venue).name
+    if placed.accepted is False:
+        reason = placed.reason or "no reason given"
+        return _finish(entry, AuditStatus.REJECTED, f"Rejected by {venue}: {reason}.")
+    entry = order_outcome(entry.pk, matched=placed.accepted is True)
     if entry.status == AuditStatus.SENT:
-        if verdict is not None:
-            entry.result = "Accepted by StandX's matching engine; waiting for its fill status."
-            entry.save(update_fields=["result"])
+        if placed.accepted:
+            entry.result = f"Accepted by {venue}'s matching engine; waiting for its fill status."
+            with transaction.atomic():
+                entry.save(update_fields=["result"])
             _publish(entry)
         _follow(entry.pk)
     return entry
@@ -298,19 +278,6 @@ def _follow(entry_id: int) -> None:
     queue_after_commit("portfolio.settle_order", entry_id)
 
 
-def _order_body(t: order_rules.Ticket, cl_ord_id: str) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "symbol": t.symbol, "side": t.side, "order_type": t.order_type, "qty": str(t.qty),
-        "time_in_force": t.time_in_force, "reduce_only": t.reduce_only, "cl_ord_id": cl_ord_id,
-    }  # fmt: skip
-    optional = {
-        "price": t.price, "tp_price": t.tp_price, "sl_price": t.sl_price,
-        "leverage": t.leverage, "margin_mode": t.margin_mode,
-    }  # fmt: skip
-    body.update({k: str(v) if isinstance(v, Decimal) else v for k, v in optional.items() if v})
-    return body
-
-
 def order_outcome(entry_id: int, *, tries: int | None = None, matched: bool = False) -> AuditEntry:
     """Look the order up by ``cl_ord_id`` until it is open, filled or rejected.
 
@@ -320,19 +287,15 @@ def order_outcome(entry_id: int, *, tries: int | None = None, matched: bool = Fa
     entry = AuditEntry.objects.select_related("account").get(pk=entry_id)
     if entry.status != AuditStatus.SENT or entry.account is None:
         return entry
+    venue = registry.adapter(entry.account.venue).name
     for attempt in range(OUTCOME_TRIES if tries is None else tries):
-        try:
-            with client_for(entry.account) as client:
-                order = client.query_order(cl_ord_id=entry.cl_ord_id)
-        except standx_errors.NotFoundError:
-            order = None
-        except standx_errors.StandXError as exc:
-            logger.info("order outcome lookup failed: %s", type(exc).__name__)
-            order = None
+        order = _look_up(entry)
         if order is not None:
             if order.status in FINAL:
-                words = _order_words(order)
-                return _finish(entry, FINAL[order.status], words, exchange_order_id=str(order.id))
+                words = _order_words(order, venue)
+                return _finish(
+                    entry, FINAL[order.status], words, exchange_order_id=order.exchange_id
+                )
             # A market or IOC order can read "open" for an instant before it fills: settle
             # "accepted" only on the second look, unless matching is known to be done.
             if order.status in ("open", "untriggered") and (
@@ -341,24 +304,78 @@ def order_outcome(entry_id: int, *, tries: int | None = None, matched: bool = Fa
                 return _finish(
                     entry,
                     AuditStatus.ACCEPTED,
-                    _order_words(order),
-                    exchange_order_id=str(order.id),
+                    _order_words(order, venue),
+                    exchange_order_id=order.exchange_id,
                 )
         time.sleep(OUTCOME_WAIT_S)
     return entry
+
+
+def _look_up(entry: AuditEntry) -> AccountOrder | None:
+    """The entry's order as the venue has it now (None: not found, or no answer)."""
+    assert entry.account is not None
+    try:
+        with _session(entry.account) as session:
+            return session.order_by_client_id(entry.cl_ord_id)
+    except (venue_errors.VenueError, crypto.DecryptionError) as exc:
+        logger.info("order outcome lookup failed: %s", type(exc).__name__)
+        return None
+
+
+def audit_settle_stale(*, now: Any = None) -> int:
+    """Settle entries cut off while "sending" (a crash between the commit and the outcome).
+
+    An order's entry is settled by asking the venue for its client order id: found, it takes the
+    order's state; not found a minute later, it never arrived. Any other action's outcome cannot
+    be looked up, so it is marked failed with a sentence telling the trader to check. Returns how
+    many entries were settled.
+    """
+    cutoff = (now or timezone.now()) - STALE_SENDING
+    settled = 0
+    stale = AuditEntry.objects.filter(status=AuditStatus.SENDING, created_at__lt=cutoff)
+    for entry_id in stale.values_list("pk", flat=True)[:200]:
+        # Claim it: only one settler acts on an entry.
+        claimed = AuditEntry.objects.filter(pk=entry_id, status=AuditStatus.SENDING).update(
+            status=AuditStatus.SENT
+        )
+        if not claimed:
+            continue
+        entry = AuditEntry.objects.select_related("account").get(pk=entry_id)
+        settled += 1
+        if entry.account is None:
+            _finish(entry, AuditStatus.FAILED, "The account was unlinked before this finished.")
+            continue
+        if not entry.cl_ord_id:
+            _finish(
+                entry,
+                AuditStatus.FAILED,
+                "Cut off before its answer came: check the orders and positions pages.",
+            )
+            continue
+        order = _look_up(entry)
+        venue = registry.adapter(entry.account.venue).name
+        if order is None:
+            _finish(entry, AuditStatus.FAILED, f"{venue} never received it: nothing was traded.")
+        elif order.status in FINAL:
+            words = _order_words(order, venue)
+            _finish(entry, FINAL[order.status], words, exchange_order_id=order.exchange_id)
+        else:
+            words = _order_words(order, venue)
+            _finish(entry, AuditStatus.ACCEPTED, words, exchange_order_id=order.exchange_id)
+    return settled
 
 
 def _rests(body: dict[str, Any]) -> bool:
     return body.get("order_type") == "limit" and body.get("time_in_force") != "ioc"
 
 
-def _order_words(o: sx.Order) -> str:
+def _order_words(o: AccountOrder, venue: str) -> str:
     qty = f"{o.qty.normalize():f} {o.symbol}"
     if o.status == "filled":
         avg = f" at {o.fill_avg_price.normalize():f}" if o.fill_avg_price else ""
         return f"Filled: {o.side} {qty}{avg}."
     if o.status == "rejected":
-        return f"Rejected by StandX: {o.remark or 'no reason given'}."
+        return f"Rejected by {venue}: {o.reason or 'no reason given'}."
     if o.status == "canceled":
         filled = f", {o.fill_qty.normalize():f} filled" if o.fill_qty else ""
         return f"Canceled{filled}."
@@ -374,11 +391,11 @@ def position_close(
 ) -> AuditEntry:
     """Reduce-only market order for ``fraction`` of the live position (1 closes it)."""
     account = trading_account(user_id, account_id)
-    with client_for(account) as client:
-        try:
-            held = [p for p in client.query_positions(symbol=symbol) if p.qty]
-        except standx_errors.StandXError as exc:
-            raise TradingError(plain_words(exc)) from None
+    try:
+        with _session(account) as session:
+            held = [p for p in session.positions() if p.symbol == symbol and p.qty]
+    except venue_errors.VenueError as exc:
+        raise TradingError(plain_words(exc)) from None
     if not held:
         raise TradingError(f"There is no open {symbol} position on {account.label}.")
     position = held[0]
@@ -401,29 +418,35 @@ def position_close(
 def order_cancel(*, user_id: int, account_id: int, order_id: str) -> AuditEntry:
     """Cancel one order by the venue's id (text: ``order_id`` comes from a URL)."""
     account = trading_account(user_id, account_id)
-    if not order_id.isascii() or not order_id.isdigit():  # StandX's order ids are integers
-        raise TradingError(f"There is no order {order_id[:40]!r} on this account.")
-    number = int(order_id)
-    entry, _ = _begin(user_id, account, "cancel_order", "/api/cancel_order", {"order_id": number})
+    if not order_id.isascii() or not order_id.isprintable() or len(order_id) > 64:
+        raise TradingError(f"There is no order {order_id[:40]!r} on {account.label}.")
+    path = _path(account, "cancel")
+    entry, _ = _begin(user_id, account, "cancel_order", path, {"order_id": order_id})
     _throttle(user_id)
-    if _send(entry, account, lambda c: c.cancel_order(order_id=number)) is None:
+    request_id = _send(entry, account, lambda session: session.cancel(order_id))
+    if request_id is None:
         return entry
+    entry.request_id = request_id
     return _finish(entry, AuditStatus.DONE, f"Order {order_id} canceled.")
 
 
 def orders_cancel_all(*, user_id: int, account_id: int) -> AuditEntry:
+    """Cancel every open order the venue lists now (emulated: listed, then cancelled by id)."""
     account = trading_account(user_id, account_id)
-    with client_for(account) as client:
-        try:
-            ids = [o.id for o in client.query_open_orders().result]
-        except standx_errors.StandXError as exc:
-            raise TradingError(plain_words(exc)) from None
-    entry, _ = _begin(user_id, account, "cancel_all", "/api/cancel_orders", {"order_id_list": ids})
+    try:
+        with _session(account) as session:
+            ids = [o.exchange_id for o in session.open_orders()]
+            path = session.request_path("cancel_many")
+    except venue_errors.VenueError as exc:
+        raise TradingError(plain_words(exc)) from None
+    entry, _ = _begin(user_id, account, "cancel_all", path, {"order_id_list": ids})
     if not ids:
         return _finish(entry, AuditStatus.DONE, "There were no open orders to cancel.")
     _throttle(user_id)
-    if _send(entry, account, lambda c: c.cancel_orders(order_ids=ids)) is None:
+    request_id = _send(entry, account, lambda session: session.cancel_many(ids))
+    if request_id is None:
         return entry
+    entry.request_id = request_id
     return _finish(
         entry, AuditStatus.DONE, f"{len(ids)} open order{'s' if len(ids) != 1 else ''} canceled."
     )
@@ -440,11 +463,11 @@ def kill_switch(*, user_id: int, account_id: int) -> KillResult:
     """Cancel every open order, then close every position with reduce-only market orders."""
     account = trading_account(user_id, account_id)
     cancel = orders_cancel_all(user_id=user_id, account_id=account_id)
-    with client_for(account) as client:
-        try:
-            held = [p.symbol for p in client.query_positions() if p.qty]
-        except standx_errors.StandXError as exc:
-            return KillResult(cancel, [], [plain_words(exc)])
+    try:
+        with _session(account) as session:
+            held = [p.symbol for p in session.positions() if p.qty]
+    except venue_errors.VenueError as exc:
+        return KillResult(cancel, [], [plain_words(exc)])
     closes, problems = [], []
     for symbol in held:
         try:
@@ -455,43 +478,58 @@ def kill_switch(*, user_id: int, account_id: int) -> KillResult:
 
 
 def _position_action(
-    user_id: int, account_id: int, action: str, endpoint: str, body: dict[str, Any],
-    call: Callable[[StandXClient], sx.ActionResult], done: str,
-) -> AuditEntry:  # fmt: skip
+    user_id: int,
+    account_id: int,
+    action: str,
+    body: dict[str, Any],
+    call: Callable[[AccountSession], str],
+    done: str,
+) -> AuditEntry:
     account = trading_account(user_id, account_id)
-    entry, _ = _begin(user_id, account, action, endpoint, body)
+    venue_action = {"add_margin": "add_margin", "change_leverage": "set_leverage"}.get(
+        action, "set_margin_mode"
+    )
+    entry, _ = _begin(user_id, account, action, _path(account, venue_action), body)
     _throttle(user_id)
-    if _send(entry, account, call) is None:
+    request_id = _send(entry, account, call)
+    if request_id is None:
         return entry
+    entry.request_id = request_id
     return _finish(entry, AuditStatus.DONE, done)
 
 
 def margin_add(*, user_id: int, account_id: int, symbol: str, amount: Decimal) -> AuditEntry:
     """Move ``amount`` into the isolated margin of ``symbol``'s position."""
     return _position_action(
-        user_id, account_id, "add_margin", "/api/transfer_margin",
+        user_id,
+        account_id,
+        "add_margin",
         {"symbol": symbol, "amount_in": str(amount)},
-        lambda c: c.transfer_margin(symbol=symbol, amount_in=amount),
+        lambda session: session.add_margin(symbol, amount),
         f"Added {amount.normalize():f} margin to {symbol}.",
-    )  # fmt: skip
+    )
 
 
 def leverage_change(*, user_id: int, account_id: int, symbol: str, leverage: int) -> AuditEntry:
     return _position_action(
-        user_id, account_id, "change_leverage", "/api/change_leverage",
+        user_id,
+        account_id,
+        "change_leverage",
         {"symbol": symbol, "leverage": leverage},
-        lambda c: c.change_leverage(symbol=symbol, leverage=leverage),
+        lambda session: session.set_leverage(symbol, leverage),
         f"{symbol} leverage set to {leverage}×.",
-    )  # fmt: skip
+    )
 
 
 def margin_mode_change(*, user_id: int, account_id: int, symbol: str, mode: str) -> AuditEntry:
     return _position_action(
-        user_id, account_id, "change_margin_mode", "/api/change_margin_mode",
+        user_id,
+        account_id,
+        "change_margin_mode",
         {"symbol": symbol, "margin_mode": mode},
-        lambda c: c.change_margin_mode(symbol=symbol, margin_mode=mode),
+        lambda session: session.set_margin_mode(symbol, mode),
         f"{symbol} margin mode set to {mode}.",
-    )  # fmt: skip
+    )
 
 
 # -- inputs for validation and preview ------------------------------------------------------

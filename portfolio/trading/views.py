@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -38,6 +39,7 @@ def _preview(form: OrderForm, user_id: int) -> order_rules.Preview | None:
     return order_rules.preview(form.ticket, form.rules, form.position, form.mark, account, others)
 
 
+@transaction.non_atomic_requests  # calls a venue: no transaction across it
 @login_required
 def order_new(request: HttpRequest) -> HttpResponse:
     user_id = user_id_of(request)
@@ -87,6 +89,7 @@ def order_new(request: HttpRequest) -> HttpResponse:
     )
 
 
+@transaction.non_atomic_requests  # calls a venue: no transaction across it
 @login_required
 @require_POST
 def position_adjust(request: HttpRequest) -> HttpResponse:
@@ -137,6 +140,7 @@ def _act(request: HttpRequest, action: Callable[[], AuditEntry]) -> None:
         messages.error(request, str(exc))
 
 
+@transaction.non_atomic_requests  # calls a venue: no transaction across it
 @login_required
 @require_POST
 def position_close(request: HttpRequest, account_id: int, symbol: str) -> HttpResponse:
@@ -150,6 +154,7 @@ def position_close(request: HttpRequest, account_id: int, symbol: str) -> HttpRe
     return redirect(_back(request, "portfolio:positions"))
 
 
+@transaction.non_atomic_requests  # calls a venue: no transaction across it
 @login_required
 @require_POST
 def order_cancel(request: HttpRequest, account_id: int, order_id: str) -> HttpResponse:
@@ -159,6 +164,7 @@ def order_cancel(request: HttpRequest, account_id: int, order_id: str) -> HttpRe
     return redirect(_back(request, "portfolio:orders"))
 
 
+@transaction.non_atomic_requests  # calls a venue: no transaction across it
 @login_required
 @require_POST
 def orders_cancel_all(request: HttpRequest, account_id: int) -> HttpResponse:
@@ -168,6 +174,7 @@ def orders_cancel_all(request: HttpRequest, account_id: int) -> HttpResponse:
     return redirect(_back(request, "portfolio:orders"))
 
 
+@transaction.non_atomic_requests  # calls a venue: no transaction across it
 @login_required
 def kill_switch(request: HttpRequest) -> HttpResponse:
     form = KillSwitchForm(request.POST or None, user=request.user)

@@ -23,6 +23,7 @@ from portfolio.trading import services as trading
 from standx.stream import OrderResponse
 from tests.factories import make_account, replace_secret, stored_secret
 from tests.portfolio.conftest import ledger, mark
+from venues import standx as standx_venue
 
 pytestmark = pytest.mark.django_db
 
@@ -297,16 +298,16 @@ class PushedOnly:
 def test_the_verdict_skips_interim_accepted_pushes_and_other_requests(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(trading, "STREAM_WAIT_S", 0.05)
+    monkeypatch.setattr(standx_venue, "STREAM_WAIT_S", 0.05)
     stream = PushedOnly(
         {"code": 0, "status": "accepted", "request_id": "r1"},
         {"code": 0, "message": "success", "request_id": "r0"},
         {"code": 400, "message": "alo order rejected", "request_id": "r1"},
     )
-    verdict = asyncio.run(trading._verdict(stream, "r1"))  # type: ignore[arg-type]
+    verdict = asyncio.run(standx_venue._verdict(stream, "r1"))  # type: ignore[arg-type]
     assert verdict is not None
     assert (verdict.code, verdict.message) == (400, "alo order rejected")
-    assert asyncio.run(trading._verdict(PushedOnly(), "r1")) is None  # type: ignore[arg-type]
+    assert asyncio.run(standx_venue._verdict(PushedOnly(), "r1")) is None  # type: ignore[arg-type]
 
 
 def test_an_order_stream_that_hangs_delays_the_order_by_at_most_the_connect_budget(
@@ -315,8 +316,8 @@ def test_an_order_stream_that_hangs_delays_the_order_by_at_most_the_connect_budg
     async def hangs(url: str) -> Any:
         await asyncio.sleep(30)  # a handshake the simulator cannot produce: no answer at all
 
-    monkeypatch.setattr(trading, "_connect_briefly", hangs)
-    monkeypatch.setattr(trading, "STREAM_CONNECT_S", 0.2)
+    monkeypatch.setattr(standx_venue, "_connect_briefly", hangs)
+    monkeypatch.setattr(standx_venue, "STREAM_CONNECT_S", 0.2)
     cl = trading.new_cl_ord_id()
     entry = trading.order_submit(
         user_id=alice.pk, account_id=alice_trader.pk, ticket=limit_buy("ETH-USD", "0.1"),
