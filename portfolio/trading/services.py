@@ -35,6 +35,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from accounts import crypto
 from accounts.models import StandXAccount
 from accounts.standx_access import client_for, credentials_for
+from accounts.twofactor.services import trading_refusal
 from portfolio import realtime
 from portfolio.domain import order_rules
 from portfolio.jobs import queue_after_commit
@@ -70,7 +71,11 @@ def new_cl_ord_id() -> str:
 
 
 def trading_account(user_id: int, account_id: int) -> StandXAccount:
-    account = StandXAccount.objects.filter(pk=account_id, owner_id=user_id).first()
+    account = (
+        StandXAccount.objects.filter(pk=account_id, owner_id=user_id)
+        .select_related("owner")
+        .first()
+    )
     if account is None:
         raise TradingError("No such account.")
     if not account.can_trade:
@@ -78,6 +83,9 @@ def trading_account(user_id: int, account_id: int) -> StandXAccount:
             f"{account.label} is linked read-only: re-link it in trading mode (with its signing "
             "key) to trade from here."
         )
+    refusal = trading_refusal(account.owner)
+    if refusal is not None:
+        raise TradingError(refusal)
     try:
         # Checked before anything is logged or sent, so the refusal is a plain sentence and not
         # a server error halfway through an action (decrypting takes microseconds).

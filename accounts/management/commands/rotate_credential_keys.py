@@ -9,8 +9,8 @@ from accounts import services
 
 class Command(BaseCommand):
     help = (
-        "Re-encrypt every stored StandX credential under the first key of CREDENTIAL_KEYS. "
-        "Put the new key first, run this, then remove the old key."
+        "Re-encrypt every stored StandX credential and authenticator secret under the first key "
+        "of CREDENTIAL_KEYS. Put the new key first, run this, then remove the old key."
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -18,5 +18,6 @@ class Command(BaseCommand):
         self.stdout.write(
             f"accounts: {counts['accounts']}, re-encrypted: {counts['rotated']}, "
             f"already current: {counts['already_current']}, "
-            f"pending sign-ins dropped: {counts['challenges_dropped']}"
+            f"pending sign-ins dropped: {counts['challenges_dropped']}, "
+            f"authenticator secrets re-encrypted: {counts['totp_rotated']}"
         )
