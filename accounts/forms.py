@@ -4,47 +4,11 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
-from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest
 
-from accounts import throttle
 from accounts.models import Chain
 from standx import errors as standx_errors
 from standx import keys as standx_keys
-
-
-def client_ip(request: HttpRequest | None) -> str | None:
-    if request is None:
-        return None
-    # Behind a trusted proxy the proxy sets REMOTE_ADDR correctly (see the deployment notes).
-    return request.META.get("REMOTE_ADDR")
-
-
-class LoginForm(AuthenticationForm):
-    """The stock form with autocomplete hints and throttling of repeated failures."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["username"].widget.attrs.update({"autocomplete": "username"})
-        self.fields["password"].widget.attrs.update({"autocomplete": "current-password"})
-
-    def clean(self) -> dict[str, Any]:
-        ip, username = client_ip(self.request), self.data.get("username")
-        wait = throttle.locked_for(ip, username)
-        if wait:
-            minutes = max(1, (wait + 59) // 60)
-            raise ValidationError(
-                f"Too many failed logins. Try again in {minutes} minute{'s' * (minutes != 1)}.",
-                code="throttled",
-            )
-        try:
-            cleaned = super().clean()
-        except ValidationError:
-            throttle.record_failure(ip, username)
-            raise
-        throttle.clear(ip, username)
-        return cleaned
 
 
 class SecretTextarea(forms.Textarea):

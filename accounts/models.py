@@ -187,3 +187,10 @@ class LinkChallenge(models.Model):
 
     def credential_context(self) -> str:
         return f"link-challenge:{self.pk}:{self.owner_id}"
+
+
+# Security (two-factor sign-in, signed-in sessions, emailed sign-in links) keeps its models in
+# its own modules; importing them here registers them with this app.
+from accounts.sessions.models import KnownDevice, UserSession  # noqa: E402, F401
+from accounts.signin.models import SignInLink  # noqa: E402, F401
+from accounts.twofactor.models import Passkey, RecoveryCode, TotpDevice  # noqa: E402, F401

@@ -22,6 +22,7 @@ from accounts.models import (
     LinkChallenge,
     User,
 )
+from accounts.twofactor.services import totp_secrets_rotate, trading_refusal
 from portfolio.models import AuditEntry, AuditStatus  # portfolio's models import only ours
 from standx import auth as standx_auth
 from standx import errors as standx_errors
@@ -194,6 +195,7 @@ def account_link_with_token(
         creds = Credentials.from_strings(token, signing_key)
     except standx_errors.KeyFormatError as exc:
         raise LinkError(str(exc)) from None
+    _refuse_trading_without_second_factor(owner, trading=creds.can_sign)
     if creds.expires_at is not None and creds.expires_at <= timezone.now():
         raise LinkError("This token has already expired. Create a new one on StandX.")
     address, token_chain = _identity(creds)
@@ -213,6 +215,12 @@ def account_link_with_token(
     if check is not None:
         AuditEntry.objects.filter(pk=check.pk).update(account=account)
     return account
+
+
+def _refuse_trading_without_second_factor(owner: User, *, trading: bool) -> None:
+    refusal = trading_refusal(owner) if trading else None
+    if refusal is not None:
+        raise LinkError(refusal)
 
 
 def _identity(creds: Credentials) -> tuple[str, str]:
@@ -235,6 +243,8 @@ def account_link_begin_wallet(
     *, owner: User, chain: str, address: str, endpoints: Endpoints
 ) -> tuple[LinkChallenge, str]:
     """Ask StandX for a challenge; keep the temporary key encrypted; return the text to sign."""
+    # A wallet sign-in always yields a signing key: the link is in trading mode.
+    _refuse_trading_without_second_factor(owner, trading=True)
     try:
         with standx_auth.AuthClient(endpoints) as client:
             pending = standx_auth.begin_login(client, chain=chain, address=address)
@@ -330,7 +340,9 @@ def account_set_sync(*, account: ExchangeAccount, enabled: bool) -> None:
 
 def rotate_credential_keys() -> dict[str, int]:
     """Re-encrypt every stored credential under the newest key, row by row. Returns counts."""
-    counts = credentials.credentials_rotate(crypto.configured_keys())
+    keys = crypto.configured_keys()
+    counts = credentials.credentials_rotate(keys)
+    counts["totp_rotated"] = totp_secrets_rotate(keys)
     # Pending sign-ins live three minutes; dropping them is simpler than re-encrypting them.
     counts["challenges_dropped"], _ = LinkChallenge.objects.all().delete()
     return counts

@@ -1,54 +1,97 @@
-"""Login throttling: repeated failures from one IP or for one username lock logins for a while.
+"""Sign-in throttling: the one limiter for the login page (which the admin login also uses),
+second-factor codes and emailed sign-in links.
 
-Counters live in the shared cache (Redis), so every web process sees the same numbers.
+Failures are counted in Redis in fixed windows, so every web process sees the same numbers.
+Each :class:`Limit` counts one *scope*: an account from one address, one address whatever the
+account, or one account from everywhere. When a count reaches its limit a lock key is set; its
+remaining time to live is what the lock message reports. Usernames and addresses are hashed
+into the keys: Redis never holds them in clear.
+
+The account-wide ceiling is slower than the others and never locks the owner out: it pauses
+sign-in *by password alone*; a second factor or a link emailed to the account's address gets
+past it (``accounts.signin``).
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
+from dataclasses import dataclass
 
-from django.core.cache import cache
+import redis
 
-MAX_FAILURES = 5
-WINDOW_S = 15 * 60
-LOCK_S = 15 * 60
+from portfolio.health import redis_client
 
-
-def _key(kind: str, value: str) -> str:
-    digest = hashlib.sha256(value.strip().lower().encode()).hexdigest()[:32]
-    return f"login-fail:{kind}:{digest}"
+PREFIX = "standx:throttle"
 
 
-def _keys(ip: str | None, username: str | None) -> list[str]:
-    keys = []
-    if ip:
-        keys.append(_key("ip", ip))
-    if username:
-        keys.append(_key("user", username))
-    return keys
+@dataclass(frozen=True)
+class Limit:
+    scope: str
+    failures: int  # allowed in one window; the one that reaches it sets the lock
+    window_s: int
+    lock_s: int
 
 
-def locked_for(ip: str | None, username: str | None) -> int:
-    """Seconds until logins are allowed again (0: not locked)."""
-    for key in _keys(ip, username):
-        if cache.get(key + ":locked"):
-            ttl = cache.ttl(key + ":locked") if hasattr(cache, "ttl") else LOCK_S
-            return int(ttl or LOCK_S)
-    return 0
+# One account from one address: a forgotten password, or a guesser at one place.
+ACCOUNT_AT_ADDRESS = Limit("pair", failures=5, window_s=15 * 60, lock_s=15 * 60)
+# One address, whatever the account: someone trying many usernames.
+ADDRESS = Limit("address", failures=20, window_s=15 * 60, lock_s=15 * 60)
+# One account from every address: a distributed guesser. Bypassed by a second factor or an
+# emailed link, so it cannot be used to lock the owner out.
+ACCOUNT = Limit("account", failures=50, window_s=60 * 60, lock_s=60 * 60)
+# Wrong authenticator codes for one account from everywhere (a thief holding the password);
+# passkeys and recovery codes cannot be guessed and stay open.
+TOTP_ACCOUNT = Limit("totp", failures=30, window_s=60 * 60, lock_s=60 * 60)
+# Emailed sign-in links: a few per account and per address an hour, so nobody floods a mailbox.
+LINK_ACCOUNT = Limit("link-account", failures=3, window_s=60 * 60, lock_s=60 * 60)
+LINK_ADDRESS = Limit("link-address", failures=10, window_s=60 * 60, lock_s=60 * 60)
+
+_client: redis.Redis | None = None
 
 
-def record_failure(ip: str | None, username: str | None) -> None:
-    for key in _keys(ip, username):
-        cache.add(key, 0, WINDOW_S)
-        try:
-            count = cache.incr(key)
-        except ValueError:
-            cache.set(key, 1, WINDOW_S)
-            count = 1
-        if count >= MAX_FAILURES:
-            cache.set(key + ":locked", 1, LOCK_S)
+def _redis() -> redis.Redis:
+    global _client
+    if _client is None:
+        _client = redis_client()
+    return _client
 
 
-def clear(ip: str | None, username: str | None) -> None:
-    for key in _keys(ip, username):
-        cache.delete_many([key, key + ":locked"])
+def _key(limit: Limit, parts: tuple[str, ...]) -> str:
+    joined = "\x00".join(p.strip().lower() for p in parts)
+    digest = hashlib.blake2b(joined.encode(), digest_size=16, person=b"standx-throttle").hexdigest()
+    return f"{PREFIX}:{limit.scope}:{digest}"
+
+
+def locked_for(limit: Limit, *parts: str) -> int:
+    """Whole seconds until ``parts`` may try again under ``limit`` (0: not locked)."""
+    ttl_ms = int(_redis().pttl(_key(limit, parts) + ":lock"))
+    return math.ceil(ttl_ms / 1000) if ttl_ms > 0 else 0
+
+
+def record_failure(limit: Limit, *parts: str) -> bool:
+    """Count one failure; True when this one set the lock."""
+    key = _key(limit, parts)
+    pipe = _redis().pipeline(transaction=True)
+    pipe.set(key, 0, ex=limit.window_s, nx=True)  # the window starts with its first failure
+    pipe.incr(key)
+    count = int(pipe.execute()[1])
+    if count >= limit.failures:
+        _redis().set(key + ":lock", 1, ex=limit.lock_s)
+        _redis().delete(key)
+        return True
+    return False
+
+
+def clear(limit: Limit, *parts: str) -> None:
+    key = _key(limit, parts)
+    _redis().delete(key, key + ":lock")
+
+
+def wait_words(seconds: int) -> str:
+    """How long is left, as a person says it: "40 seconds", "1 minute", "14 minutes"."""
+    if seconds < 60:
+        seconds = max(1, seconds)
+        return f"{seconds} second{'s' * (seconds != 1)}"
+    minutes = math.ceil(seconds / 60)
+    return f"{minutes} minute{'s' * (minutes != 1)}"

@@ -19,6 +19,7 @@ from accounts.forms import (
 )
 from accounts.models import ExchangeAccount, User
 from accounts.standx_access import default_endpoints
+from accounts.twofactor.stepup import step_up_required
 from standx.rest import Endpoints
 
 
@@ -142,6 +143,7 @@ def wallet_complete(request: HttpRequest) -> JsonResponse:
 
 @login_required
 @require_POST
+@step_up_required(back_to="account_list")
 def account_unlink(request: HttpRequest, pk: int) -> HttpResponse:
     account = _owned(request, pk)
     label = account.label

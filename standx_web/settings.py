@@ -67,6 +67,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.sessions.middleware.SessionActivityMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -128,6 +129,17 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Sessions live in PostgreSQL under a hash of their key (accounts/sessions/store.py): a copy of
+# the database holds no cookie that signs anyone in.
+SESSION_ENGINE = "accounts.sessions.store"
+# TWO-FACTOR SIGN-IN
+# Accounts linked in trading mode need a second factor (authenticator app or passkey) when on:
+# linking with a signing key, and trading, are refused in words until one is set up.
+REQUIRE_SECOND_FACTOR_FOR_TRADING = env_bool("REQUIRE_SECOND_FACTOR_FOR_TRADING", default=False)
+# How long a shown second factor counts for the kill switch, unlinking and factor changes.
+STEP_UP_SECONDS = env_int("STEP_UP_SECONDS", 5 * 60, minimum=30)
+# Passkeys' relying party: empty = the host name the page is served from (a domain or localhost).
+WEBAUTHN_RP_ID = env_str("WEBAUTHN_RP_ID", "")
 if env_bool("FAST_PASSWORD_HASHER", default=False):
     # Tests only: PBKDF2 at full strength makes every login in the suite take ~0.3 s.
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

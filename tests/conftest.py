@@ -24,6 +24,22 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 PASSWORD = "correct horse battery staple"
 
 
+@pytest.fixture(autouse=True)
+def fresh_sign_in_throttles() -> Iterator[None]:
+    """Every test client signs in from 127.0.0.1: one test's failures must not lock the next."""
+    from portfolio.health import redis_client
+
+    def clear() -> None:
+        client = redis_client()
+        keys = list(client.scan_iter("standx:throttle:*", count=500))
+        if keys:
+            client.delete(*keys)
+
+    clear()
+    yield
+    clear()
+
+
 @pytest.fixture
 def alice(db: None) -> User:
     return User.objects.create_user("alice", "alice@example.com", PASSWORD)

@@ -33,6 +33,7 @@ from django.utils import timezone
 from accounts import crypto
 from accounts.credentials import credentials_open
 from accounts.models import ExchangeAccount
+from accounts.twofactor.services import trading_refusal
 from portfolio import realtime
 from portfolio.domain import order_rules
 from portfolio.jobs import queue_after_commit
@@ -67,7 +68,11 @@ def new_cl_ord_id() -> str:
 
 
 def trading_account(user_id: int, account_id: int) -> ExchangeAccount:
-    account = ExchangeAccount.objects.filter(pk=account_id, owner_id=user_id).first()
+    account = (
+        ExchangeAccount.objects.filter(pk=account_id, owner_id=user_id)
+        .select_related("owner")
+        .first()
+    )
     if account is None:
         raise TradingError("No such account.")
     if not account.can_trade:
@@ -75,6 +80,9 @@ def trading_account(user_id: int, account_id: int) -> ExchangeAccount:
             f"{account.label} is linked read-only: re-link it in trading mode (with its signing "
             "key) to trade from here."
         )
+    refusal = trading_refusal(account.owner)
+    if refusal is not None:
+        raise TradingError(refusal)
     try:
         # Checked before anything is logged or sent, so the refusal is a plain sentence and not
         # a server error halfway through an action (decrypting takes microseconds).

@@ -9,12 +9,15 @@ from decimal import Decimal
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from accounts.models import User
+from accounts.twofactor.services import user_has_second_factor
+from accounts.twofactor.stepup import step_up_required
 from portfolio.alerts.evaluation import risk_inputs_of
 from portfolio.dashboard import selectors
 from portfolio.dashboard.auth import user_id_of
@@ -174,10 +177,18 @@ def orders_cancel_all(request: HttpRequest, account_id: int) -> HttpResponse:
     return redirect(_back(request, "portfolio:orders"))
 
 
+def _kill_switch_form(request: HttpRequest, data: QueryDict | None = None) -> KillSwitchForm:
+    form = KillSwitchForm(data, user=request.user)
+    if isinstance(request.user, User) and user_has_second_factor(request.user):
+        del form.fields["password"]  # the second factor, asked by step-up, stands for it
+    return form
+
+
 @transaction.non_atomic_requests  # calls a venue: no transaction across it
 @login_required
+@step_up_required()
 def kill_switch(request: HttpRequest) -> HttpResponse:
-    form = KillSwitchForm(request.POST or None, user=request.user)
+    form = _kill_switch_form(request, request.POST or None)
     result = None
     if request.method == "POST":
         if form.is_valid():
@@ -187,7 +198,7 @@ def kill_switch(request: HttpRequest) -> HttpResponse:
                 )
             except trading.TradingError as exc:
                 messages.error(request, str(exc))
-            form = KillSwitchForm(user=request.user)
+            form = _kill_switch_form(request)
         else:
             messages.error(request, "Nothing was sent: see the fields marked below.")
     return render(request, "portfolio/kill_switch.html", {"form": form, "result": result})

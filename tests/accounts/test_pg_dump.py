@@ -11,13 +11,17 @@ from typing import Any
 import base58
 import pgserver
 import pytest
+from django.conf import settings
 from django.db import connection
+from django.test import Client
 from eth_account import Account
 
 from accounts import crypto, services
 from accounts.models import ExchangeAccount, LinkChallenge, User
+from accounts.twofactor import recovery
 from standx.keys import parse_signing_key
 from standx.rest import Endpoints
+from tests.accounts.conftest import enrol_totp
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -83,3 +87,19 @@ def test_the_dump_contains_no_credential(
         for form in encodings(secret):
             if len(form) >= 16:
                 assert form not in dump
+
+
+def test_the_dump_holds_no_second_factor_secret_and_no_session_key(alice: User) -> None:
+    client = Client()
+    client.force_login(alice)
+    session_key = client.cookies[settings.SESSION_COOKIE_NAME].value
+    factor = enrol_totp(alice)
+    dump = dump_database()
+    assert "accounts_totpdevice" in dump and "django_session" in dump
+    secret = base64.b32decode(factor.secret)
+    for form in [factor.secret, *encodings(secret)]:
+        if len(form) >= 16:
+            assert form not in dump
+    for code in factor.recovery_codes:
+        assert code not in dump and recovery.normalize(code) not in dump
+    assert session_key not in dump

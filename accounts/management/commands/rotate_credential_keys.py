@@ -9,9 +9,9 @@ from accounts import services
 
 class Command(BaseCommand):
     help = (
-        "Re-encrypt every stored exchange credential, row by row, under the first key of "
-        "CREDENTIAL_KEYS. "
-        "Put the new key first, run this, then remove the old key."
+        "Re-encrypt every stored exchange credential (row by row) and authenticator secret under "
+        "the first key of CREDENTIAL_KEYS. Put the new key first, run this, then remove the old "
+        "key."
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -19,5 +19,6 @@ class Command(BaseCommand):
         self.stdout.write(
             f"credentials: {counts['credentials']}, re-encrypted: {counts['rotated']}, "
             f"already current: {counts['already_current']}, "
-            f"pending sign-ins dropped: {counts['challenges_dropped']}"
+            f"pending sign-ins dropped: {counts['challenges_dropped']}, "
+            f"authenticator secrets re-encrypted: {counts['totp_rotated']}"
         )
