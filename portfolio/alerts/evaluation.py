@@ -64,6 +64,7 @@ from portfolio.models import (
     Order,
     Position,
 )
+from venues import registry
 
 logger = logging.getLogger(__name__)
 
@@ -179,7 +180,10 @@ def risk_inputs_of(
 ) -> tuple[risk.AccountInput, list[risk.PositionInput]]:
     account = risk.account_input(view.balance)
     venue = view.account.venue
-    return account, [risk.position_input(p, ticks.get((venue, p.symbol))) for p in view.positions]
+    model = registry.adapter(venue).capabilities.risk_model.value
+    return account, [
+        risk.position_input(p, ticks.get((venue, p.symbol)), model) for p in view.positions
+    ]
 
 
 def account_risk_of(view: AccountView, ticks: dict[MarketKey, Decimal]) -> risk.AccountRisk:

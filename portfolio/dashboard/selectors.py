@@ -41,6 +41,7 @@ from portfolio.models import (
     Position,
     Trade,
 )
+from venues import registry
 
 CENTRE_RECENT = 20
 
@@ -138,6 +139,9 @@ class PositionRow:
     margin_mode: str
     liq_price: Decimal | None
     exchange_liq_price: Decimal | None
+    liq_source: str  # "computed" (ours) or "reported" (the venue's)
+    estimated: bool  # distance and health follow the mark between the venue's reports
+    venue_name: str
     distance_pct: Decimal | None
     health: Decimal | None
     level: str  # "", "warn" or "bad" by the user's own health rules
@@ -239,6 +243,9 @@ def positions_for_user(ctx: RiskContext, *, with_funding: bool = False) -> list[
                         pr.liq_price, ctx.ticks.get((view.account.venue, p.symbol)), p.entry_price
                     ),
                     exchange_liq_price=p.liq_price,
+                    liq_source=pr.liq_source,
+                    estimated=pr.estimated,
+                    venue_name=registry.adapter(view.account.venue).name,
                     distance_pct=pr.distance_pct,
                     health=health,
                     level=health_level(health, ctx.levels),

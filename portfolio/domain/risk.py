@@ -1,4 +1,16 @@
-"""Risk metrics for StandX positions and accounts: pure functions over Decimal.
+"""Risk metrics for positions and accounts on any venue: pure functions over Decimal.
+
+Three risk models, one per venue's kind of margin (``venues.base.RiskModel``):
+
+- **computed** (StandX): the venue gives each position's maintenance margin; we compute the
+  liquidation price and health and cross-check the venue's liquidation price;
+- **reported** (OCX, portfolio margin): the venue's liquidation price and maintenance margin are
+  the truth; between two reads the distance and health are *estimated* from the latest mark;
+- **hybrid** (PerpEx): the venue's liquidation price where it gives one, ours where it does not,
+  health computed where the maintenance margin is given or derivable, estimated between reads.
+
+Every result says where its liquidation price comes from (``liq_source``) and whether the
+figures are estimates (``estimated``), so the pages can say so.
 
 Formulas follow shared/docs/risk-metrics.md, verified there on the docs' own example:
 
@@ -23,6 +35,8 @@ from typing import Protocol
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
+# The risk models (venues.base.RiskModel's values; the domain imports nothing from the venues).
+COMPUTED, REPORTED, HYBRID = "computed", "reported", "hybrid"
 HUNDRED = Decimal(100)
 # Our liquidation price and the exchange's may differ by rounding; beyond this they disagree.
 LIQ_DIVERGENCE_TOLERANCE = Decimal("0.005")  # 0.5 % of the mark
@@ -44,6 +58,7 @@ class PositionInput:
     exchange_liq_price: Decimal | None = None
     taker_fee: Decimal | None = None
     price_tick: Decimal | None = None
+    risk_model: str = COMPUTED
 
     @property
     def side(self) -> int:
@@ -79,6 +94,8 @@ class PositionRisk:
     distance: Decimal | None  # price distance to liquidation, positive while safe
     distance_pct: Decimal | None  # of the mark, in percent
     liq_divergence: bool  # ours and the exchange's disagree beyond tolerance
+    liq_source: str = COMPUTED  # "computed" (ours) or "reported" (the venue's)
+    estimated: bool = False  # distance and health follow the mark between the venue's reports
 
 
 class ReportedPosition(Protocol):
@@ -106,7 +123,9 @@ class ReportedPosition(Protocol):
     def liq_price(self) -> Decimal | None: ...
 
 
-def position_input(p: ReportedPosition, price_tick: Decimal | None = None) -> PositionInput:
+def position_input(
+    p: ReportedPosition, price_tick: Decimal | None = None, risk_model: str = COMPUTED
+) -> PositionInput:
     """The risk engine's input for a reported position (no mark yet: its entry price)."""
     return PositionInput(
         symbol=p.symbol,
@@ -120,6 +139,7 @@ def position_input(p: ReportedPosition, price_tick: Decimal | None = None) -> Po
         leverage=p.leverage,
         exchange_liq_price=p.liq_price,
         price_tick=price_tick,
+        risk_model=risk_model,
     )
 
 
@@ -238,9 +258,17 @@ def position_risk(
         )  # fmt: skip
     liq = _round_price(liq, p.price_tick)
     bankruptcy = _round_price(bankruptcy, p.price_tick)
+    source = COMPUTED
+    if p.risk_model == REPORTED or (p.risk_model == HYBRID and p.exchange_liq_price):
+        # The venue's figure is the truth; ours only fills a gap it leaves (hybrid).
+        liq, source = p.exchange_liq_price, REPORTED
+    if p.risk_model == REPORTED and not p.maint_margin:
+        health = None  # portfolio margin gives no per-position maintenance margin
     distance, distance_pct = _distance(p.side, p.mark_price, liq)
     divergence = False
-    if liq is not None and p.exchange_liq_price:
+    if source == REPORTED:
+        pass  # nothing of ours to compare with
+    elif liq is not None and p.exchange_liq_price:
         divergence = abs(liq - p.exchange_liq_price) / p.mark_price > LIQ_DIVERGENCE_TOLERANCE
     elif (liq is None) != (p.exchange_liq_price is None):
         # One side sees a liquidation price, the other none: worth a look unless it is far away.
@@ -260,6 +288,8 @@ def position_risk(
         distance=distance,
         distance_pct=distance_pct,
         liq_divergence=divergence,
+        liq_source=source,
+        estimated=p.risk_model != COMPUTED,
     )
 
 

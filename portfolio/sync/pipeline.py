@@ -425,20 +425,22 @@ def store(
     return fields
 
 
-def worst_health(read: AccountRead) -> Decimal | None:
+def worst_health(read: AccountRead, risk_model: str = risk.COMPUTED) -> Decimal | None:
     """The account's lowest health multiple by the risk engine, the figure the alerts see (not
     a venue's own field, which other venues do not send)."""
     if not read.positions:
         return None
     account = risk.account_input(read.balance)
-    positions = [risk.position_input(p) for p in read.positions if p.qty]
+    positions = [risk.position_input(p, risk_model=risk_model) for p in read.positions if p.qty]
     health = risk.account_risk(account, positions).worst_health
     return health if health is not None and health > 0 else None
 
 
-def poll_interval(read: AccountRead) -> float:
-    """Seconds until the next sync: the nearer to liquidation, the more often (1 s … 60 s)."""
-    worst = worst_health(read)
+def poll_interval(read: AccountRead, risk_model: str = risk.COMPUTED) -> float:
+    """Seconds until the next sync: the nearer to liquidation, the more often (1 s … 60 s).
+
+    Driven by the neutral health of the risk engine, whatever the venue's own fields say."""
+    worst = worst_health(read, risk_model)
     if worst is not None and worst < Decimal("1.5"):
         return 1.0
     if worst is not None and worst < Decimal(3):
@@ -522,7 +524,7 @@ def account_sync(account_id: int, *, limiter: RateLimiter | None = None) -> Outc
         # next attempt, with the failure backoff meanwhile.
         _release_failed(account_id, token, state, counter, f"Credentials unreadable: {exc}")
         return Outcome.FAILED
-    interval = poll_interval(read)
+    interval = poll_interval(read, venue.capabilities.risk_model.value)
     # A quiet sync writes one row: no transaction needed around it.
     with transaction.atomic() if not read.quiet else contextlib.nullcontext():
         fields: dict[str, Any] = {}

@@ -89,7 +89,11 @@ def test_it_is_503_when_the_price_stream_went_silent(
     redis_client.set(health.PRICESTREAM_HEARTBEAT_KEY, repr(time.time() - 120))
     status, body = get(client)
     assert status == 503
-    assert body["pricestream"] == {"status": "down", "detail": "last heartbeat 120s ago"}
+    # 120 s, or a second more when the request itself was slow.
+    assert body["pricestream"] in (
+        {"status": "down", "detail": "last heartbeat 120s ago"},
+        {"status": "down", "detail": "last heartbeat 121s ago"},
+    )
 
 
 def test_it_is_503_when_the_price_stream_is_expected_but_never_ran(

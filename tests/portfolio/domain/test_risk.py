@@ -151,3 +151,42 @@ def test_an_account_without_positions_has_no_health() -> None:
     assert risk.worst_health is None
     assert risk.effective_leverage is None
     assert risk.equity == D(1000)
+
+
+@pytest.mark.parametrize(
+    ("model", "exchange_liq", "maint", "liq", "source", "has_health", "estimated"),
+    [
+        # Computed (StandX): ours, cross-checked; the venue's figures are the inputs, not guesses.
+        ("computed", D("112373.50"), D("2860.30367500"), D("112373.50"), "computed", True, False),
+        # Reported (OCX): the venue's liquidation price is the truth, even where ours differs.
+        ("reported", D("110000"), D("2860.30367500"), D("110000"), "reported", True, True),
+        # Reported without a per-position maintenance margin (portfolio margin): no health.
+        ("reported", D("110000"), D(0), D("110000"), "reported", False, True),
+        # Hybrid (PerpEx): the venue's price where it gives one …
+        ("hybrid", D("110000"), D("2860.30367500"), D("110000"), "reported", True, True),
+        # … and ours where it gives none.
+        ("hybrid", None, D("2860.30367500"), D("112373.50"), "computed", True, True),
+    ],
+)
+def test_each_risk_model_says_whose_liquidation_price_it_shows(
+    model: str,
+    exchange_liq: Decimal | None,
+    maint: Decimal,
+    liq: Decimal,
+    source: str,
+    has_health: bool,
+    estimated: bool,
+) -> None:
+    p = PositionInput(
+        **{
+            **DOCS.__dict__,
+            "risk_model": model,
+            "exchange_liq_price": exchange_liq,
+            "maint_margin": maint,
+        }
+    )
+    risk = position_risk(p)
+    assert (risk.liq_price, risk.liq_source, risk.estimated) == (liq, source, estimated)
+    assert (risk.health is not None) is has_health
+    assert risk.distance == p.mark_price - liq  # from the latest mark, whoever gave the price
+    assert risk.liq_divergence is False  # the docs agree; a reported price is not ours to check
