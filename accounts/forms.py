@@ -7,8 +7,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from accounts.models import Chain
-from standx import errors as standx_errors
-from standx import keys as standx_keys
+from venues import standx as standx_venue
 
 
 class SecretTextarea(forms.Textarea):
@@ -56,21 +55,14 @@ class ImportTokenForm(ExchangeFieldMixin):
 
     def clean_token(self) -> str:
         token: str = "".join(self.cleaned_data["token"].split())
-        try:
-            standx_keys.jwt_claims(token)
-        except standx_errors.KeyFormatError:
-            raise ValidationError(
-                "That is not a StandX API token (a JWT: three parts separated by dots)."
-            ) from None
+        if problem := standx_venue.token_format_problem(token):
+            raise ValidationError(problem)
         return token
 
     def clean_signing_key(self) -> str:
         key: str = (self.cleaned_data.get("signing_key") or "").strip()
-        if key:
-            try:
-                standx_keys.parse_signing_key(key)
-            except standx_errors.KeyFormatError as exc:
-                raise ValidationError(str(exc)) from None
+        if key and (problem := standx_venue.signing_key_format_problem(key)):
+            raise ValidationError(problem)
         return key
 
 

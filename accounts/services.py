@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-import uuid
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -16,19 +17,18 @@ from accounts import credentials, crypto
 from accounts.models import (
     AccountMode,
     AccountStatus,
-    Chain,
-    CredentialKind,
     ExchangeAccount,
     LinkChallenge,
     User,
 )
 from accounts.twofactor.services import totp_secrets_rotate, trading_refusal
 from portfolio.models import AuditEntry, AuditStatus  # portfolio's models import only ours
-from standx import auth as standx_auth
-from standx import errors as standx_errors
-from standx import keys as standx_keys
-from standx.rest import Credentials, Endpoints, StandXClient
-from venues import standx as standx_venue
+from venues import errors as venue_errors
+from venues import registry
+from venues.account import Linked, PastedLink, WalletLink
+from venues.base import Endpoints
+
+STANDX = "standx"  # the venue whose wallet and token flows these pages offer today
 
 DEMO_USERNAME = "demo"
 DEMO_PASSWORD = "demo"  # noqa: S105 - the published demo login, created only in demo mode
@@ -53,130 +53,70 @@ def user_ensure_demo() -> User:
     return user
 
 
-@dataclass(frozen=True)
-class TokenCheck:
-    """What we learned about pasted credentials before saving them."""
+class _ActivityCheck:
+    """Logs a link's signed check in the owner's Activity: the entry is written before the
+    request leaves, then its outcome (attached to the account once the link is saved)."""
 
-    address: str | None
-    public_key: str | None
-    expires_at_iso: str | None
-    read_only: bool
+    def __init__(self, owner: User | None, label: str) -> None:
+        self.owner, self.label = owner, label
+        self.entry: AuditEntry | None = None
 
-
-def _plain(exc: standx_errors.StandXError) -> str:
-    """An exchange error in plain words for the linking pages."""
-    if isinstance(exc, standx_errors.TokenExpiredError):
-        return "StandX says this token has expired. Create a new one on StandX's session page."
-    if isinstance(exc, standx_errors.AuthenticationError):
-        return "StandX did not accept this token. Check that you copied all of it."
-    if isinstance(exc, standx_errors.InvalidSignatureError):
-        return (
-            "The signing key does not belong to this token: StandX rejected its signature. "
-            "Paste the key shown next to the token on StandX's session page."
-        )
-    if isinstance(exc, standx_errors.SignatureExpiredError):
-        return "StandX rejected the request time; check this server's clock."
-    if isinstance(exc, standx_errors.RateLimitedError):
-        return "StandX is rate-limiting us right now; try again in a minute."
-    if isinstance(exc, standx_errors.UnavailableError | standx_errors.ServerError):
-        return "StandX could not be reached just now; try again shortly."
-    return f"StandX refused: {exc.message}"
-
-
-def verify_credentials(
-    creds: Credentials, endpoints: Endpoints, *, owner: User | None = None, label: str = ""
-) -> AuditEntry | None:
-    """Prove the pair works: a balance query checks the token; a signed no-op checks the key.
-
-    The signed check cancels an order id that cannot exist: StandX verifies the signature before
-    it looks the order up, so "not found" proves the key and changes nothing. Like every signed
-    request, it goes to the ``owner``'s Activity: written before it is sent, then its outcome
-    (the entry is returned so the new account can be attached once it is saved).
-    """
-    with StandXClient(creds, endpoints=endpoints, max_retries=1) as client:
-        client.query_balance()
-        if not creds.can_sign:
-            return None
-        cl_ord_id = f"standx-portfolio-key-check-{uuid.uuid4().hex}"
-        entry = (
-            AuditEntry.objects.create(
-                user=owner,
-                account_label=label,
+    def sending(self, path: str, body: Mapping[str, Any]) -> None:
+        if self.owner is not None:
+            self.entry = AuditEntry.objects.create(
+                user=self.owner,
+                account_label=self.label,
                 action="link_key_check",
-                endpoint="/api/cancel_order",
-                body={"cl_ord_id": cl_ord_id},
+                endpoint=path,
+                body=dict(body),
                 status=AuditStatus.SENDING,
                 created_at=timezone.now(),
             )
-            if owner is not None
-            else None
-        )
-        try:
-            client.cancel_order(cl_ord_id=cl_ord_id)
-        except (standx_errors.NotFoundError, standx_errors.BadRequestError):
-            pass  # the expected answer: signature accepted, no such order
-        except standx_errors.StandXError as exc:
-            _audit_finish(entry, AuditStatus.REJECTED, f"Key check failed: {_plain(exc)}")
-            raise
-        _audit_finish(
-            entry, AuditStatus.DONE, "Signature accepted; the made-up order id changed nothing."
-        )
-        return entry
+
+    def answered(self, ok: bool, words: str) -> None:
+        if self.entry is not None:
+            entry = self.entry
+            entry.status = AuditStatus.DONE if ok else AuditStatus.REJECTED
+            entry.result, entry.finished_at = words[:300], timezone.now()
+            entry.save(update_fields=["status", "result", "finished_at"])
 
 
-def _audit_finish(entry: AuditEntry | None, status: str, result: str) -> None:
-    if entry is not None:
-        entry.status, entry.result, entry.finished_at = status, result[:300], timezone.now()
-        entry.save(update_fields=["status", "result", "finished_at"])
-
-
-def _store_credentials(account: ExchangeAccount, creds: Credentials) -> None:
-    """Seal the token (and the signing key, if any) and set the mode they allow."""
-    credentials.credential_seal(
-        account,
-        CredentialKind.STANDX_TOKEN,
-        creds.token,
-        scopes=["read"],
-        expires_at=creds.expires_at,
-    )
-    kinds = [CredentialKind.STANDX_TOKEN]
-    key = creds.signing_key
-    if key is not None:
-        credentials.credential_seal(
-            account,
-            CredentialKind.STANDX_SIGNING_KEY,
-            standx_keys.seed_base58(key),
-            scopes=["trade"],
-            public_id=creds.public_key or "",
-            expires_at=creds.expires_at,
-        )
-        kinds.append(CredentialKind.STANDX_SIGNING_KEY)
-    credentials.credentials_keep_only(account, kinds)
-    account.credential_expires_at = creds.expires_at
-    account.mode = AccountMode.TRADING if key is not None else AccountMode.READ_ONLY
-    account.status = AccountStatus.VERIFIED
-    account.last_error = ""
-    account.verified_at = timezone.now()
+def _words(exc: venue_errors.VenueError) -> str:
+    """A refusal while linking: the adapter's own sentence, else the venue layer's."""
+    return exc.message or venue_errors.plain_words(exc)
 
 
 @transaction.atomic
-def _save_link(
-    *, owner: User, label: str, chain: str, address: str, endpoints: Endpoints, creds: Credentials
+def linked_store(
+    *, owner: User, venue: str, endpoints: Endpoints, linked: Linked, label: str
 ) -> ExchangeAccount:
-    urls = standx_venue.endpoints(
-        endpoints.perps_url, endpoints.auth_url, endpoints.ws_url, endpoints.ws_api_url
-    )
+    """Save a verified link: the account row and its credentials, in one transaction. Linking
+    the same identity on the same exchange again replaces the credentials."""
     account, _ = ExchangeAccount.objects.select_for_update().get_or_create(
         owner=owner,
-        venue=standx_venue.KEY,
-        identity=address,
-        origin=urls.origin,
-        defaults={"label": label, "chain": chain, "mode": AccountMode.READ_ONLY},
+        venue=venue,
+        identity=linked.identity,
+        origin=endpoints.origin,
+        defaults={"label": label, "chain": linked.chain, "mode": AccountMode.READ_ONLY},
     )
     account.label = label or account.label
-    account.chain = chain
-    account.endpoints = dict(urls.urls)
-    _store_credentials(account, creds)  # needs the row id, which get_or_create gave us
+    account.chain = linked.chain
+    account.endpoints = dict(endpoints.urls)
+    for kind, secret in linked.secrets.items():  # needs the row id, which get_or_create gave
+        credentials.credential_seal(
+            account,
+            kind,
+            secret,
+            scopes=linked.scopes.get(kind, ()),
+            public_id=linked.public_ids.get(kind, ""),
+            expires_at=linked.expires_at,
+        )
+    credentials.credentials_keep_only(account, linked.secrets)
+    account.credential_expires_at = linked.expires_at
+    account.mode = AccountMode.TRADING if linked.can_trade else AccountMode.READ_ONLY
+    account.status = AccountStatus.VERIFIED
+    account.last_error = ""
+    account.verified_at = timezone.now()
     account.save()
     return account
 
@@ -191,30 +131,30 @@ def account_link_with_token(
     chain: str | None = None,
 ) -> ExchangeAccount:
     """Link from a pasted API token (+ optional signing key), verified against StandX first."""
+    _refuse_trading_without_second_factor(owner, trading=bool(signing_key))
+    check = _ActivityCheck(owner, label.strip())
     try:
-        creds = Credentials.from_strings(token, signing_key)
-    except standx_errors.KeyFormatError as exc:
-        raise LinkError(str(exc)) from None
-    _refuse_trading_without_second_factor(owner, trading=creds.can_sign)
-    if creds.expires_at is not None and creds.expires_at <= timezone.now():
-        raise LinkError("This token has already expired. Create a new one on StandX.")
-    address, token_chain = _identity(creds)
-    label = label.strip() or f"StandX {address[:8]}"
-    try:
-        check = verify_credentials(creds, endpoints, owner=owner, label=label)
-    except standx_errors.StandXError as exc:
-        raise LinkError(_plain(exc)) from None
-    account = _save_link(
-        owner=owner,
-        label=label,
-        chain=chain or token_chain,
-        address=address,
-        endpoints=endpoints,
-        creds=creds,
+        linked = _pasted(STANDX).link_pasted(
+            endpoints, {"token": token, "signing_key": signing_key or ""}, check
+        )
+    except venue_errors.VenueError as exc:
+        raise LinkError(_words(exc)) from None
+    label = label.strip() or linked.label_hint
+    if chain:
+        linked = replace(linked, chain=chain)
+    account = linked_store(
+        owner=owner, venue=STANDX, endpoints=endpoints, linked=linked, label=label
     )
-    if check is not None:
-        AuditEntry.objects.filter(pk=check.pk).update(account=account)
+    if check.entry is not None:
+        AuditEntry.objects.filter(pk=check.entry.pk).update(account=account, account_label=label)
     return account
+
+
+def _pasted(key: str) -> PastedLink:
+    venue = registry.adapter(key)
+    if not isinstance(venue, PastedLink):
+        raise LinkError(f"{venue.name} accounts are not linked by pasting credentials.")
+    return venue
 
 
 def _refuse_trading_without_second_factor(owner: User, *, trading: bool) -> None:
@@ -223,19 +163,11 @@ def _refuse_trading_without_second_factor(owner: User, *, trading: bool) -> None
         raise LinkError(refusal)
 
 
-def _identity(creds: Credentials) -> tuple[str, str]:
-    """The wallet address and chain named by the token (``bsc_0x…`` style or a plain address)."""
-    claims = standx_keys.jwt_claims(creds.token)
-    raw = str(claims.get("address") or claims.get("sub") or claims.get("user") or "")
-    chain = str(claims.get("chain") or "")
-    if "_" in raw and raw.split("_", 1)[0] in Chain.values:
-        chain, raw = raw.split("_", 1)
-    if not chain:
-        chain = Chain.BSC if raw.startswith("0x") else Chain.SOLANA
-    if not raw:
-        # A token that names no wallet: key the link by its public key so it stays unique.
-        raw = creds.public_key or "unknown"
-    return raw, chain
+def _wallet(key: str) -> WalletLink:
+    venue = registry.adapter(key)
+    if not isinstance(venue, WalletLink):
+        raise LinkError(f"{venue.name} accounts are not linked with a wallet.")
+    return venue
 
 
 @transaction.atomic
@@ -246,25 +178,21 @@ def account_link_begin_wallet(
     # A wallet sign-in always yields a signing key: the link is in trading mode.
     _refuse_trading_without_second_factor(owner, trading=True)
     try:
-        with standx_auth.AuthClient(endpoints) as client:
-            pending = standx_auth.begin_login(client, chain=chain, address=address)
-    except standx_errors.StandXError as exc:
-        raise LinkError(
-            exc.message if isinstance(exc, standx_errors.LoginError) else _plain(exc)
-        ) from None
+        pending = _wallet(STANDX).link_begin_wallet(endpoints, chain, address)
+    except venue_errors.VenueError as exc:
+        raise LinkError(_words(exc)) from None
     LinkChallenge.objects.filter(owner=owner, expires_at__lt=timezone.now()).delete()
     challenge = LinkChallenge.objects.create(
         owner=owner,
         chain=chain,
         address=pending.address,
-        perps_url=endpoints.perps_url,
-        auth_url=endpoints.auth_url,
+        perps_url=endpoints["perps"],
+        auth_url=endpoints["auth"],
         state_encrypted="",
         expires_at=timezone.now() + CHALLENGE_LIFETIME,
     )
-
     challenge.state_encrypted = crypto.encrypt(
-        json.dumps(pending.to_state()), context=challenge.credential_context()
+        json.dumps(dict(pending.state)), context=challenge.credential_context()
     )
     challenge.save(update_fields=["state_encrypted"])
     return challenge, pending.message
@@ -289,22 +217,12 @@ def account_link_complete_wallet(
         challenge.delete()
     if expired:
         raise LinkError("The sign-in request expired (3 minutes); start again.")
-    pending = standx_auth.PendingLogin.from_state(state)
     try:
-        with standx_auth.AuthClient(endpoints) as client:
-            session = standx_auth.complete_login(client, pending, signature)
-    except standx_errors.StandXError as exc:
-        raise LinkError(
-            exc.message if isinstance(exc, standx_errors.LoginError) else _plain(exc)
-        ) from None
-    return _save_link(
-        owner=owner,
-        label=label.strip() or f"{pending.chain.upper()} {pending.address[:8]}",
-        chain=pending.chain,
-        address=pending.address,
-        endpoints=endpoints,
-        creds=session.credentials,
-    )
+        linked = _wallet(STANDX).link_complete_wallet(endpoints, state, signature)
+    except venue_errors.VenueError as exc:
+        raise LinkError(_words(exc)) from None
+    label = label.strip() or f"{linked.chain.upper()} {linked.identity[:8]}"
+    return linked_store(owner=owner, venue=STANDX, endpoints=endpoints, linked=linked, label=label)
 
 
 @transaction.atomic

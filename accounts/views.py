@@ -18,9 +18,9 @@ from accounts.forms import (
     custom_endpoints_allowed,
 )
 from accounts.models import ExchangeAccount, User
-from accounts.standx_access import default_endpoints
 from accounts.twofactor.stepup import step_up_required
-from standx.rest import Endpoints
+from accounts.venue_endpoints import standx_endpoints
+from venues.base import Endpoints
 
 
 def _user(request: HttpRequest) -> User:
@@ -29,7 +29,7 @@ def _user(request: HttpRequest) -> User:
 
 
 def _endpoints(url: str) -> Endpoints:
-    return Endpoints.for_simulator(url) if url else default_endpoints()
+    return standx_endpoints(url)
 
 
 def _owned(request: HttpRequest, pk: int) -> ExchangeAccount:
@@ -50,7 +50,7 @@ def _link_context(request: HttpRequest, import_form: ImportTokenForm) -> dict[st
     return {
         "import_form": import_form,
         "custom_endpoints": custom_endpoints_allowed(),
-        "default_perps_url": default_endpoints().perps_url,
+        "default_perps_url": standx_endpoints()["perps"],
     }
 
 

@@ -325,9 +325,9 @@ def _evaluate_in_worker() -> float:
 
 
 def _token(account: object) -> str:
-    from accounts.standx_access import credentials_for
+    from accounts.credentials import credentials_open
 
-    return credentials_for(account).token  # type: ignore[arg-type]
+    return credentials_open(account)["standx_token"]  # type: ignore[arg-type]
 
 
 def main() -> None:

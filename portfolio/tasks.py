@@ -9,7 +9,7 @@ from celery.schedules import crontab
 from django.conf import settings
 from django.utils import timezone
 
-from accounts.standx_access import public_endpoints
+from accounts.venue_endpoints import configured_endpoints
 from portfolio.alerts import batches as alert_batches
 from portfolio.alerts import email as notify
 from portfolio.alerts import email_address as alert_email
@@ -103,7 +103,9 @@ def setup_periodic_tasks(sender: Any, **kwargs: Any) -> None:
 def sync_market() -> int:
     """Symbol info, marks, funding and funding history (public data)."""
     venue = registry.adapter(market.PUBLIC_VENUE)
-    with venue.public(public_endpoints(), limiter=sync.shared_rate_limiter()) as session:
+    with venue.public(
+        configured_endpoints(venue.key), limiter=sync.shared_rate_limiter()
+    ) as session:
         return market.market_sync(session)
 
 

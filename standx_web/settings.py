@@ -204,6 +204,15 @@ STANDX_WS_URL = env_url(
 STANDX_WS_API_URL = env_url(
     "STANDX_WS_API_URL", "wss://perps.standx.com/ws-api/v1", schemes=("ws", "wss")
 )
+# Every venue's URLs by the adapter's names for them (venues.<venue>.URL_NAMES).
+VENUE_ENDPOINTS = {
+    "standx": {
+        "perps": STANDX_PERPS_URL,
+        "auth": STANDX_AUTH_URL,
+        "ws": STANDX_WS_URL,
+        "ws_api": STANDX_WS_API_URL,
+    },
+}
 
 # Linking accounts on a non-StandX origin (the simulator). On in demo mode and under DEBUG.
 STANDX_ALLOW_CUSTOM_ENDPOINTS = env_bool(

@@ -18,7 +18,8 @@ import pytest
 from django.db import connection
 
 from accounts.models import ExchangeAccount, User
-from standx.rest import Endpoints
+from venues import standx as standx_venue
+from venues.base import Endpoints as VenueEndpoints
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 PASSWORD = "correct horse battery staple"
@@ -234,8 +235,8 @@ def symbol_status(sim_url: str) -> Iterator[Any]:
 
 
 @pytest.fixture
-def sim_endpoints(sim_url: str) -> Endpoints:
-    return Endpoints.for_simulator(sim_url)
+def sim_endpoints(sim_url: str) -> VenueEndpoints:
+    return standx_venue.endpoints_for_simulator(sim_url)
 
 
 @pytest.fixture
@@ -245,7 +246,7 @@ def alice_standx(sim_url: str) -> dict[str, Any]:
 
 @pytest.fixture
 def alice_linked(
-    alice: User, alice_standx: dict[str, Any], sim_endpoints: Endpoints
+    alice: User, alice_standx: dict[str, Any], sim_endpoints: VenueEndpoints
 ) -> ExchangeAccount:
     """Alice with one simulated StandX account linked in trading mode."""
     from accounts import services

@@ -5,8 +5,8 @@
   or the apps.
 - Services never import ``portfolio.tasks``: work is queued by name through ``portfolio.jobs``.
 - No import cycle inside ``portfolio`` among the imports that run when a module is loaded.
-- ``portfolio`` and ``accounts`` reach StandX only through the modules listed in
-  :data:`STANDX_IMPORTS_LEFT` (the venue layer takes them over; the list may only shrink).
+- ``portfolio`` and ``accounts`` reach an exchange only through ``venues``: no client library
+  (``standx``, ``perpex``, ``ocx``) and no simulator.
 """
 
 from __future__ import annotations
@@ -30,17 +30,6 @@ PACKAGES = (
     "standx_web",
     "venues",
     "exchange_common",
-)
-
-# Modules of portfolio/ and accounts/ that still import the StandX client library directly.
-STANDX_IMPORTS_LEFT = frozenset(
-    {
-        "accounts.forms",
-        "accounts.management.commands.link_standx_account",
-        "accounts.services",
-        "accounts.standx_access",
-        "accounts.views",
-    }
 )
 
 
@@ -212,7 +201,8 @@ def test_there_is_no_import_cycle_inside_portfolio() -> None:
     assert cycles == []
 
 
-def test_only_the_listed_modules_still_reach_standx_directly() -> None:
-    direct = offenders("portfolio", "standx") | offenders("accounts", "standx")
-    direct = {m for m in direct if not in_package(m, "standx_web")}
-    assert direct == STANDX_IMPORTS_LEFT
+def test_the_apps_reach_the_exchanges_only_through_the_venue_layer() -> None:
+    for app in ("portfolio", "accounts"):
+        for client in ("standx", "perpex", "ocx", "standx_sim", "perpex_sim", "ocx_sim"):
+            direct = {m for m in offenders(app, client) if not in_package(m, "standx_web")}
+            assert direct == set(), (app, client)

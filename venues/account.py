@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from types import MappingProxyType
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 ZERO = Decimal(0)
 
@@ -276,13 +276,49 @@ class Linked:
         raise TypeError("Linked credentials are not picklable: pass the account id instead.")
 
 
+@runtime_checkable
 class PastedLink(Protocol):
     """A venue linked by pasting credentials: the form's fields, then a verified link."""
 
     link_fields: tuple[LinkField, ...]
 
-    def link_pasted(self, endpoints: Any, fields: Mapping[str, str]) -> Linked:
+    def link_pasted(
+        self, endpoints: Any, fields: Mapping[str, str], check: SignedCheck | None = None
+    ) -> Linked:
         """Check the pasted credentials against the venue (read access; trade permission by a
         request that cannot change anything) and name the account. Raises ``VenueError``
         (``BadInput`` for a malformed paste) in plain words."""
         ...
+
+
+class SignedCheck(Protocol):
+    """Where a link's signed check is logged: told before the signed request leaves and once
+    its answer is known (the trader's activity log keeps every signed request)."""
+
+    def sending(self, path: str, body: Mapping[str, Any]) -> None: ...
+
+    def answered(self, ok: bool, words: str) -> None: ...
+
+
+@dataclass(frozen=True, repr=False)
+class WalletChallenge:
+    """A wallet sign-in between "begin" and "complete": the text the wallet signs, and the
+    adapter's state to finish it (secret: it may hold a temporary key; store it encrypted)."""
+
+    address: str
+    message: str
+    state: Mapping[str, str]
+
+    def __repr__(self) -> str:
+        return f"WalletChallenge(address={self.address!r})"
+
+
+@runtime_checkable
+class WalletLink(Protocol):
+    """A venue linked by signing a challenge in the trader's browser wallet."""
+
+    def link_begin_wallet(self, endpoints: Any, chain: str, address: str) -> WalletChallenge: ...
+
+    def link_complete_wallet(
+        self, endpoints: Any, state: Mapping[str, str], signature: str
+    ) -> Linked: ...

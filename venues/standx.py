@@ -17,14 +17,16 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
 
+from standx import auth as sx_auth
 from standx import errors as sx_errors
+from standx import keys as sx_keys
 from standx import models as sx
 from standx.rest import Credentials, StandXClient
 from standx.rest import Endpoints as StandXEndpoints
@@ -43,10 +45,14 @@ from venues.account import (
     AccountOrder,
     AccountPosition,
     AccountRead,
+    Linked,
+    LinkField,
     OrderRequest,
     Placed,
     ReadPlan,
+    SignedCheck,
     Source,
+    WalletChallenge,
 )
 from venues.base import (
     Candle,
@@ -633,11 +639,190 @@ def credentials(secrets: Mapping[str, str]) -> Credentials:
     return Credentials.from_strings(token, secrets.get(SIGNING_KEY_KIND))
 
 
+# --- linking -------------------------------------------------------------------------------
+
+LINK_FIELDS = (
+    LinkField(
+        "token",
+        "API token",
+        secret=True,
+        help_text="From standx.com → Session Management: the token starting with eyJ.",
+    ),
+    LinkField(
+        "signing_key",
+        "Request-signing key",
+        secret=True,
+        required=False,
+        help_text="The key shown next to the token; leave empty to link read-only.",
+    ),
+)
+KEY_CHECK_PATH = "/api/cancel_order"
+CHAINS = ("bsc", "solana")
+
+
+def link_words(exc: sx_errors.StandXError) -> errors.VenueError:
+    """A refusal while linking, in the words the linking pages show."""
+    if isinstance(exc, sx_errors.TokenExpiredError):
+        text = "StandX says this token has expired. Create a new one on StandX's session page."
+    elif isinstance(exc, sx_errors.AuthenticationError):
+        text = "StandX did not accept this token. Check that you copied all of it."
+    elif isinstance(exc, sx_errors.InvalidSignatureError):
+        text = (
+            "The signing key does not belong to this token: StandX rejected its signature. "
+            "Paste the key shown next to the token on StandX's session page."
+        )
+    elif isinstance(exc, sx_errors.SignatureExpiredError):
+        text = "StandX rejected the request time; check this server's clock."
+    elif isinstance(exc, sx_errors.RateLimitedError):
+        return errors.RateLimited(
+            NAME, "StandX is rate-limiting us right now; try again in a minute."
+        )
+    elif isinstance(exc, sx_errors.UnavailableError | sx_errors.ServerError):
+        return errors.Unavailable(NAME, "StandX could not be reached just now; try again shortly.")
+    elif isinstance(exc, sx_errors.LoginError):
+        text = exc.message
+    else:
+        text = f"StandX refused: {exc.message}"
+    return errors.BadInput(NAME, text)
+
+
+def token_identity(creds: Credentials) -> tuple[str, str]:
+    """The wallet address and chain named by the token (``bsc_0x…`` style or a plain address)."""
+    claims = sx_keys.jwt_claims(creds.token)
+    raw = str(claims.get("address") or claims.get("sub") or claims.get("user") or "")
+    chain = str(claims.get("chain") or "")
+    if "_" in raw and raw.split("_", 1)[0] in CHAINS:
+        chain, raw = raw.split("_", 1)
+    if not chain:
+        chain = "bsc" if raw.startswith("0x") else "solana"
+    if not raw:
+        # A token that names no wallet: key the link by its public key so it stays unique.
+        raw = creds.public_key or "unknown"
+    return raw, chain
+
+
+def _linked(creds: Credentials, identity: str, chain: str) -> Linked:
+    secrets = {TOKEN_KIND: creds.token}
+    scopes: dict[str, tuple[str, ...]] = {TOKEN_KIND: ("read",)}
+    public_ids: dict[str, str] = {}
+    if creds.signing_key is not None:
+        secrets[SIGNING_KEY_KIND] = sx_keys.seed_base58(creds.signing_key)
+        scopes[SIGNING_KEY_KIND] = ("trade",)
+        public_ids[SIGNING_KEY_KIND] = creds.public_key or ""
+    return Linked(
+        identity=identity,
+        label_hint=f"StandX {identity[:8]}",
+        can_trade=creds.signing_key is not None,
+        expires_at=creds.expires_at,
+        secrets=secrets,
+        scopes=scopes,
+        public_ids=public_ids,
+        chain=chain,
+    )
+
+
+def _verify(creds: Credentials, endpoints: Endpoints, check: SignedCheck | None) -> None:
+    """A balance query proves the token; a signed no-op proves the key.
+
+    The signed check cancels an order id that cannot exist: StandX verifies the signature before
+    it looks the order up, so "not found" proves the key and changes nothing.
+    """
+    with StandXClient(creds, endpoints=client_endpoints(endpoints), max_retries=1) as client:
+        try:
+            client.query_balance()
+        except sx_errors.StandXError as exc:
+            raise link_words(exc) from exc
+        if not creds.can_sign:
+            return
+        cl_ord_id = f"standx-portfolio-key-check-{uuid.uuid4().hex}"
+        if check is not None:
+            check.sending(KEY_CHECK_PATH, {"cl_ord_id": cl_ord_id})
+        try:
+            client.cancel_order(cl_ord_id=cl_ord_id)
+        except (sx_errors.NotFoundError, sx_errors.BadRequestError):
+            pass  # the expected answer: signature accepted, no such order
+        except sx_errors.StandXError as exc:
+            refused = link_words(exc)
+            if check is not None:
+                check.answered(False, f"Key check failed: {refused.message}")
+            raise refused from exc
+        if check is not None:
+            check.answered(True, "Signature accepted; the made-up order id changed nothing.")
+
+
+def token_format_problem(token: str) -> str | None:
+    """Why the pasted text is not a StandX API token, or None (before anything is sent)."""
+    try:
+        sx_keys.jwt_claims(token)
+    except sx_errors.KeyFormatError:
+        return "That is not a StandX API token (a JWT: three parts separated by dots)."
+    return None
+
+
+def signing_key_format_problem(key: str) -> str | None:
+    """Why the pasted text is not a request-signing key, or None."""
+    try:
+        sx_keys.parse_signing_key(key)
+    except sx_errors.KeyFormatError as exc:
+        return str(exc)
+    return None
+
+
+def link_pasted(
+    endpoints: Endpoints, fields: Mapping[str, str], check: SignedCheck | None = None
+) -> Linked:
+    """Link from a pasted API token (and optional signing key), verified against StandX."""
+    try:
+        creds = Credentials.from_strings(fields.get("token", ""), fields.get("signing_key") or None)
+    except sx_errors.KeyFormatError as exc:
+        raise errors.BadInput(NAME, str(exc)) from None
+    if creds.expires_at is not None and creds.expires_at <= datetime.now(UTC):
+        raise errors.BadInput(NAME, "This token has already expired. Create a new one on StandX.")
+    identity, chain = token_identity(creds)
+    _verify(creds, endpoints, check)
+    return _linked(creds, identity, chain)
+
+
+def link_begin_wallet(endpoints: Endpoints, chain: str, address: str) -> WalletChallenge:
+    """Ask StandX for a sign-in challenge for the wallet; the state holds its temporary key."""
+    try:
+        with sx_auth.AuthClient(client_endpoints(endpoints)) as auth:
+            pending = sx_auth.begin_login(auth, chain=chain, address=address)
+    except sx_errors.StandXError as exc:
+        raise link_words(exc) from None
+    return WalletChallenge(pending.address, pending.message, pending.to_state())
+
+
+def link_complete_wallet(endpoints: Endpoints, state: Mapping[str, str], signature: str) -> Linked:
+    """Finish the sign-in with the wallet's signature: a token and a signing key for trading."""
+    pending = sx_auth.PendingLogin.from_state(dict(state))
+    try:
+        with sx_auth.AuthClient(client_endpoints(endpoints)) as auth:
+            session = sx_auth.complete_login(auth, pending, signature)
+    except sx_errors.StandXError as exc:
+        raise link_words(exc) from None
+    return _linked(session.credentials, pending.address, pending.chain)
+
+
 class StandXAdapter:
     key = KEY
     name = NAME
     capabilities = CAPABILITIES
     rate_budget = RATE_BUDGET
+    link_fields = LINK_FIELDS
+
+    def link_pasted(
+        self, endpoints: Endpoints, fields: Mapping[str, str], check: SignedCheck | None = None
+    ) -> Linked:
+        return link_pasted(endpoints, fields, check)
+
+    def link_begin_wallet(self, endpoints: Endpoints, chain: str, address: str) -> WalletChallenge:
+        return link_begin_wallet(endpoints, chain, address)
+
+    def link_complete_wallet(
+        self, endpoints: Endpoints, state: Mapping[str, str], signature: str
+    ) -> Linked:
+        return link_complete_wallet(endpoints, state, signature)
 
     def public(
         self,

@@ -10,7 +10,7 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from accounts.models import ExchangeAccount
-from accounts.standx_access import public_endpoints, venue_endpoints_for
+from accounts.venue_endpoints import account_endpoints, configured_endpoints
 from portfolio.dashboard import charts, selectors
 from portfolio.dashboard.auth import user_id_of
 from portfolio.dashboard.forms import StressForm
@@ -86,10 +86,10 @@ def _symbol_or_404(user_id: int, venue: str, symbol: str) -> str:
     return symbol
 
 
-def _market_endpoints(account: ExchangeAccount | None) -> Endpoints:
+def _market_endpoints(venue: str, account: ExchangeAccount | None) -> Endpoints:
     """Public market data comes from where the user's first account on the venue trades (the
     simulator in the demo), else from the server's configured venue."""
-    return venue_endpoints_for(account) if account else public_endpoints()
+    return account_endpoints(account) if account else configured_endpoints(venue)
 
 
 @login_required
@@ -99,7 +99,7 @@ def symbol_detail(request: HttpRequest, venue: str, symbol: str) -> HttpResponse
     if not page.known:
         raise Http404("No such symbol")
     on_venue = (v.account for v in ctx.views if v.account.venue == venue)
-    endpoints = _market_endpoints(next(on_venue, None))
+    endpoints = _market_endpoints(venue, next(on_venue, None))
     resolution = request.GET.get("resolution", charts.DEFAULT_RESOLUTION)
     if resolution not in charts.RESOLUTIONS:
         resolution = charts.DEFAULT_RESOLUTION
@@ -155,7 +155,7 @@ def symbol_candles(request: HttpRequest, venue: str, symbol: str) -> JsonRespons
         return JsonResponse({"error": "Unknown resolution."}, status=400)
     try:
         mine = ExchangeAccount.objects.filter(owner_id=user_id, venue=venue)
-        endpoints = _market_endpoints(mine.order_by("pk").first())
+        endpoints = _market_endpoints(venue, mine.order_by("pk").first())
         candles = charts.candles(endpoints, symbol, resolution, timezone.now(), venue)
     except charts.CandlesUnavailable as exc:
         return JsonResponse({"error": str(exc)}, status=502)

@@ -16,12 +16,12 @@ from eth_account import Account
 
 from accounts import services
 from accounts.models import AccountMode, AccountStatus, ExchangeAccount, LinkChallenge, User
-from accounts.standx_access import client_for, credentials_for
 from portfolio.models import AuditEntry
 from standx.auth import evm_sign
-from standx.rest import Endpoints
 from tests.conftest import sim_credentials
 from tests.factories import stored_secret
+from tests.standx_access import client_for, credentials_for
+from venues.base import Endpoints
 
 pytestmark = pytest.mark.django_db
 

@@ -20,8 +20,8 @@ from accounts import crypto, services
 from accounts.models import ExchangeAccount, LinkChallenge, User
 from accounts.twofactor import recovery
 from standx.keys import parse_signing_key
-from standx.rest import Endpoints
 from tests.accounts.conftest import enrol_totp
+from venues.standx import endpoints_for_simulator
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -67,7 +67,7 @@ def test_the_dump_contains_no_credential(
         owner=alice,
         chain="bsc",
         address=Account.create().address,
-        endpoints=Endpoints.for_simulator(sim_url),
+        endpoints=endpoints_for_simulator(sim_url),
     )
     state = json.loads(
         crypto.decrypt(challenge.state_encrypted, context=challenge.credential_context())

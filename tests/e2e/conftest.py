@@ -20,12 +20,12 @@ from django.db import connections
 
 from accounts import services
 from accounts.models import ExchangeAccount, User
-from accounts.standx_access import client_for
 from exchange_common.ratelimit import NoRateLimit
 from portfolio.models import Position
 from portfolio.sync import pipeline as sync
-from standx.rest import Endpoints
 from tests.conftest import PASSWORD, sim_credentials, wait_for
+from tests.standx_access import client_for
+from venues.standx import endpoints_for_simulator
 
 CHROMIUM_ARGS = [
     "--headless",
@@ -113,7 +113,7 @@ def demo_linked(sim_url: str) -> ExchangeAccount:
     creds = sim_credentials(sim_url)
     return services.account_link_with_token(
         owner=demo, label="Demo", token=creds["token"], signing_key=creds["signing_key"],
-        endpoints=Endpoints.for_simulator(sim_url),
+        endpoints=endpoints_for_simulator(sim_url),
     )  # fmt: skip
 
 

@@ -20,7 +20,6 @@ from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from accounts.models import ExchangeAccount
-from accounts.standx_access import client_for
 from exchange_common.ratelimit import NoRateLimit
 from portfolio.dashboard import selectors
 from portfolio.models import (
@@ -38,6 +37,7 @@ from portfolio.templatetags.money import num, signed
 from tests.conftest import market_data_synced, wait_for
 from tests.e2e.conftest import demo_linked, off_loop, price_stream_on
 from tests.e2e.test_link_accounts import log_in
+from tests.standx_access import client_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -12,13 +12,13 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from accounts.models import ExchangeAccount
-from accounts.standx_access import client_for
 from exchange_common.ratelimit import NoRateLimit
 from portfolio.models import AuditEntry, MarketPrice
 from portfolio.sync import pipeline as sync
 from tests.conftest import PASSWORD, market_data_synced
 from tests.e2e.conftest import demo_linked, off_loop
 from tests.e2e.test_link_accounts import log_in
+from tests.standx_access import client_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts import services
-from accounts.standx_access import default_endpoints
+from accounts.venue_endpoints import standx_endpoints
 
 
 class Command(BaseCommand):
@@ -35,7 +35,7 @@ class Command(BaseCommand):
                 label="Demo (simulated)",
                 token=demo["token"],
                 signing_key=demo["signing_key"],
-                endpoints=default_endpoints(),
+                endpoints=standx_endpoints(),
             )
         except services.LinkError as exc:
             raise CommandError(f"Could not link the demo account: {exc}") from None

@@ -9,8 +9,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts import services
 from accounts.models import User
-from accounts.standx_access import default_endpoints
-from standx.rest import Endpoints
+from accounts.venue_endpoints import standx_endpoints
+from venues.base import Endpoints
 
 
 class Command(BaseCommand):
@@ -35,16 +35,9 @@ class Command(BaseCommand):
             if options["signing_key_file"]
             else None
         )
-        endpoints = default_endpoints()
-        if options["perps_url"]:
-            endpoints = Endpoints.for_simulator(options["perps_url"])
-            if options["auth_url"]:
-                endpoints = Endpoints(
-                    perps_url=endpoints.perps_url,
-                    auth_url=options["auth_url"].rstrip("/"),
-                    ws_url=endpoints.ws_url,
-                    ws_api_url=endpoints.ws_api_url,
-                )
+        endpoints = standx_endpoints(options["perps_url"] or "")
+        if options["perps_url"] and options["auth_url"]:
+            endpoints = Endpoints({**endpoints.urls, "auth": options["auth_url"].rstrip("/")})
         try:
             account = services.account_link_with_token(
                 owner=user,

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from accounts.standx_access import public_endpoints
+from accounts.venue_endpoints import configured_endpoints
 from portfolio.market.pricestream import PriceStreamRunner
 from portfolio.market.store import PUBLIC_VENUE
 from portfolio.sync.pipeline import shared_rate_limiter
@@ -18,7 +18,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         venue = registry.adapter(PUBLIC_VENUE)
-        endpoints = public_endpoints()
+        endpoints = configured_endpoints(PUBLIC_VENUE)
         runner = PriceStreamRunner(
             venue.key,
             venue.mark_feed(endpoints),

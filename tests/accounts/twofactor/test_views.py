@@ -18,7 +18,6 @@ from accounts.twofactor import stepup
 from accounts.twofactor.models import Passkey, TotpDevice
 from portfolio.trading import services as trading
 from standx import keys as standx_keys
-from standx.rest import Endpoints
 from tests.accounts.conftest import (
     TwoFactor,
     code_now,
@@ -29,6 +28,7 @@ from tests.accounts.conftest import (
 )
 from tests.accounts.twofactor.softkey import SoftPasskey
 from tests.conftest import PASSWORD
+from venues.standx import endpoints_for_simulator
 
 pytestmark = pytest.mark.django_db
 
@@ -255,14 +255,14 @@ def test_with_the_setting_on_linking_for_trading_needs_a_second_factor(
             label="Main",
             token=token,
             signing_key=standx_keys.seed_base58(standx_keys.new_signing_key()),
-            endpoints=Endpoints.for_simulator("http://127.0.0.1:1"),
+            endpoints=endpoints_for_simulator("http://127.0.0.1:1"),
         )
     with pytest.raises(account_services.LinkError, match="requires a second factor for trading"):
         account_services.account_link_begin_wallet(
             owner=alice,
             chain="bsc",
             address="0xabc",
-            endpoints=Endpoints.for_simulator("http://127.0.0.1:1"),
+            endpoints=endpoints_for_simulator("http://127.0.0.1:1"),
         )
 
 

@@ -14,12 +14,12 @@ from asgiref.sync import sync_to_async
 from django.db import connections
 
 from accounts.models import ExchangeAccount
-from accounts.standx_access import client_for
 from exchange_common.ratelimit import NoRateLimit
 from portfolio import health
 from portfolio.market.pricestream import PriceStreamRunner
 from portfolio.models import MarketPrice
 from portfolio.sync import pipeline as sync
+from tests.standx_access import client_for
 from venues import standx as standx_venue
 from venues.base import Mark, PublicSession
 

@@ -7,12 +7,12 @@ import httpx
 import pytest
 
 from accounts.models import ExchangeAccount
-from accounts.standx_access import client_for
 from exchange_common.ratelimit import NoRateLimit
 from portfolio.market import store as market
 from portfolio.models import FundingRate, MarketPrice, MarketSymbol, Position
 from portfolio.sync import pipeline as sync
 from tests.conftest import market_data_synced, wait_for
+from tests.standx_access import client_for
 
 pytestmark = pytest.mark.django_db
 

@@ -11,7 +11,6 @@ import httpx
 import pytest
 
 from accounts.models import ExchangeAccount
-from accounts.standx_access import client_for
 from exchange_common.ratelimit import NoRateLimit
 from portfolio.models import FundingPayment, Order, Position, Trade
 from portfolio.sync import pipeline as sync
@@ -19,6 +18,7 @@ from standx import errors
 from standx.models import parse_time
 from standx.rest import StandXClient
 from tests.conftest import market_data_synced, wait_for
+from tests.standx_access import client_for
 
 pytestmark = pytest.mark.django_db
 

@@ -13,13 +13,13 @@ from django.utils import timezone
 
 from accounts import credentials
 from accounts.models import CredentialKind, ExchangeAccount
-from accounts.standx_access import client_for
 from exchange_common.ratelimit import CountingLimiter, NoRateLimit
 from portfolio.models import BalanceSnapshot, Order, Position, PositionSnapshot, SyncState, Trade
 from portfolio.sync import pipeline as sync
 from standx.rest import StandXClient
 from tests.conftest import wait_for
 from tests.factories import replace_secret, stored_secret
+from tests.standx_access import client_for
 from venues import standx as standx_venue
 from venues.account import AccountRead
 

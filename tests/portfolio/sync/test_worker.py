@@ -14,12 +14,12 @@ import httpx
 import pytest
 
 from accounts.models import ExchangeAccount
-from accounts.standx_access import client_for
 from exchange_common.ratelimit import NoRateLimit
 from portfolio.models import SyncState, Trade
 from portfolio.tasks import sync_account
 from tests.conftest import BASE_DIR, child_env, wait_for
 from tests.portfolio.sync.test_pipeline import assert_matches_ledger, place_some_orders
+from tests.standx_access import client_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

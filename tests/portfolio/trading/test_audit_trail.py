@@ -14,11 +14,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import ExchangeAccount, User
-from accounts.standx_access import client_for
 from portfolio.models import AuditEntry, AuditStatus
 from portfolio.trading import services as trading
 from tests.portfolio.conftest import ledger, mark
 from tests.portfolio.trading.test_views import order_post
+from tests.standx_access import client_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

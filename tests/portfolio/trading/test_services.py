@@ -16,13 +16,13 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import ExchangeAccount, User
-from accounts.standx_access import client_for
 from portfolio.domain import order_rules
 from portfolio.models import AuditEntry, AuditStatus
 from portfolio.trading import services as trading
 from standx.stream import OrderResponse
 from tests.factories import make_account, replace_secret, stored_secret
 from tests.portfolio.conftest import ledger, mark
+from tests.standx_access import client_for
 from venues import standx as standx_venue
 
 pytestmark = pytest.mark.django_db
