@@ -13,6 +13,9 @@ Gaps between :mod:`venues.base` and OCX, handled here and nowhere else:
 - There is no funding history: :meth:`OCXPublic.funding_history` gives the current 1-hour rate
   (``funding1hPct`` / 100) as one point, for the caller to record hour by hour.
 - No public stream carries perp marks: :class:`OCXMarkFeed` polls ``GET /perps/markets``.
+
+The account side (the tiered read, writes by credential tier, linking by pasted keys) is in
+:mod:`venues.ocx_account`; the adapter below delegates to it.
 """
 
 from __future__ import annotations

@@ -420,3 +420,55 @@ def test_a_trade_key_with_the_read_scope_is_refused_as_a_trade_key(
 def test_an_account_without_credentials_must_be_relinked(quiet_sim: str) -> None:
     with pytest.raises(errors.AuthExpired):
         account(quiet_sim, {})
+
+
+def test_the_kill_switch_outlives_the_session_and_no_error_carries_a_secret(
+    quiet_sim: str, alice: dict[str, Any]
+) -> None:
+    price = below_the_mark(quiet_sim, "BTC-PERP")
+    with account(quiet_sim, secrets_of(alice)) as session:
+        resting = session.place(buy("BTC-PERP", "0.001", price=price))
+    expired = sim_control(
+        quiet_sim,
+        "POST",
+        "/sim/session",
+        {"address": alice["wallet_address"], "expires_seconds": -60},
+    )["session"]
+    secrets = {**secrets_of(alice), ocx_account.SESSION_KIND: expired}
+    with account(quiet_sim, secrets) as session:
+        with pytest.raises(errors.AuthExpired) as placing:
+            session.place(buy("BTC-PERP", "0.001", price=price))
+        assert session.cancel_many([resting.request_id]) == "cancel-all:1"
+    httpx.delete(
+        f"{quiet_sim}/perps/me/api-keys/{alice['read_api_key_id']}",
+        headers={"authorization": f"Bearer {alice['session']}"},
+    ).raise_for_status()
+    with account(quiet_sim, secrets) as session, pytest.raises(errors.AuthExpired) as reading:
+        session.positions()
+    for caught in (placing, reading):
+        shown = f"{caught.value!r} {caught.value} {errors.plain_words(caught.value)}"
+        assert all(secret not in shown for secret in secrets.values())
+    assert all(secret not in repr(session) for secret in secrets.values())
+    assert [o["status"] for o in ledger(quiet_sim, alice)["orders"]] == ["canceled"]
+
+
+def test_a_liquidation_reads_as_a_liquidation_order(fresh_ocx_sim: str) -> None:
+    sim_control(fresh_ocx_sim, "POST", "/sim/pause", {"paused": True})
+    carol = sim_account(fresh_ocx_sim, deposit="1000", perps="500")
+    with account(fresh_ocx_sim, secrets_of(carol)) as session:
+        session.place(buy("BTC-PERP", "0.01"))
+        (held,) = session.positions()
+        assert held.liq_price is not None
+        crash = (held.liq_price * Decimal("0.9")).quantize(Decimal("0.1"))
+        sim_control(
+            fresh_ocx_sim, "POST", "/sim/price", {"symbol": "BTC-PERP", "mark_price": str(crash)}
+        )
+        read = session.read(FIRST_READ)
+    assert read.positions == []
+    (liquidation,) = [o for o in read.new_orders if o.is_liquidation]
+    assert (liquidation.side, liquidation.qty, liquidation.reduce_only) == (
+        "sell",
+        Decimal("0.01"),
+        True,
+    )
+    assert len(read.new_fills) == 2
