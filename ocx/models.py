@@ -318,6 +318,7 @@ class Order:
     status: str
     created_at: datetime | None
     updated_at: datetime | None
+    reason: str | None = None  # why OCX cancelled or rejected it (e.g. "liquidation")
 
     @classmethod
     def parse(cls, data: Any) -> Order:
@@ -343,6 +344,7 @@ class Order:
             _s(o, "status"),
             _ot(o, "createdAt"),
             _ot(o, "updatedAt"),
+            _os(o, "reason"),
         )
 
     @property
@@ -397,6 +399,7 @@ class Position:
     leverage: Decimal | None
     margin_mode: str | None
     status: str | None
+    created_at: datetime | None = None
 
     @classmethod
     def parse(cls, data: Any) -> Position:
@@ -420,6 +423,7 @@ class Position:
             _od(o, "leverage"),
             _os(o, "marginMode"),
             _os(o, "status"),
+            _ot(o, "createdAt"),
         )
 
     @property

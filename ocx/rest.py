@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -102,6 +102,8 @@ class OCXClient:
         api_key: ApiKey | None = None,
         transport: httpx.BaseTransport | None = None,
         limiter: RateLimiter | None = None,
+        read_limiter: RateLimiter | None = None,
+        budget_key: str | None = None,
         timeout: float = 10.0,
         max_retries: int = 3,
         max_backoff: float = 8.0,
@@ -117,6 +119,10 @@ class OCXClient:
         self._transport = transport or shared_transport()
         self._timeout = httpx.Timeout(timeout).as_dict()
         self.limiter = limiter or order_path_limiter()
+        # Account reads are not limited by OCX; a caller that plans its own budget (the sync)
+        # passes a limiter that every ``read``-tier request then pays.
+        self.read_limiter = read_limiter
+        self.budget_key = budget_key
         self.max_retries = max_retries
         self.max_backoff = max_backoff
         self._sleep = sleep
@@ -152,6 +158,10 @@ class OCXClient:
         if self.session is not None and self.session.user_id:
             return self.session.user_id
         return self.api_key.user_id if self.api_key is not None else None
+
+    def _budget_account(self) -> str:
+        """Whose budget a request pays from: the user id, else the caller's stable key."""
+        return self.user_id or self.budget_key or "anonymous"
 
     def _usable_session(self, endpoint: str) -> Session:
         if self.session is None:
@@ -247,12 +257,15 @@ class OCXClient:
         attempt = 0
         while True:
             attempt += 1
-            if order_path:
+            budget = self.limiter if order_path else None
+            if tier == "read" and not order_path and self.read_limiter is not None:
+                budget = self.read_limiter
+            if budget is not None:
                 try:
-                    acquire(self.limiter, self.user_id or "anonymous", sleep=self._sleep)
+                    acquire(budget, self._budget_account(), sleep=self._sleep)
                 except BudgetExhausted as exc:
                     raise errors.RateLimitedError(
-                        "client-side order budget exhausted",
+                        "client-side request budget exhausted",
                         retry_after=exc.retry_after,
                         endpoint=endpoint,
                     ) from None
@@ -641,12 +654,23 @@ class OCXClient:
             params=params,
         )
 
-    def open_orders(self, *, market_id: str | None = None) -> list[models.Order]:
+    def iter_orders(
+        self, *, market_id: str | None = None, page_size: int = 200
+    ) -> Iterator[models.Order]:
+        """Every order, newest first, page by page (as :meth:`iter_fills`)."""
+        return _pages(
+            lambda before: self.orders(market_id=market_id, limit=page_size, before=before),
+            page_size,
+        )
+
+    def open_orders(
+        self, *, market_id: str | None = None, limit: int | None = None
+    ) -> list[models.Order]:
         return self._get(
             "/perps/orders/open",
             lambda d: models.items(d, models.Order.parse, "orders"),
             tier="read",
-            params={"marketId": market_id},
+            params={"marketId": market_id, "limit": limit},
         )
 
     def positions(self, *, market_id: str | None = None) -> list[models.Position]:
@@ -674,16 +698,10 @@ class OCXClient:
     ) -> Iterator[models.Fill]:
         """Every fill, newest first, page by page; stops on a short page, or on a page of ids
         already seen (a server that ignores ``before``)."""
-        before: str | None = None
-        seen: set[str] = set()
-        while True:
-            page = self.fills(market_id=market_id, limit=page_size, before=before)
-            fresh = [f for f in page if f.id not in seen]
-            yield from fresh
-            if not fresh or len(page) < page_size:
-                return
-            seen.update(f.id for f in fresh)
-            before = min(f.id for f in page)
+        return _pages(
+            lambda before: self.fills(market_id=market_id, limit=page_size, before=before),
+            page_size,
+        )
 
     def perps_balances(self) -> models.PerpsBalance:
         return self._get("/perps/balances", models.PerpsBalance.parse, tier="read")
@@ -746,6 +764,29 @@ class OCXClient:
         return self._get(
             f"/wallet/settlements/{_segment(settlement_id)}", models.Settlement.parse, tier="read"
         )
+
+
+class _Identified(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+ItemT = TypeVar("ItemT", bound=_Identified)
+
+
+def _pages(fetch: Callable[[str | None], list[ItemT]], page_size: int) -> Iterator[ItemT]:
+    """Newest first across pages (``before``: the last page's lowest id); stops on a short
+    page, or on a page of ids already seen (a server that ignores ``before``)."""
+    before: str | None = None
+    seen: set[str] = set()
+    while True:
+        page = fetch(before)
+        fresh = [item for item in page if item.id not in seen]
+        yield from fresh
+        if not fresh or len(page) < page_size:
+            return
+        seen.update(item.id for item in fresh)
+        before = min(item.id for item in page)
 
 
 def _segment(value: str) -> str:

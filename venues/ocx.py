@@ -13,13 +13,15 @@ Gaps between :mod:`venues.base` and OCX, handled here and nowhere else:
 - There is no funding history: :meth:`OCXPublic.funding_history` gives the current 1-hour rate
   (``funding1hPct`` / 100) as one point, for the caller to record hour by hour.
 - No public stream carries perp marks: :class:`OCXMarkFeed` polls ``GET /perps/markets``.
+
+The account side (the tiered read, writes by credential tier, linking by pasted keys) is in
+:mod:`venues.ocx_account`; the adapter below delegates to it.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -28,7 +30,8 @@ from typing import Any, TypeVar
 from ocx import errors as ocx_errors
 from ocx import models as ox
 from ocx.rest import OCXClient
-from venues import errors
+from venues import errors, ocx_account
+from venues.account import Linked, LinkField
 from venues.base import (
     Candle,
     Capabilities,
@@ -43,9 +46,9 @@ from venues.base import (
     RateBudget,
     RiskModel,
 )
+from venues.ocx_common import KEY, NAME, translate, translated
 
-KEY = "ocx"
-NAME = "OCX"
+__all__ = ["KEY", "NAME", "translate", "translated"]
 T = TypeVar("T")
 QUOTE_DECIMALS = 6  # USDC
 RESOLUTIONS = {
@@ -94,52 +97,6 @@ def endpoints(api_url: str) -> Endpoints:
 def endpoints_for_simulator(base_url: str) -> Endpoints:
     """``python -m ocx_sim`` serves the same paths on its one origin."""
     return endpoints(base_url)
-
-
-def translate(exc: ocx_errors.OCXError) -> errors.VenueError:
-    """The client's exception in the venue-neutral tree (its message is already redacted)."""
-    message = exc.message
-    if isinstance(exc, ocx_errors.AuthExpiredError):
-        return errors.AuthExpired(NAME, message)
-    if isinstance(exc, ocx_errors.ForbiddenError):
-        return errors.Forbidden(NAME, message)
-    if isinstance(exc, ocx_errors.NotFoundError):
-        return errors.NotFound(NAME, message)
-    if isinstance(exc, ocx_errors.DuplicateOrderError):
-        return errors.Duplicate(NAME, message)
-    if isinstance(exc, ocx_errors.RateLimitedError):
-        return errors.RateLimited(NAME, message, exc.retry_after)
-    if isinstance(exc, ocx_errors.ServerError | ocx_errors.UnavailableError):
-        return errors.Unavailable(NAME, message)
-    if isinstance(exc, ocx_errors.BadResponseError):
-        return errors.Unavailable(NAME, "the answer was not in the documented shape")
-    if isinstance(exc, ocx_errors.KeyFormatError | ocx_errors.LoginError):
-        return errors.BadInput(NAME, message)
-    if isinstance(exc, ocx_errors.APIError):
-        return errors.Rejected(NAME, _plain_rejection(exc), exc.code or str(exc.status))
-    return errors.Rejected(NAME, message)
-
-
-_REJECTIONS = {
-    "INSUFFICIENT_MARGIN": "not enough margin in the perps bucket for this order",
-    "INSUFFICIENT_BALANCE": "the source bucket does not hold that much",
-    "POST_ONLY_WOULD_CROSS": "a post-only order would have traded at once",
-    "REDUCE_ONLY_WOULD_INCREASE": "a reduce-only order would have grown the position",
-    "MARKET_CLOSED": "the market is closed (a dated future past its expiry)",
-}
-
-
-def _plain_rejection(exc: ocx_errors.APIError) -> str:
-    return _REJECTIONS.get(exc.code, exc.message)
-
-
-@contextmanager
-def translated() -> Iterator[None]:
-    """Raise the client's errors as :class:`venues.errors.VenueError`."""
-    try:
-        yield
-    except ocx_errors.OCXError as exc:
-        raise translate(exc) from exc
 
 
 def expiry(instrument_symbol: str, markets: list[ox.Market] | None = None) -> datetime | None:
@@ -305,6 +262,28 @@ class OCXAdapter:
 
     def mark_feed(self, endpoints: Endpoints) -> OCXMarkFeed:
         return OCXMarkFeed(OCXClient(endpoints["api"]))
+
+    # -- accounts (venues.ocx_account) ---------------------------------------------------------
+
+    link_fields: tuple[LinkField, ...] = ocx_account.LINK_FIELDS
+
+    def planned_requests(self, *, full_due: bool, idle: bool) -> int:
+        return ocx_account.planned_requests(full_due=full_due, idle=idle)
+
+    def account(
+        self,
+        endpoints: Endpoints,
+        secrets: Mapping[str, str],
+        *,
+        limiter: Any = None,
+        retries: int | None = None,
+    ) -> ocx_account.OCXAccountSession:
+        """A session on one linked account; ``limiter`` (the sync's) paces and counts its reads
+        (OCX's order path keeps its own budget)."""
+        return ocx_account.session_for(endpoints["api"], secrets, limiter=limiter, retries=retries)
+
+    def link_pasted(self, endpoints: Endpoints, fields: Mapping[str, str]) -> Linked:
+        return ocx_account.link_pasted(endpoints["api"], fields)
 
 
 ADAPTER = OCXAdapter()
