@@ -81,6 +81,7 @@ class Ticket:
     sl_price: Decimal | None = None
     leverage: int | None = None
     margin_mode: str | None = None
+    post_only: bool = False  # where the venue has a post-only flag (else the ALO time in force)
 
 
 Errors = dict[str, list[str]]

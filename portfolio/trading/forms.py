@@ -13,6 +13,7 @@ from portfolio.domain import order_rules
 from portfolio.domain.order_rules import SYMBOL_TRADING as TRADING
 from portfolio.models import Order, Position
 from portfolio.trading import services as trading
+from venues import registry
 
 KILL_PHRASE = "CLOSE ALL"
 
@@ -38,6 +39,14 @@ class TradableSymbolField(forms.ChoiceField):
         super().validate(value)
 
 
+TIME_IN_FORCE = [
+    ("gtc", "GTC: good till canceled"),
+    ("ioc", "IOC: immediate or cancel"),
+    ("fok", "FOK: fill or kill"),
+    ("alo", "ALO: add liquidity only (post-only)"),
+]
+
+
 class OrderForm(forms.Form):
     account = forms.TypedChoiceField(coerce=int)
     symbol = TradableSymbolField()
@@ -47,11 +56,10 @@ class OrderForm(forms.Form):
                                    widget=forms.RadioSelect)  # fmt: skip
     qty = _decimal("Quantity", required=True)
     price = _decimal("Limit price")
-    time_in_force = forms.ChoiceField(
-        label="Time in force",
-        choices=[("gtc", "GTC: good till canceled"), ("ioc", "IOC: immediate or cancel"),
-                 ("alo", "ALO: add liquidity only (post-only)")],
-    )  # fmt: skip
+    time_in_force = forms.ChoiceField(label="Time in force", choices=TIME_IN_FORCE)
+    post_only = forms.BooleanField(
+        label="Post-only", required=False, help_text="Rejected instead of taking liquidity."
+    )
     reduce_only = forms.BooleanField(label="Reduce-only", required=False)
     tp_price = _decimal("Take-profit price")
     sl_price = _decimal("Stop-loss price")
@@ -77,14 +85,38 @@ class OrderForm(forms.Form):
         assert isinstance(symbol_field, TradableSymbolField)
         symbol_field.choices = [(s, s) for s, status in statuses.items() if status == TRADING]
         symbol_field.closed = {s: status for s, status in statuses.items() if status != TRADING}
+        self._offer_what_the_venues_can_do(venues)
         self.ticket: order_rules.Ticket | None = None
         self.rules: order_rules.SymbolRules | None = None
         self.position = order_rules.PositionState()
         self.mark: Decimal | None = None
 
+    def _offer_what_the_venues_can_do(self, venues: set[str]) -> None:
+        """Capabilities decide the fields: the times in force, post-only and leverage and
+        margin-mode changes that at least one of the user's trading venues offers."""
+        caps = [registry.adapter(v).capabilities for v in sorted(venues)]
+        offered = set().union(*(c.time_in_force for c in caps)) if caps else {"gtc", "ioc"}
+        tif = self.fields["time_in_force"]
+        assert isinstance(tif, forms.ChoiceField)
+        tif.choices = [(k, label) for k, label in TIME_IN_FORCE if k in offered]
+        if not any(c.post_only == "flag" for c in caps):
+            del self.fields["post_only"]
+        if caps and not any(c.set_leverage for c in caps):
+            del self.fields["leverage"]
+        if caps and not any(c.set_margin_mode for c in caps):
+            del self.fields["margin_mode"]
+
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         if self.errors:
+            return data
+        account = next(a for a in self.trading_accounts if str(a.pk) == str(data["account"]))
+        adapter = registry.adapter(account.venue)
+        if data["time_in_force"] not in adapter.capabilities.time_in_force:
+            self.add_error(
+                "time_in_force",
+                f"{adapter.name} does not offer {data['time_in_force'].upper()}; choose another.",
+            )
             return data
         symbol = data["symbol"]
         venue = next(
@@ -106,7 +138,7 @@ class OrderForm(forms.Form):
             price=data.get("price"), time_in_force=data["time_in_force"],
             reduce_only=bool(data.get("reduce_only")), tp_price=data.get("tp_price"),
             sl_price=data.get("sl_price"), leverage=data.get("leverage"),
-            margin_mode=data.get("margin_mode") or None,
+            margin_mode=data.get("margin_mode") or None, post_only=bool(data.get("post_only")),
         )  # fmt: skip
         for field, messages in order_rules.validate(
             self.ticket, self.rules, self.position, self.mark

@@ -212,6 +212,7 @@ def _request(t: order_rules.Ticket, cl_ord_id: str) -> OrderRequest:
         price=t.price,
         time_in_force=t.time_in_force,
         reduce_only=t.reduce_only,
+        post_only=t.post_only,
         tp_price=t.tp_price,
         sl_price=t.sl_price,
         leverage=t.leverage,
