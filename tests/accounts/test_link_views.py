@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import pytest
@@ -99,6 +100,21 @@ def test_a_bad_import_shows_field_errors_and_does_not_echo_secrets(
     assert "not base58, hex or base64" in html
     assert standx["token"] not in html
     assert "nonsense-key" not in html
+    assert not StandXAccount.objects.exists()
+
+
+@pytest.mark.parametrize("exp", ["1e20", "-1e20", "1e30", "-1e30", str(2**63), "Infinity", "NaN"])
+def test_a_token_whose_expiry_names_no_moment_gets_a_sentence_not_a_server_error(
+    alice_client: Client, sim_url: str, exp: str
+) -> None:
+    header = base64.urlsafe_b64encode(b'{"alg": "HS256", "typ": "JWT"}').rstrip(b"=").decode()
+    claims = f'{{"sub": "bsc_0x{"ab" * 20}", "exp": {exp}}}'.encode()
+    token = f"{header}.{base64.urlsafe_b64encode(claims).rstrip(b'=').decode()}.c2ln"
+    response = alice_client.post(
+        "/accounts/links/new/import/", {"token": token, "exchange_url": sim_url}
+    )
+    assert response.status_code == 400
+    assert "its exp claim) is not a time" in response.content.decode()
     assert not StandXAccount.objects.exists()
 
 
