@@ -3,6 +3,8 @@
 - A NUL character in the path, the query, a form field or a JSON string: PostgreSQL refuses NUL
   in text, so the first query that carried it would fail with a server error; no page needs one.
   Answered 400.
+- JSON with more than :data:`MAX_JSON_BRACKETS` lists and objects (the parser recurses per
+  level). Answered 400.
 - An address longer than :data:`MAX_URL_CHARS`: no link of ours comes near it. Answered 414.
   Longer than daphne's request-line limit (16 kB) it never reaches Django: see
   :mod:`standx_web.http_limits`, which answers those with the same sentence.
@@ -18,9 +20,14 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponse
 
 MAX_URL_CHARS = 4096
+MAX_JSON_BRACKETS = 256
 TOO_LONG = (
     "This address is too long for any page here (at most 4096 characters). "
     "Shorten what you typed into it, or start again from the menu."
+)
+JSON_TOO_NESTED = (
+    f"The request's JSON has more than {MAX_JSON_BRACKETS} lists and objects; no page here "
+    "takes that many."
 )
 NUL_REFUSED = (
     "The request contains a NUL character (\\0), which no field here accepts. "
@@ -30,12 +37,16 @@ TEXT = "text/plain; charset=utf-8"
 
 
 def _has_nul(value: object) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
+    """Whether any string in a decoded JSON value holds NUL (a loop: nesting has no limit)."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str) and "\x00" in item:
+            return True
+        if isinstance(item, dict):
+            pending += [*item.keys(), *item.values()]
+        elif isinstance(item, list):
+            pending += item
     return False
 
 
@@ -44,11 +55,23 @@ def _json_strings(request: HttpRequest) -> object:
         return None
     try:
         return json.loads(request.body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):
         return None  # the view says what is wrong with it
 
 
+def _json_too_nested(request: HttpRequest) -> bool:
+    # The JSON parser recurses once per level, in C: thousands of "[" can exhaust the stack of
+    # the thread that parses them. Our JSON (a push subscription) has three.
+    if request.content_type != "application/json":
+        return False
+    return request.body.count(b"[") + request.body.count(b"{") > MAX_JSON_BRACKETS
+
+
 def _form_items(request: HttpRequest) -> Iterable[str]:
+    if request.method == "POST":
+        # Read (and keep) the raw body first: parsing a multipart form straight from the stream
+        # would leave nothing for a view that reads request.body.
+        request.body  # noqa: B018
     for query in (request.GET, request.POST):
         for key, values in query.lists():
             yield key
@@ -68,6 +91,8 @@ def refusal(request: HttpRequest) -> HttpResponse | None:
     url_chars = len(request.path_info) + len(request.META.get("QUERY_STRING", ""))
     if url_chars > MAX_URL_CHARS:
         return HttpResponse(TOO_LONG, status=414, content_type=TEXT)
+    if _json_too_nested(request):
+        return HttpResponse(JSON_TOO_NESTED, status=400, content_type=TEXT)
     if carries_nul(request):
         return HttpResponse(NUL_REFUSED, status=400, content_type=TEXT)
     return None

@@ -107,3 +107,27 @@ def test_daphne_answers_an_overlong_header_instead_of_hanging_up(daphne_url: str
 
 def test_daphne_still_serves_ordinary_requests(daphne_url: str) -> None:
     assert httpx.get(f"{daphne_url}/accounts/login/", timeout=10).status_code == 200
+
+
+def test_a_view_that_reads_the_raw_body_still_can_after_the_check(alice_client: Client) -> None:
+    # The test client posts multipart forms: the check reads the fields, the view its raw body.
+    response = alice_client.post(reverse("portfolio:push_unsubscribe"), {"endpoint": "x"})
+    assert response.status_code == 200
+    assert response.json() == {"removed": False}
+
+
+def test_json_nested_deeper_than_any_page_takes_gets_a_sentence(alice_client: Client) -> None:
+    response = alice_client.post(
+        reverse("portfolio:push_unsubscribe"), "[" * 100_000, content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert "more than 256 lists and objects" in response.content.decode()
+
+
+def test_a_nul_character_deep_in_json_is_found(alice_client: Client) -> None:
+    body = "[" * 200 + '"\\u0000"' + "]" * 200
+    response = alice_client.post(
+        reverse("portfolio:push_unsubscribe"), body, content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert "contains a NUL character" in response.content.decode()
