@@ -6,6 +6,7 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -29,6 +30,7 @@ from standx.rest import Credentials, Endpoints, StandXClient
 
 DEMO_USERNAME = "demo"
 DEMO_PASSWORD = "demo"  # noqa: S105 - the published demo login, created only in demo mode
+DEMO_LABEL = "Demo (simulated)"
 CHALLENGE_LIFETIME = timedelta(minutes=3)
 
 
@@ -48,6 +50,24 @@ def user_ensure_demo() -> User:
     user.is_active = True
     user.save()
     return user
+
+
+def account_link_demo(
+    *, owner: User, token: str, signing_key: str, endpoints: Endpoints
+) -> StandXAccount:
+    """Link the simulator's demo wallet to the demo login in place of its earlier simulator
+    links (``make run`` on another ``SIM_PORT`` is another origin: without this the overview
+    would count the demo's money once per port ever used). Demo mode only."""
+    if not settings.DEMO_MODE or owner.username != DEMO_USERNAME:
+        raise ImproperlyConfigured("Only demo mode links the demo wallet, to the demo login.")
+    account = account_link_with_token(
+        owner=owner, label=DEMO_LABEL, token=token, signing_key=signing_key, endpoints=endpoints
+    )
+    earlier = StandXAccount.objects.filter(owner=owner).exclude(pk=account.pk)
+    for old in earlier:
+        if old.label == DEMO_LABEL or _same_wallet(old.address, account.address):
+            account_unlink(account=old)
+    return account
 
 
 @dataclass(frozen=True)
@@ -147,10 +167,58 @@ def _store_credentials(account: StandXAccount, creds: Credentials) -> None:
     account.verified_at = timezone.now()
 
 
+def origin_of(url: str) -> str:
+    """``scheme://host[:port]`` of ``url``, as a browser compares origins (case and a default
+    port do not make another place)."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if port == {"http": 80, "https": 443}.get(scheme):
+        port = None
+    host = (parts.hostname or "").lower()
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{scheme}://{host}" + (f":{port}" if port else "")
+
+
+def _same_wallet(a: str, b: str) -> bool:
+    # An EVM address is the same in any letter case (checksummed or not); Solana's base58 is not.
+    if a.lower().startswith("0x") and b.lower().startswith("0x"):
+        return a.lower() == b.lower()
+    return a == b
+
+
+def refuse_second_link(*, owner: User, chain: str, address: str, perps_url: str) -> None:
+    """Raise :class:`LinkError` if ``owner`` has this wallet linked on this exchange already
+    under another spelling (another letter case, chain or form of the URL): a second row would
+    count the same money twice. Linking the very same row again only renews its credentials."""
+    origin = origin_of(perps_url)
+    for account in StandXAccount.objects.filter(owner=owner):
+        same_row = (account.chain, account.address, account.perps_url) == (
+            chain,
+            address,
+            perps_url,
+        )
+        if same_row or origin_of(account.perps_url) != origin:
+            continue
+        if _same_wallet(account.address, address):
+            raise LinkError(
+                f"You have linked this wallet ({account.short_address}) on {origin} already, as "
+                f"“{account.label}”. Linking it twice would count its money twice: unlink "
+                f"“{account.label}” first to link it again."
+            )
+
+
 @transaction.atomic
 def _save_link(
     *, owner: User, label: str, chain: str, address: str, endpoints: Endpoints, creds: Credentials
 ) -> StandXAccount:
+    # One link at a time per user, so two spellings of one wallet cannot both pass the check.
+    User.objects.select_for_update().filter(pk=owner.pk).first()
+    refuse_second_link(owner=owner, chain=chain, address=address, perps_url=endpoints.perps_url)
     account, _ = StandXAccount.objects.select_for_update().get_or_create(
         owner=owner,
         chain=chain,
@@ -191,6 +259,10 @@ def account_link_with_token(
         raise LinkError("This token has already expired. Create a new one on StandX.")
     address, token_chain = _identity(creds)
     label = label.strip() or f"StandX {address[:8]}"
+    # Before anything is signed: a refused link leaves no key check in Activity.
+    refuse_second_link(
+        owner=owner, chain=chain or token_chain, address=address, perps_url=endpoints.perps_url
+    )
     try:
         check = verify_credentials(creds, endpoints, owner=owner, label=label)
     except standx_errors.StandXError as exc:
@@ -235,6 +307,10 @@ def account_link_begin_wallet(
         raise LinkError(
             exc.message if isinstance(exc, standx_errors.LoginError) else _plain(exc)
         ) from None
+    # Before the wallet is asked to sign, with the address as the exchange spells it.
+    refuse_second_link(
+        owner=owner, chain=pending.chain, address=pending.address, perps_url=endpoints.perps_url
+    )
     LinkChallenge.objects.filter(owner=owner, expires_at__lt=timezone.now()).delete()
     challenge = LinkChallenge.objects.create(
         owner=owner,

@@ -156,6 +156,34 @@ def test_the_wallet_endpoints_link_an_evm_wallet(alice_client: Client, sim_url: 
     assert StandXAccount.objects.get().label == "MetaMask"
 
 
+def test_a_second_link_of_one_wallet_is_refused_in_words_on_the_link_form(
+    alice_client: Client, sim_url: str
+) -> None:
+    wallet = Account.create()
+    # The exchange's token names the wallet in lower case ...
+    pasted = sim_credentials(sim_url, address=wallet.address.lower())
+    # ... and alice linked it before by wallet sign-in, which names it checksummed.
+    begun = alice_client.post(
+        "/accounts/links/wallet/begin/",
+        {"chain": "bsc", "address": wallet.address, "exchange_url": sim_url},
+    ).json()
+    signature = evm_sign(wallet.key.hex(), begun["message"])
+    alice_client.post(
+        "/accounts/links/wallet/complete/",
+        {"challenge_id": begun["challenge_id"], "signature": signature, "exchange_url": sim_url},
+    )
+    [linked] = StandXAccount.objects.all()
+    response = alice_client.post(
+        "/accounts/links/new/import/",
+        {"token": pasted["token"], "signing_key": pasted["signing_key"], "exchange_url": sim_url},
+    )
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert f"You have linked this wallet ({linked.short_address}) on {sim_url} already" in html
+    assert "count its money twice" in html
+    assert list(StandXAccount.objects.all()) == [linked]
+
+
 def test_wallet_endpoints_answer_errors_as_json(alice_client: Client, sim_url: str) -> None:
     response = alice_client.post(
         "/accounts/links/wallet/begin/",

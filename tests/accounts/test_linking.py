@@ -120,6 +120,77 @@ def test_relinking_the_same_wallet_replaces_its_credentials(
     assert credentials_for(again).token == fresh["token"]
 
 
+def test_a_wallet_linked_by_token_is_refused_a_second_link_by_wallet_sign_in(
+    alice: User, sim_url: str, sim_endpoints: Endpoints
+) -> None:
+    wallet = Account.create()
+    # The token names the wallet in lower case; the sign-in names it checksummed (EIP-55).
+    standx = sim_credentials(sim_url, address=wallet.address.lower())
+    services.account_link_with_token(
+        owner=alice,
+        label="Main",
+        token=standx["token"],
+        signing_key=None,
+        endpoints=sim_endpoints,
+    )
+    with pytest.raises(services.LinkError, match=r"linked this wallet .* already, as “Main”"):
+        services.account_link_begin_wallet(
+            owner=alice, chain="bsc", address=wallet.address, endpoints=sim_endpoints
+        )
+    assert StandXAccount.objects.filter(owner=alice).count() == 1
+    assert not LinkChallenge.objects.exists()  # refused before the wallet was asked to sign
+
+
+def test_the_same_wallet_under_another_chain_is_refused_before_anything_is_signed(
+    alice: User,
+    alice_linked: StandXAccount,
+    alice_standx: dict[str, Any],
+    sim_endpoints: Endpoints,
+) -> None:
+    checks = AuditEntry.objects.count()
+    with pytest.raises(services.LinkError, match="count its money twice"):
+        services.account_link_with_token(
+            owner=alice,
+            label="Again",
+            token=alice_standx["token"],
+            signing_key=alice_standx["signing_key"],
+            endpoints=sim_endpoints,
+            chain="solana",
+        )
+    assert list(StandXAccount.objects.filter(owner=alice)) == [alice_linked]
+    assert AuditEntry.objects.count() == checks  # no key check was signed
+
+
+def test_the_same_wallet_on_another_exchange_origin_is_a_link_of_its_own(
+    alice: User, alice_linked: StandXAccount, alice_standx: dict[str, Any], sim_url: str
+) -> None:
+    # Another origin is another exchange (the simulator answers on localhost too).
+    elsewhere = Endpoints.for_simulator(sim_url.replace("127.0.0.1", "localhost"))
+    again = services.account_link_with_token(
+        owner=alice,
+        label="Elsewhere",
+        token=alice_standx["token"],
+        signing_key=None,
+        endpoints=elsewhere,
+    )
+    assert again.pk != alice_linked.pk
+
+
+ORIGINS = [
+    ("HTTPS://Perps.StandX.com:443/api", "https://perps.standx.com"),
+    ("http://127.0.0.1:8100", "http://127.0.0.1:8100"),
+    ("http://localhost:80/", "http://localhost"),
+    ("http://[::1]:8100/x", "http://[::1]:8100"),
+]
+
+
+@pytest.mark.parametrize(("url", "origin"), ORIGINS)
+def test_an_origin_is_scheme_host_and_port_as_a_browser_compares_them(
+    url: str, origin: str
+) -> None:
+    assert services.origin_of(url) == origin
+
+
 def test_an_evm_wallet_sign_in_links_with_the_servers_temporary_key(
     alice: User, sim_url: str, sim_endpoints: Endpoints
 ) -> None:
