@@ -77,7 +77,17 @@ def test_it_rejects_things_that_are_not_jwts(token: str) -> None:
         keys.token_expiry(token)
 
 
-OUT_OF_TIME = ["1e20", "-1e20", "1e30", "-1e30", str(2**63), str(-(2**63)), "Infinity", "NaN"]
+OUT_OF_TIME = [
+    "1e20",
+    "-1e20",
+    "1e30",
+    "-1e30",
+    str(2**63),
+    str(-(2**63)),
+    "Infinity",
+    "-Infinity",
+    "NaN",
+]
 
 
 @pytest.mark.parametrize("exp", OUT_OF_TIME)
