@@ -139,7 +139,8 @@ class OrderForm(forms.Form):
         self.mark = trading.order_mark(account, symbol) if self.rules else None
         if self.rules is None or self.mark is None:
             raise forms.ValidationError(
-                f"No market data for {symbol} yet; try again after the next market sync."
+                f"No market data for {symbol} yet, and the exchange did not send its price "
+                "just now; try again in a moment."
             )
         self.position = position_state(data["account"], symbol)
         # A market order never rests: what StandX does with it is immediate-or-cancel, so that

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from accounts.models import StandXAccount, User
 from portfolio.models import AuditEntry, MarketPrice
-from tests.conftest import PASSWORD, market_data_synced
+from tests.conftest import PASSWORD, free_port, market_data_synced
 from tests.portfolio.conftest import ledger, logged_in, mark
 
 pytestmark = pytest.mark.django_db
@@ -126,6 +126,23 @@ def test_a_first_order_in_a_symbol_with_no_stored_mark_reads_it_from_the_venue_a
     ]
     assert (sent["symbol"], sent["side"], D(sent["qty"])) == ("ETH-USD", "buy", D("0.1"))
     assert MarketPrice.objects.get(symbol="ETH-USD").source == "rest"  # kept for the next form
+
+
+def test_with_no_stored_mark_and_no_answer_from_the_venue_the_form_says_so(
+    alice: User, alice_trader: StandXAccount
+) -> None:
+    data = order_post(alice_trader, "submit")
+    MarketPrice.objects.all().delete()
+    StandXAccount.objects.filter(pk=alice_trader.pk).update(
+        perps_url=f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    )
+    response = logged_in(alice).post(reverse("portfolio:order_new"), data)
+    assert response.status_code == 200
+    assert (
+        "No market data for ETH-USD yet, and the exchange did not send its price just now"
+        in response.content.decode()
+    )
+    assert not AuditEntry.objects.exclude(action="link_key_check").exists()  # nothing sent
 
 
 def test_a_stale_stored_mark_is_read_again_before_an_order_is_checked_against_it(
