@@ -42,12 +42,15 @@ class ImportTokenForm(ExchangeFieldMixin):
     label = forms.CharField(max_length=80, required=False, help_text="e.g. Main, Bot, Hedge")
     token = forms.CharField(
         label="API token",
+        # StandX's tokens are well under 2 kB; a pasted page or file is not one.
+        max_length=8192,
         widget=SecretTextarea(attrs={"rows": 3, "autocomplete": "off", "spellcheck": "false"}),
         help_text="From standx.com → Session Management: the token starting with eyJ.",
     )
     signing_key = forms.CharField(
         label="Signing key",
         required=False,
+        max_length=400,
         widget=forms.PasswordInput(attrs={"autocomplete": "off"}),
         help_text="The base58 “Ed25519 Private Key” shown with the token (hex works too). "
         "Leave empty to link read-only.",

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -30,6 +31,7 @@ from venues.base import Endpoints
 
 STANDX = "standx"  # the venue whose wallet and token flows these pages offer today
 
+DEMO_LABEL = "Demo (simulated)"
 DEMO_USERNAME = "demo"
 DEMO_PASSWORD = "demo"  # noqa: S105 - the published demo login, created only in demo mode
 CHALLENGE_LIFETIME = timedelta(minutes=3)
@@ -51,6 +53,67 @@ def user_ensure_demo() -> User:
     user.is_active = True
     user.save()
     return user
+
+
+def account_link_demo(
+    *, owner: User, token: str, signing_key: str, endpoints: Endpoints
+) -> ExchangeAccount:
+    """Link the simulator's demo wallet to the demo login in place of its earlier simulator
+    links (``make run`` on another ``SIM_PORT`` is another origin: without this the overview
+    would count the demo's money once per port ever used). Demo mode only."""
+    if not settings.DEMO_MODE or owner.username != DEMO_USERNAME:
+        raise ImproperlyConfigured("Only demo mode links the demo wallet, to the demo login.")
+    account = account_link_with_token(
+        owner=owner, label=DEMO_LABEL, token=token, signing_key=signing_key, endpoints=endpoints
+    )
+    earlier = ExchangeAccount.objects.filter(owner=owner, venue=account.venue).exclude(
+        pk=account.pk
+    )
+    for old in earlier:
+        if old.label == DEMO_LABEL or _same_wallet(old.identity, account.identity):
+            account_unlink(account=old)
+    return account
+
+
+def origin_of(url: str) -> str:
+    """``scheme://host[:port]`` of ``url``, as a browser compares origins (case and a default
+    port do not make another place)."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if port == {"http": 80, "https": 443}.get(scheme):
+        port = None
+    host = (parts.hostname or "").lower()
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{scheme}://{host}" + (f":{port}" if port else "")
+
+
+def _same_wallet(a: str, b: str) -> bool:
+    # An EVM address is the same in any letter case (checksummed or not); Solana's base58 is not.
+    if a.lower().startswith("0x") and b.lower().startswith("0x"):
+        return a.lower() == b.lower()
+    return a == b
+
+
+def refuse_second_link(*, owner: User, venue: str, identity: str, endpoints: Endpoints) -> None:
+    """Raise :class:`LinkError` if ``owner`` has this identity linked on this exchange already
+    under another spelling (another letter case or form of the URL): a second row would count
+    the same money twice. Linking the very same row again only renews its credentials."""
+    origin = origin_of(endpoints.origin)
+    for account in ExchangeAccount.objects.filter(owner=owner, venue=venue):
+        same_row = (account.identity, account.origin) == (identity, endpoints.origin)
+        if same_row or origin_of(account.origin) != origin:
+            continue
+        if _same_wallet(account.identity, identity):
+            raise LinkError(
+                f"You have linked this wallet ({account.short_address}) on {origin} already, as "
+                f"“{account.label}”. Linking it twice would count its money twice: unlink "
+                f"“{account.label}” first to link it again."
+            )
 
 
 class _ActivityCheck:
@@ -92,6 +155,7 @@ def linked_store(
 ) -> ExchangeAccount:
     """Save a verified link: the account row and its credentials, in one transaction. Linking
     the same identity on the same exchange again replaces the credentials."""
+    refuse_second_link(owner=owner, venue=venue, identity=linked.identity, endpoints=endpoints)
     account, _ = ExchangeAccount.objects.select_for_update().get_or_create(
         owner=owner,
         venue=venue,
@@ -132,11 +196,14 @@ def account_link_with_token(
 ) -> ExchangeAccount:
     """Link from a pasted API token (+ optional signing key), verified against StandX first."""
     _refuse_trading_without_second_factor(owner, trading=bool(signing_key))
+    fields = {"token": token, "signing_key": signing_key or ""}
+    venue = _pasted(STANDX)
+    # Before anything is signed: a refused link leaves no key check in Activity.
+    if identity := venue.link_identity(fields):
+        refuse_second_link(owner=owner, venue=STANDX, identity=identity, endpoints=endpoints)
     check = _ActivityCheck(owner, label.strip())
     try:
-        linked = _pasted(STANDX).link_pasted(
-            endpoints, {"token": token, "signing_key": signing_key or ""}, check
-        )
+        linked = venue.link_pasted(endpoints, fields, check)
     except venue_errors.VenueError as exc:
         raise LinkError(_words(exc)) from None
     label = label.strip() or linked.label_hint
@@ -181,6 +248,8 @@ def account_link_begin_wallet(
         pending = _wallet(STANDX).link_begin_wallet(endpoints, chain, address)
     except venue_errors.VenueError as exc:
         raise LinkError(_words(exc)) from None
+    # Before the wallet is asked to sign, with the address as the exchange spells it.
+    refuse_second_link(owner=owner, venue=STANDX, identity=pending.address, endpoints=endpoints)
     LinkChallenge.objects.filter(owner=owner, expires_at__lt=timezone.now()).delete()
     challenge = LinkChallenge.objects.create(
         owner=owner,

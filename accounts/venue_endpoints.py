@@ -11,10 +11,10 @@ from venues.base import Endpoints
 
 def configured_endpoints(venue: str) -> Endpoints:
     """The exchange this server links and reads for ``venue``, from the settings."""
-    urls = settings.VENUE_ENDPOINTS.get(venue)
-    if urls is None:
+    names = settings.VENUE_ENDPOINT_SETTINGS.get(venue)
+    if names is None:
         raise LookupError(f"no endpoints configured for venue {venue!r}")
-    return Endpoints(dict(urls))
+    return Endpoints({name: getattr(settings, setting) for name, setting in names.items()})
 
 
 def account_endpoints(account: ExchangeAccount) -> Endpoints:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 import re
 from datetime import UTC, datetime
 from typing import Any
@@ -116,8 +117,17 @@ def jwt_claims(token: str) -> dict[str, Any]:
 
 
 def token_expiry(token: str) -> datetime | None:
-    """When the access token expires, from its ``exp`` claim; None when it has none."""
+    """When the access token expires, from its ``exp`` claim; None when it has none.
+
+    An ``exp`` that names no moment (NaN, Infinity, or seconds past the year 9999 either way)
+    raises :class:`KeyFormatError`: no exchange issues such a token.
+    """
     exp = jwt_claims(token).get("exp")
-    if isinstance(exp, int | float) and not isinstance(exp, bool):
+    if not isinstance(exp, int | float) or isinstance(exp, bool):
+        return None
+    if isinstance(exp, float) and not math.isfinite(exp):
+        raise KeyFormatError("The token's expiry (its exp claim) is not a time.")
+    try:
         return datetime.fromtimestamp(exp, tz=UTC)
-    return None
+    except (OverflowError, OSError, ValueError):
+        raise KeyFormatError("The token's expiry (its exp claim) is not a time.") from None

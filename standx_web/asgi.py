@@ -15,6 +15,10 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from portfolio.routing import websocket_urlpatterns  # noqa: E402
+from standx_web import http_limits  # noqa: E402
+
+# daphne imports this module before it starts serving: overlong requests get an answer.
+http_limits.install()
 
 application = ProtocolTypeRouter(
     {

@@ -63,6 +63,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # NUL characters and overlong addresses get their sentence before anything reads them.
+    "standx_web.request_limits.RequestLimitsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -204,13 +206,14 @@ STANDX_WS_URL = env_url(
 STANDX_WS_API_URL = env_url(
     "STANDX_WS_API_URL", "wss://perps.standx.com/ws-api/v1", schemes=("ws", "wss")
 )
-# Every venue's URLs by the adapter's names for them (venues.<venue>.URL_NAMES).
-VENUE_ENDPOINTS = {
+# Every venue's URLs by the adapter's names for them (venues.<venue>.URL_NAMES): the names of
+# the settings that hold them, read when they are needed (so an override takes effect).
+VENUE_ENDPOINT_SETTINGS = {
     "standx": {
-        "perps": STANDX_PERPS_URL,
-        "auth": STANDX_AUTH_URL,
-        "ws": STANDX_WS_URL,
-        "ws_api": STANDX_WS_API_URL,
+        "perps": "STANDX_PERPS_URL",
+        "auth": "STANDX_AUTH_URL",
+        "ws": "STANDX_WS_URL",
+        "ws_api": "STANDX_WS_API_URL",
     },
 }
 

@@ -282,6 +282,10 @@ class PastedLink(Protocol):
 
     link_fields: tuple[LinkField, ...]
 
+    def link_identity(self, fields: Mapping[str, str]) -> str | None:
+        """Who the pasted credentials name, when the paste itself says (nothing is sent)."""
+        ...
+
     def link_pasted(
         self, endpoints: Any, fields: Mapping[str, str], check: SignedCheck | None = None
     ) -> Linked:

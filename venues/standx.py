@@ -756,6 +756,10 @@ def token_format_problem(token: str) -> str | None:
         sx_keys.jwt_claims(token)
     except sx_errors.KeyFormatError:
         return "That is not a StandX API token (a JWT: three parts separated by dots)."
+    try:
+        sx_keys.token_expiry(token)
+    except sx_errors.KeyFormatError as exc:
+        return f"That is not a StandX API token: {exc}"
     return None
 
 
@@ -815,6 +819,13 @@ class StandXAdapter:
         self, endpoints: Endpoints, fields: Mapping[str, str], check: SignedCheck | None = None
     ) -> Linked:
         return link_pasted(endpoints, fields, check)
+
+    def link_identity(self, fields: Mapping[str, str]) -> str | None:
+        try:
+            creds = Credentials.from_strings(fields.get("token", ""), None)
+        except sx_errors.KeyFormatError:
+            return None
+        return token_identity(creds)[0]
 
     def link_begin_wallet(self, endpoints: Endpoints, chain: str, address: str) -> WalletChallenge:
         return link_begin_wallet(endpoints, chain, address)

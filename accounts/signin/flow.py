@@ -159,8 +159,13 @@ def second_factor_wrong_password(request: HttpRequest, user: User) -> Refused:
 
 
 def safe_next(request: HttpRequest, candidate: str, default: str) -> str:
-    if candidate and url_has_allowed_host_and_scheme(
-        candidate, {request.get_host()}, require_https=request.is_secure()
+    # A path on this site only: redirect() would take anything else ("x") for a view's name.
+    if (
+        candidate.startswith("/")
+        and not candidate.startswith("//")
+        and url_has_allowed_host_and_scheme(
+            candidate, {request.get_host()}, require_https=request.is_secure()
+        )
     ):
         return candidate
     return default

@@ -12,7 +12,7 @@ from django.forms import BaseModelFormSet, modelformset_factory
 
 from portfolio.alerts.evaluation import rule_of
 from portfolio.domain import alert_text
-from portfolio.domain.alert_rules import Direction, Metric, Severity
+from portfolio.domain.alert_rules import Direction, Metric, Severity, default_rules
 from portfolio.models import AlertRule, AlertSettings
 
 
@@ -82,12 +82,18 @@ class AlertRuleForm(forms.ModelForm):
         return data
 
 
+RULES_CHANGED = "The list of rules changed: reload the page."
+
+
 class BaseRuleFormSet(BaseModelFormSet):
+    # More forms than a user has rules: the formset refuses before it builds them.
+    default_error_messages = {"too_many_forms": RULES_CHANGED}
+
     def clean(self) -> None:
         super().clean()
         # Rules are edited, never added here: a changed form count is a stale or forged page.
         if self.total_form_count() != self.initial_form_count():
-            raise forms.ValidationError("The list of rules changed: reload the page.")
+            raise forms.ValidationError(RULES_CHANGED)
 
     def rules(self) -> list[tuple[AlertRule, Any]]:
         """The rules as submitted (unsaved), for the preview."""
@@ -100,6 +106,8 @@ class BaseRuleFormSet(BaseModelFormSet):
         return out
 
 
+# A user has one rule per default rule: a forged form count must not build 2,000 forms.
+RULES_AT_MOST = len(default_rules())
 AlertRuleFormSet = modelformset_factory(
     AlertRule,
     form=AlertRuleForm,
@@ -107,6 +115,8 @@ AlertRuleFormSet = modelformset_factory(
     extra=0,
     can_delete=False,
     edit_only=True,
+    max_num=RULES_AT_MOST,
+    absolute_max=RULES_AT_MOST,
 )
 
 

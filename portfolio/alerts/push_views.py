@@ -85,7 +85,7 @@ def manifest(request: HttpRequest) -> JsonResponse:
 def _json_body(request: HttpRequest) -> Any:
     try:
         return json.loads(request.body or b"null")
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError; so is bad JSON
         return None
 
 

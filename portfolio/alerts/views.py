@@ -10,7 +10,6 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from portfolio.alerts import email_address as alert_email
@@ -19,6 +18,7 @@ from portfolio.alerts.forms import AlertEmailForm, AlertRuleFormSet, AlertSettin
 from portfolio.dashboard import selectors
 from portfolio.dashboard.auth import user_id_of
 from portfolio.models import AlertRule, AlertSettings
+from portfolio.params import back_to, row_id
 
 HISTORY_PAGE = 50
 SNOOZE_TEXT = {30: "30 minutes", 60: "1 hour", 240: "4 hours", 720: "12 hours"}
@@ -27,11 +27,10 @@ SNOOZE_TEXT = {30: "30 minutes", 60: "1 hour", 240: "4 hours", 720: "12 hours"}
 @login_required
 def alert_history(request: HttpRequest) -> HttpResponse:
     status = request.GET.get("status", "")
-    before = request.GET.get("before", "")
     page = selectors.alert_history(
         user_id_of(request),
         status=status if status in ("firing", "resolved") else None,
-        before_id=int(before) if before.isdigit() else None,
+        before_id=row_id(request.GET.get("before")),
         limit=HISTORY_PAGE,
     )
     prefs = AlertSettings.objects.filter(user_id=user_id_of(request)).first()
@@ -125,10 +124,7 @@ def alert_email_verify(request: HttpRequest, token: str) -> HttpResponse:
 def alert_ack(request: HttpRequest, pk: int) -> HttpResponse:
     if alerting.alert_acknowledge(user_id=user_id_of(request), alert_id=pk) is None:
         raise Http404
-    target = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
-        target = reverse("portfolio:alerts")
-    return redirect(target)
+    return back_to(request, "portfolio:alerts")
 
 
 @login_required

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -27,6 +28,8 @@ ZERO = Decimal(0)
 OPEN_STATUSES = ("open", "untriggered")
 EXPORT_CHUNK = 2000
 OPEN_ORDERS_SHOWN = 500
+# "<key>.<id>" in ASCII digits (str.isdigit would also pass "²", which int() refuses).
+_CURSOR = re.compile(r"-?[0-9]{1,20}\.[0-9]{1,20}", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -53,11 +56,9 @@ class Cursor:
     @classmethod
     def decode(cls, text: str | None) -> Cursor | None:
         """None for anything that is not a cursor we made (the page then starts at the top)."""
-        if not text:
+        if not text or not _CURSOR.fullmatch(text):
             return None
         key, _, pk = text.partition(".")
-        if not (key.lstrip("-").isdigit() and pk.isdigit()) or len(text) > 40:
-            return None
         return cls(int(key), int(pk))
 
 
@@ -67,7 +68,9 @@ def _micros(at: datetime) -> int:
 
 
 def _from_micros(value: int) -> datetime:
-    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=value)
+    """The instant ``value`` microseconds after the epoch, held within the years 1 to 9999."""
+    low, high = _micros(datetime.min.replace(tzinfo=UTC)), _micros(datetime.max.replace(tzinfo=UTC))
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=min(max(value, low), high))
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
@@ -52,9 +52,16 @@ def _filters(request: HttpRequest) -> tuple[HistoryFilterForm, history.HistoryFi
         symbol=data.get("symbol") or "",
         side=data.get("side") or "",
         start=datetime.combine(start, time(), tzinfo=UTC) if start else None,
-        end=datetime.combine(end, time(), tzinfo=UTC) + timedelta(days=1) if end else None,
+        end=_day_after(end) if end else None,
     )
     return form, f, accounts
+
+
+def _day_after(day: date) -> datetime | None:
+    """Where a filter "to ``day`` inclusive" ends; none after the last day a date can name."""
+    if day == date.max:
+        return None
+    return datetime.combine(day + timedelta(days=1), time(), tzinfo=UTC)
 
 
 def _query_without_cursor(request: HttpRequest) -> str:

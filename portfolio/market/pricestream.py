@@ -1,5 +1,6 @@
 """The price stream: one long-running process holding a venue's mark feed
-(:class:`venues.base.MarkFeed`) for every symbol an account on that venue holds.
+(:class:`venues.base.MarkFeed`) for every symbol the venue lists and every symbol an account on
+it holds (a first order in a symbol nobody holds needs a mark too).
 
 Each new mark is stored, the affected positions re-priced and their accounts' alert rules
 evaluated (:func:`portfolio.alerts.evaluation.alerts_evaluate_symbol`) between polls. Prices
@@ -8,7 +9,8 @@ burst never builds a backlog and the latest mark is always the next one handled.
 mark is rewritten at most every ``write_every`` seconds.
 
 The feed reconnects by itself; when a held symbol has had no price for ``stale_after``
-seconds, it is read over the venue's public REST instead. A heartbeat in Redis tells
+seconds, it is read over the venue's public REST instead (only held ones: the order form reads
+any other symbol's mark on demand when its stored one is stale). A heartbeat in Redis tells
 ``/healthz`` the process is alive.
 """
 
@@ -53,7 +55,8 @@ class PriceStreamRunner:
         self.stale_after = stale_after
         self.heartbeat_every = heartbeat_every
         self.write_every = write_every
-        self.symbols: set[str] = set()
+        self.symbols: set[str] = set()  # watched: listed or held
+        self.held: set[str] = set()
         self.last_seen: dict[str, float] = {}
         self.last_written: dict[str, float] = {}
         self.last_mark: dict[str, Decimal | None] = {}
@@ -90,12 +93,13 @@ class PriceStreamRunner:
         await asyncio.gather(*self._in_flight, return_exceptions=True)
 
     async def refresh_symbols(self) -> None:
-        held = await self._in_thread(market.held_symbols, self.venue)
-        for symbol in sorted(held - self.symbols):
+        self.held = await self._in_thread(market.held_symbols, self.venue)
+        watched = self.held | await self._in_thread(market.listed_symbols, self.venue)
+        for symbol in sorted(watched - self.symbols):
             self.feed.watch(symbol)
             self.last_seen.setdefault(symbol, time.monotonic())
             logger.info("price stream: watching %s", symbol)
-        self.symbols |= held
+        self.symbols |= watched
 
     async def _every(self, seconds: float, job: Callable[[], Any]) -> None:
         while True:
@@ -148,7 +152,7 @@ class PriceStreamRunner:
 
     async def _heartbeat_and_fallback(self) -> None:
         now = time.monotonic()
-        stale = [s for s in self.symbols if now - self.last_seen.get(s, 0.0) > self.stale_after]
+        stale = [s for s in self.held if now - self.last_seen.get(s, 0.0) > self.stale_after]
         if stale:
             await self._in_thread(self._rest_fallback, stale)
         await self._in_thread(record_heartbeat, PRICESTREAM_HEARTBEAT_KEY)

@@ -33,6 +33,12 @@ def held_symbols(venue: str) -> set[str]:
     return set(held.distinct())
 
 
+def listed_symbols(venue: str) -> set[str]:
+    """The symbols ``venue`` lists (from the last market sync): a first order may be in any."""
+    listed = MarketSymbol.objects.filter(venue=venue, enabled=True)
+    return set(listed.values_list("symbol", flat=True))
+
+
 @transaction.atomic
 def symbols_store(venue: str, infos: list[Instrument]) -> None:
     for info in infos:
@@ -100,14 +106,18 @@ def _reprice_positions(venue: str, symbol: str, mark: Decimal) -> None:
 
 
 def market_sync(session: PublicSession, *, now: datetime | None = None) -> int:
-    """Symbol info for every symbol; marks, funding and funding history for held symbols."""
+    """Symbol info, marks and funding rates for every listed symbol (a new user's first order
+    needs a mark in a symbol nobody holds); funding history for the held symbols (all listed
+    ones while nothing is held)."""
     now = now or timezone.now()
     venue = session.venue
     infos = session.instruments()
     symbols_store(venue, infos)
-    held = held_symbols(venue) or {i.symbol for i in infos if i.enabled}
+    listed = {i.symbol for i in infos if i.enabled}
+    held = held_symbols(venue)
+    with_history = held or listed
     written = 0
-    for symbol in sorted(held):
+    for symbol in sorted(listed | held):
         market = session.quote(symbol)
         fresh_stream = MarketPrice.objects.filter(
             venue=venue, symbol=symbol, source="stream", updated_at__gte=now - STREAM_PRECEDENCE
@@ -126,6 +136,9 @@ def market_sync(session: PublicSession, *, now: datetime | None = None) -> int:
                 venue, symbol, mark=market.mark_price, index=market.index_price,
                 last=market.last_price, source="rest", at=now,
             )  # fmt: skip
+        written += 1
+        if symbol not in with_history:
+            continue
         stored = FundingRate.objects.filter(venue=venue, symbol=symbol)
         since = latest = stored.aggregate(t=Max("time"))["t"]
         if since is None:
@@ -149,7 +162,7 @@ def market_sync(session: PublicSession, *, now: datetime | None = None) -> int:
             ],
             ignore_conflicts=True,
         )
-        written += len(created) + 1
+        written += len(created)
         arrived = [r.time for r in rates if latest is None or r.time > latest]
         if arrived:
             funding.funding_catch_up(venue, symbol, min(arrived))

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from django import forms
 from django.db.models import F, Sum
 
 from accounts.models import ExchangeAccount
-from portfolio.domain import order_rules
+from portfolio.domain import order_rules, plain_numbers
 from portfolio.domain.order_rules import SYMBOL_TRADING as TRADING
 from portfolio.models import Order, Position
 from portfolio.trading import services as trading
@@ -18,11 +19,58 @@ from venues import registry
 KILL_PHRASE = "CLOSE ALL"
 
 
-def _decimal(label: str, *, required: bool = False) -> forms.DecimalField:
-    return forms.DecimalField(
-        label=label, required=required, max_digits=30, decimal_places=18, min_value=Decimal(0),
+N = TypeVar("N", Decimal, int)
+
+
+def _plain(field: forms.Field, value: Any, parse: Callable[[str], N | None]) -> N | None:
+    """``value`` as typed, read by ``parse`` (nothing is stripped or converted first)."""
+    if value in field.empty_values:
+        return None
+    parsed = parse(str(value))
+    if parsed is None:
+        raise forms.ValidationError(field.error_messages["invalid"], code="invalid")
+    return parsed
+
+
+class PlainDecimalField(forms.DecimalField):
+    """An amount to trade with: plain digits and at most one point; anything else is refused
+    with advice."""
+
+    default_error_messages = {"invalid": plain_numbers.ADVICE}
+
+    # django-stubs gives DecimalField the to_python of IntegerField, its base class.
+    def to_python(self, value: Any) -> Decimal | None:  # type: ignore[override]
+        return _plain(self, value, plain_numbers.plain_decimal)
+
+
+class PlainIntegerField(forms.IntegerField):
+    """A whole number to trade with (leverage): plain digits only."""
+
+    default_error_messages = {"invalid": plain_numbers.ADVICE.replace("0.5", "10")}
+
+    def to_python(self, value: Any) -> int | None:
+        return _plain(self, value, plain_numbers.plain_integer)
+
+
+def _decimal(label: str, *, required: bool = False) -> PlainDecimalField:
+    return PlainDecimalField(
+        label=label,
+        required=required,
+        max_digits=30,
+        decimal_places=18,
+        min_value=Decimal(0),
         widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
-    )  # fmt: skip
+    )
+
+
+def _leverage(label: str) -> PlainIntegerField:
+    return PlainIntegerField(
+        label=label,
+        required=False,
+        min_value=1,
+        max_value=1000,
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
+    )
 
 
 class TradableSymbolField(forms.ChoiceField):
@@ -63,8 +111,7 @@ class OrderForm(forms.Form):
     reduce_only = forms.BooleanField(label="Reduce-only", required=False)
     tp_price = _decimal("Take-profit price")
     sl_price = _decimal("Stop-loss price")
-    leverage = forms.IntegerField(label="Leverage (×)", required=False, min_value=1,
-                                  max_value=1000)  # fmt: skip
+    leverage = _leverage("Leverage (×)")
     margin_mode = forms.ChoiceField(
         label="Margin mode", required=False,
         choices=[("", "As the position (cross if none)"), ("cross", "Cross"),
@@ -119,14 +166,12 @@ class OrderForm(forms.Form):
             )
             return data
         symbol = data["symbol"]
-        venue = next(
-            (a.venue for a in self.trading_accounts if str(a.pk) == str(data["account"])), ""
-        )
-        self.rules = trading.symbol_rules(venue, symbol)
-        self.mark = trading.mark_of(venue, symbol)
+        self.rules = trading.symbol_rules(account.venue, symbol)
+        self.mark = trading.order_mark(account, symbol) if self.rules else None
         if self.rules is None or self.mark is None:
             raise forms.ValidationError(
-                f"No market data for {symbol} yet; try again after the next market sync."
+                f"No market data for {symbol} yet, and the exchange did not send its price "
+                "just now; try again in a moment."
             )
         self.position = position_state(data["account"], symbol)
         # A market order never rests: what StandX does with it is immediate-or-cancel, so that
@@ -197,8 +242,7 @@ class PositionAdjustForm(forms.Form):
     account = forms.TypedChoiceField(coerce=int)
     symbol = forms.ChoiceField()
     amount = _decimal("Margin to add (DUSD)")
-    leverage = forms.IntegerField(label="New leverage (×)", required=False, min_value=1,
-                                  max_value=1000)  # fmt: skip
+    leverage = _leverage("New leverage (×)")
     margin_mode = forms.ChoiceField(
         label="New margin mode", required=False,
         choices=[("", "—"), ("cross", "Cross"), ("isolated", "Isolated")],

@@ -37,6 +37,7 @@ from accounts.twofactor.services import trading_refusal
 from portfolio import realtime
 from portfolio.domain import order_rules
 from portfolio.jobs import queue_after_commit
+from portfolio.market import store as market
 from portfolio.models import AuditEntry, AuditStatus, MarketPrice, MarketSymbol
 from venues import errors as venue_errors
 from venues import registry
@@ -51,6 +52,8 @@ OUTCOME_WAIT_S = 0.25
 # An entry still "sending" after this long was cut off (a crash, a killed worker): the settler
 # asks the venue what became of it.
 STALE_SENDING = timedelta(minutes=1)
+# An order checked against an older stored mark reads a fresh one from the venue first.
+MARK_FRESH = timedelta(minutes=1)
 FINAL = {
     "filled": AuditStatus.FILLED,
     "canceled": AuditStatus.DONE,
@@ -557,6 +560,37 @@ def symbol_rules(venue: str, symbol: str) -> order_rules.SymbolRules | None:
     )  # fmt: skip
 
 
-def mark_of(venue: str, symbol: str) -> Decimal | None:
-    prices = MarketPrice.objects.filter(venue=venue, symbol=symbol)
-    return prices.values_list("mark_price", flat=True).first()
+def order_mark(account: ExchangeAccount, symbol: str) -> Decimal | None:
+    """The mark an order on ``account`` is checked and previewed against.
+
+    The stored one while it is fresh (the price stream and the market sync keep every listed
+    symbol's); else it is read now from the venue, where the account trades, and stored. A stale
+    mark serves when the venue cannot answer; None only when there has never been one.
+    """
+    row = MarketPrice.objects.filter(venue=account.venue, symbol=symbol).first()
+    if row is None:
+        stored = None
+    elif row.mark_price is not None and row.updated_at >= timezone.now() - MARK_FRESH:
+        return row.mark_price
+    else:
+        stored = row.mark_price
+    public = registry.adapter(account.venue).public(
+        Endpoints(dict(account.endpoints)), timeout=5.0, retries=1
+    )
+    try:
+        with public as session:
+            read = session.mark(symbol)
+    except venue_errors.VenueError as exc:
+        logger.info("mark of %s for an order form: %s", symbol, type(exc).__name__)
+        return stored
+    if read.mark_price is None:
+        return stored
+    market.mark_store(
+        account.venue,
+        symbol,
+        mark=read.mark_price,
+        index=read.index_price,
+        last=read.last_price,
+        source="rest",
+    )
+    return read.mark_price

@@ -12,7 +12,6 @@ from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from accounts.models import User
@@ -23,6 +22,7 @@ from portfolio.dashboard import selectors
 from portfolio.dashboard.auth import user_id_of
 from portfolio.domain import order_rules
 from portfolio.models import AuditEntry, AuditStatus
+from portfolio.params import back_to, row_id
 from portfolio.trading import services as trading
 from portfolio.trading.forms import KillSwitchForm, OrderForm, PositionAdjustForm
 
@@ -74,8 +74,8 @@ def order_new(request: HttpRequest) -> HttpResponse:
                 initial[name] = request.GET[name]
         form = OrderForm(initial=initial, user_id=user_id)
     sent = None
-    if request.GET.get("sent", "").isdigit():
-        sent = AuditEntry.objects.filter(pk=int(request.GET["sent"]), user_id=user_id).first()
+    if (sent_id := row_id(request.GET.get("sent"))) is not None:
+        sent = AuditEntry.objects.filter(pk=sent_id, user_id=user_id).first()
     return render(
         request,
         "portfolio/order_new.html",
@@ -122,13 +122,6 @@ def position_adjust(request: HttpRequest) -> HttpResponse:
     return redirect("portfolio:order_new")
 
 
-def _back(request: HttpRequest, default: str) -> str:
-    target = request.POST.get("next", "")
-    if url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
-        return target
-    return reverse(default)
-
-
 def _report(request: HttpRequest, entry: AuditEntry) -> None:
     failed = entry.status in (AuditStatus.REJECTED, AuditStatus.FAILED)
     text = entry.result or entry.get_status_display()
@@ -154,7 +147,7 @@ def position_close(request: HttpRequest, account_id: int, symbol: str) -> HttpRe
         _act(request, lambda: trading.position_close(
             user_id=user_id_of(request), account_id=account_id, symbol=symbol, fraction=fraction,
         ))  # fmt: skip
-    return redirect(_back(request, "portfolio:positions"))
+    return back_to(request, "portfolio:positions")
 
 
 @transaction.non_atomic_requests  # calls a venue: no transaction across it
@@ -164,7 +157,7 @@ def order_cancel(request: HttpRequest, account_id: int, order_id: str) -> HttpRe
     _act(request, lambda: trading.order_cancel(
         user_id=user_id_of(request), account_id=account_id, order_id=order_id,
     ))  # fmt: skip
-    return redirect(_back(request, "portfolio:orders"))
+    return back_to(request, "portfolio:orders")
 
 
 @transaction.non_atomic_requests  # calls a venue: no transaction across it
@@ -174,7 +167,7 @@ def orders_cancel_all(request: HttpRequest, account_id: int) -> HttpResponse:
     _act(request, lambda: trading.orders_cancel_all(
         user_id=user_id_of(request), account_id=account_id,
     ))  # fmt: skip
-    return redirect(_back(request, "portfolio:orders"))
+    return back_to(request, "portfolio:orders")
 
 
 def _kill_switch_form(request: HttpRequest, data: QueryDict | None = None) -> KillSwitchForm:
@@ -207,13 +200,13 @@ def kill_switch(request: HttpRequest) -> HttpResponse:
 @login_required
 def activity(request: HttpRequest) -> HttpResponse:
     query = AuditEntry.objects.filter(user_id=user_id_of(request))
-    before = request.GET.get("before", "")
-    if before.isdigit():
-        query = query.filter(pk__lt=int(before))
+    before = row_id(request.GET.get("before"))
+    if before is not None:
+        query = query.filter(pk__lt=before)
     rows = list(query.order_by("-id")[: ACTIVITY_PAGE + 1])
     more = len(rows) > ACTIVITY_PAGE
     rows = rows[:ACTIVITY_PAGE]
-    if not rows and before:
+    if not rows and before is not None:
         raise Http404
     return render(
         request,

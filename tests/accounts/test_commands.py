@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import base64
 import os
+from collections.abc import Iterator
 from io import StringIO
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ from django.core.management import CommandError, call_command
 from django.test import override_settings
 
 from accounts.models import ExchangeAccount, User
-from tests.conftest import sim_credentials
+from tests.conftest import child_server, sim_credentials
 
 pytestmark = pytest.mark.django_db
 
@@ -53,3 +54,37 @@ def test_rotate_credential_keys_reports_counts(
         call_command("rotate_credential_keys", stdout=out)
     # The token and the signing key: one row each.
     assert "credentials: 2, re-encrypted: 2, already current: 0" in out.getvalue()
+
+
+@pytest.fixture
+def two_demo_simulators() -> Iterator[tuple[str, str]]:
+    """`make run` twice on different SIM_PORTs: each simulator starts the same demo wallet."""
+    args = ["-m", "standx_sim", "--host", "127.0.0.1", "--port", "{port}", "--scenario", "demo"]
+    with (
+        child_server("a demo simulator", args, ready_path="/api/health") as first,
+        child_server("another demo simulator", args, ready_path="/api/health") as second,
+    ):
+        yield first, second
+
+
+def demo_setup_against(sim_url: str, settings: Any) -> str:
+    ws = "ws" + sim_url.removeprefix("http")
+    settings.STANDX_PERPS_URL = settings.STANDX_AUTH_URL = sim_url
+    settings.STANDX_WS_URL, settings.STANDX_WS_API_URL = f"{ws}/ws-stream/v1", f"{ws}/ws-api/v1"
+    out = StringIO()
+    call_command("demo_setup", "--sim-url", sim_url, stdout=out)
+    return out.getvalue()
+
+
+def test_the_demo_links_its_wallet_once_whatever_port_its_simulator_ran_on(
+    two_demo_simulators: tuple[str, str], settings: Any
+) -> None:
+    settings.DEMO_MODE = True
+    first, second = two_demo_simulators
+    demo_setup_against(first, settings)
+    demo_setup_against(first, settings)  # the same port again: the same link, renewed
+    [linked] = ExchangeAccount.objects.filter(owner__username="demo")
+    assert "Linked the simulator's demo account" in demo_setup_against(second, settings)
+    [moved] = ExchangeAccount.objects.filter(owner__username="demo")
+    assert moved.address == linked.address
+    assert (moved.origin, moved.label) == (second, "Demo (simulated)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import pytest
@@ -102,6 +103,21 @@ def test_a_bad_import_shows_field_errors_and_does_not_echo_secrets(
     assert not ExchangeAccount.objects.exists()
 
 
+@pytest.mark.parametrize("exp", ["1e20", "-1e20", "1e30", "-1e30", str(2**63), "Infinity", "NaN"])
+def test_a_token_whose_expiry_names_no_moment_gets_a_sentence_not_a_server_error(
+    alice_client: Client, sim_url: str, exp: str
+) -> None:
+    header = base64.urlsafe_b64encode(b'{"alg": "HS256", "typ": "JWT"}').rstrip(b"=").decode()
+    claims = f'{{"sub": "bsc_0x{"ab" * 20}", "exp": {exp}}}'.encode()
+    token = f"{header}.{base64.urlsafe_b64encode(claims).rstrip(b'=').decode()}.c2ln"
+    response = alice_client.post(
+        "/accounts/links/new/import/", {"token": token, "exchange_url": sim_url}
+    )
+    assert response.status_code == 400
+    assert "its exp claim) is not a time" in response.content.decode()
+    assert not ExchangeAccount.objects.exists()
+
+
 def test_a_mismatched_key_is_explained(alice_client: Client, sim_url: str) -> None:
     standx, other = sim_credentials(sim_url), sim_credentials(sim_url)
     response = alice_client.post(
@@ -138,6 +154,34 @@ def test_the_wallet_endpoints_link_an_evm_wallet(alice_client: Client, sim_url: 
     assert done.status_code == 200
     assert done.json() == {"redirect": "/accounts/links/"}
     assert ExchangeAccount.objects.get().label == "MetaMask"
+
+
+def test_a_second_link_of_one_wallet_is_refused_in_words_on_the_link_form(
+    alice_client: Client, sim_url: str
+) -> None:
+    wallet = Account.create()
+    # The exchange's token names the wallet in lower case ...
+    pasted = sim_credentials(sim_url, address=wallet.address.lower())
+    # ... and alice linked it before by wallet sign-in, which names it checksummed.
+    begun = alice_client.post(
+        "/accounts/links/wallet/begin/",
+        {"chain": "bsc", "address": wallet.address, "exchange_url": sim_url},
+    ).json()
+    signature = evm_sign(wallet.key.hex(), begun["message"])
+    alice_client.post(
+        "/accounts/links/wallet/complete/",
+        {"challenge_id": begun["challenge_id"], "signature": signature, "exchange_url": sim_url},
+    )
+    [linked] = ExchangeAccount.objects.all()
+    response = alice_client.post(
+        "/accounts/links/new/import/",
+        {"token": pasted["token"], "signing_key": pasted["signing_key"], "exchange_url": sim_url},
+    )
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert f"You have linked this wallet ({linked.short_address}) on {sim_url} already" in html
+    assert "count its money twice" in html
+    assert list(ExchangeAccount.objects.all()) == [linked]
 
 
 def test_wallet_endpoints_answer_errors_as_json(alice_client: Client, sim_url: str) -> None:

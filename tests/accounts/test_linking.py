@@ -22,6 +22,7 @@ from tests.conftest import sim_credentials
 from tests.factories import stored_secret
 from tests.standx_access import client_for, credentials_for
 from venues.base import Endpoints
+from venues.standx import endpoints_for_simulator
 
 pytestmark = pytest.mark.django_db
 
@@ -123,6 +124,77 @@ def test_relinking_the_same_wallet_replaces_its_credentials(
     )  # fmt: skip
     assert again.pk == alice_linked.pk
     assert credentials_for(again).token == fresh["token"]
+
+
+def test_a_wallet_linked_by_token_is_refused_a_second_link_by_wallet_sign_in(
+    alice: User, sim_url: str, sim_endpoints: Endpoints
+) -> None:
+    wallet = Account.create()
+    # The token names the wallet in lower case; the sign-in names it checksummed (EIP-55).
+    standx = sim_credentials(sim_url, address=wallet.address.lower())
+    services.account_link_with_token(
+        owner=alice,
+        label="Main",
+        token=standx["token"],
+        signing_key=None,
+        endpoints=sim_endpoints,
+    )
+    with pytest.raises(services.LinkError, match=r"linked this wallet .* already, as “Main”"):
+        services.account_link_begin_wallet(
+            owner=alice, chain="bsc", address=wallet.address, endpoints=sim_endpoints
+        )
+    assert ExchangeAccount.objects.filter(owner=alice).count() == 1
+    assert not LinkChallenge.objects.exists()  # refused before the wallet was asked to sign
+
+
+def test_the_same_wallet_under_another_chain_name_is_still_one_account(
+    alice: User,
+    alice_linked: ExchangeAccount,
+    alice_standx: dict[str, Any],
+    sim_endpoints: Endpoints,
+) -> None:
+    # An account is its venue, identity and exchange origin: the chain's name cannot make a
+    # second row that would count the same money twice.
+    again = services.account_link_with_token(
+        owner=alice,
+        label="Again",
+        token=alice_standx["token"],
+        signing_key=alice_standx["signing_key"],
+        endpoints=sim_endpoints,
+        chain="solana",
+    )
+    assert again.pk == alice_linked.pk
+    assert list(ExchangeAccount.objects.filter(owner=alice)) == [again]
+
+
+def test_the_same_wallet_on_another_exchange_origin_is_a_link_of_its_own(
+    alice: User, alice_linked: ExchangeAccount, alice_standx: dict[str, Any], sim_url: str
+) -> None:
+    # Another origin is another exchange (the simulator answers on localhost too).
+    elsewhere = endpoints_for_simulator(sim_url.replace("127.0.0.1", "localhost"))
+    again = services.account_link_with_token(
+        owner=alice,
+        label="Elsewhere",
+        token=alice_standx["token"],
+        signing_key=None,
+        endpoints=elsewhere,
+    )
+    assert again.pk != alice_linked.pk
+
+
+ORIGINS = [
+    ("HTTPS://Perps.StandX.com:443/api", "https://perps.standx.com"),
+    ("http://127.0.0.1:8100", "http://127.0.0.1:8100"),
+    ("http://localhost:80/", "http://localhost"),
+    ("http://[::1]:8100/x", "http://[::1]:8100"),
+]
+
+
+@pytest.mark.parametrize(("url", "origin"), ORIGINS)
+def test_an_origin_is_scheme_host_and_port_as_a_browser_compares_them(
+    url: str, origin: str
+) -> None:
+    assert services.origin_of(url) == origin
 
 
 def test_an_evm_wallet_sign_in_links_with_the_servers_temporary_key(

@@ -75,3 +75,24 @@ def test_a_token_without_exp_has_no_expiry() -> None:
 def test_it_rejects_things_that_are_not_jwts(token: str) -> None:
     with pytest.raises(KeyFormatError):
         keys.token_expiry(token)
+
+
+OUT_OF_TIME = [
+    "1e20",
+    "-1e20",
+    "1e30",
+    "-1e30",
+    str(2**63),
+    str(-(2**63)),
+    "Infinity",
+    "-Infinity",
+    "NaN",
+]
+
+
+@pytest.mark.parametrize("exp", OUT_OF_TIME)
+def test_an_expiry_that_names_no_moment_is_refused_in_words(exp: str) -> None:
+    header = base64.urlsafe_b64encode(b'{"alg": "HS256"}').rstrip(b"=").decode()
+    claims = base64.urlsafe_b64encode(f'{{"sub": "x", "exp": {exp}}}'.encode()).rstrip(b"=")
+    with pytest.raises(KeyFormatError, match=r"expiry .* is not a time"):
+        keys.token_expiry(f"{header}.{claims.decode()}.c2ln")

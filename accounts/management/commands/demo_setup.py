@@ -30,9 +30,9 @@ class Command(BaseCommand):
         with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 - our simulator
             demo = json.loads(response.read())
         try:
-            account = services.account_link_with_token(
+            # In place of the demo's links to simulators that ran on other ports before.
+            account = services.account_link_demo(
                 owner=user,
-                label="Demo (simulated)",
                 token=demo["token"],
                 signing_key=demo["signing_key"],
                 endpoints=standx_endpoints(),

@@ -14,7 +14,7 @@ from venues import registry
 
 
 class Command(BaseCommand):
-    help = "Hold the venue's mark feed for every held symbol; store marks (one process only)."
+    help = "Hold the venue's mark feed for every listed or held symbol; store marks (one process)."
 
     def handle(self, *args: Any, **options: Any) -> None:
         venue = registry.adapter(PUBLIC_VENUE)

@@ -117,6 +117,16 @@ def test_a_forged_extra_rule_form_is_refused(alice: User) -> None:
     assert AlertRule.objects.filter(user=alice).count() == n
 
 
+def test_a_forged_form_count_builds_no_more_forms_than_alice_has_rules(alice: User) -> None:
+    data = rules_post(alice, "save")
+    n = int(data["rules-TOTAL_FORMS"])
+    data["rules-TOTAL_FORMS"] = "1000000"
+    response = logged_in(alice).post(reverse("portfolio:alert_rules"), data)
+    assert response.status_code == 200
+    assert len(response.context["formset"].forms) == n
+    assert "The list of rules changed: reload the page." in response.content.decode()
+
+
 def test_bob_cannot_edit_alices_rules_through_his_form(alice: User, bob: User) -> None:
     data = rules_post(bob, "save")
     alices = AlertRule.objects.filter(user=alice).first()

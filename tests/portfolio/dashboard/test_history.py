@@ -149,6 +149,19 @@ def test_open_orders_are_listed_apart_from_the_finished_history(account: Exchang
     assert history.order_totals(f).filled_volume == D(90)
 
 
-@pytest.mark.parametrize("text", ["", "x", "1.", ".1", "1.2.3", "9" * 50, "abc.def"])
+@pytest.mark.parametrize(
+    "text", ["", "x", "1.", ".1", "1.2.3", "9" * 50, "abc.def", "².1", "1.١٢", "--1.2", " 1.2"]
+)
 def test_a_cursor_we_did_not_make_starts_at_the_top(text: str) -> None:
     assert history.Cursor.decode(text) is None
+
+
+@pytest.mark.parametrize("key", [-(10**20 - 1), 10**20 - 1])
+def test_a_cursor_past_the_ends_of_time_pages_from_the_nearest_end(
+    account: ExchangeAccount, key: int
+) -> None:
+    trades(account, 3)
+    cursor = history.Cursor.decode(f"{key}.1")
+    assert cursor is not None
+    rows = history.trade_page(history.HistoryFilter([account.pk]), cursor, {}, 10).rows
+    assert len(rows) == (0 if key < 0 else 3)

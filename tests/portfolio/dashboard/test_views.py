@@ -154,6 +154,37 @@ def test_filter_errors_are_shown_on_the_field(alice: User, account: ExchangeAcco
     assert "Enter a valid date." in response.content.decode()
 
 
+EXTREME_DATES = [
+    {"end": "9999-12-31"},
+    {"start": "9999-12-31", "end": "9999-12-31"},
+    {"start": "0001-01-01", "end": "0001-01-01"},
+]
+
+
+@pytest.mark.parametrize("dates", EXTREME_DATES)
+@pytest.mark.parametrize(
+    "page", ["portfolio:orders", "portfolio:orders_csv", "portfolio:trades", "portfolio:trades_csv"]
+)
+def test_the_history_pages_take_the_first_and_last_days_a_date_can_name(
+    alice: User, account: ExchangeAccount, page: str, dates: dict[str, str]
+) -> None:
+    response = logged_in(alice).get(reverse(page), dates)
+    assert response.status_code == 200
+    if response.streaming:  # the export: its header row, and nothing that matches
+        assert len(list(csv.reader(io.StringIO(streamed(response))))) == 1
+
+
+def test_a_trade_filter_to_the_last_day_a_date_can_name_lists_everything(
+    alice: User, account: ExchangeAccount
+) -> None:
+    trades(account, 3)
+    client = logged_in(alice)
+    page = client.get(reverse("portfolio:trades"), {"end": "9999-12-31"}).content.decode()
+    assert page.count("<tr data-id=") == 3
+    exported = streamed(client.get(reverse("portfolio:trades_csv"), {"end": "9999-12-31"}))
+    assert len(list(csv.reader(io.StringIO(exported)))) == 1 + 3
+
+
 def test_the_order_page_lists_open_orders_and_history(
     alice: User, account: ExchangeAccount
 ) -> None:

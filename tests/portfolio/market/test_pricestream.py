@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from decimal import Decimal
 from typing import Any
 
@@ -19,6 +21,7 @@ from portfolio import health
 from portfolio.market.pricestream import PriceStreamRunner
 from portfolio.models import MarketPrice
 from portfolio.sync import pipeline as sync
+from tests.conftest import market_data_synced
 from tests.standx_access import client_for
 from venues import standx as standx_venue
 from venues.base import Mark, PublicSession
@@ -53,6 +56,26 @@ def runner_for(sim_url: str, **options: float) -> PriceStreamRunner:
     )
 
 
+@asynccontextmanager
+async def running_on_a_paused_simulator(
+    runner: PriceStreamRunner, sim_url: str
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The runner running against the simulator, whose prices move only when a test sets them;
+    afterwards no fault is left injected and the runner has stopped."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(runner.run(stop))
+    async with httpx.AsyncClient(base_url=sim_url) as sim:
+        try:
+            await sim.post("/sim/pause", json={"paused": True})
+            yield sim
+        finally:
+            await sim.delete("/sim/faults")
+            await sim.post("/sim/pause", json={"paused": False})
+            stop.set()
+            await asyncio.wait_for(task, 10)
+            await sync_to_async(connections.close_all)()
+
+
 async def test_marks_stream_in_and_the_rest_fallback_covers_a_dead_stream(
     alice_linked: ExchangeAccount, sim_url: str
 ) -> None:
@@ -62,29 +85,32 @@ async def test_marks_stream_in_and_the_rest_fallback_covers_a_dead_stream(
     )
     client = health.redis_client()
     await sync_to_async(client.delete)(health.PRICESTREAM_HEARTBEAT_KEY)
-    stop = asyncio.Event()
-    task = asyncio.create_task(runner.run(stop))
-    async with httpx.AsyncClient(base_url=sim_url) as sim:
-        try:
-            await sim.post("/sim/pause", json={"paused": True})
-            await sim.post("/sim/price", json={"symbol": "BTC-USD", "mark_price": "101234"})
-            await mark_becomes("BTC-USD", Decimal(101234), "stream")
-            async with asyncio.timeout(5):
-                while not await sync_to_async(client.get)(health.PRICESTREAM_HEARTBEAT_KEY):
-                    await asyncio.sleep(0.1)
-            # The stream dies and cannot come back: REST takes over for the held symbol.
-            await sim.post(
-                "/sim/faults", json={"endpoint": "ws-stream", "ws_refuse_rate": 1.0,
-                                     "drop_ws": True},
-            )  # fmt: skip
-            await sim.post("/sim/price", json={"symbol": "BTC-USD", "mark_price": "98765"})
-            await mark_becomes("BTC-USD", Decimal(98765), "rest")
-        finally:
-            await sim.delete("/sim/faults")
-            await sim.post("/sim/pause", json={"paused": False})
-            stop.set()
-            await asyncio.wait_for(task, 10)
-            await sync_to_async(connections.close_all)()
+    async with running_on_a_paused_simulator(runner, sim_url) as sim:
+        await sim.post("/sim/price", json={"symbol": "BTC-USD", "mark_price": "101234"})
+        await mark_becomes("BTC-USD", Decimal(101234), "stream")
+        async with asyncio.timeout(5):
+            while not await sync_to_async(client.get)(health.PRICESTREAM_HEARTBEAT_KEY):
+                await asyncio.sleep(0.1)
+        # The stream dies and cannot come back: REST takes over for the held symbol.
+        await sim.post(
+            "/sim/faults", json={"endpoint": "ws-stream", "ws_refuse_rate": 1.0,
+                                 "drop_ws": True},
+        )  # fmt: skip
+        await sim.post("/sim/price", json={"symbol": "BTC-USD", "mark_price": "98765"})
+        await mark_becomes("BTC-USD", Decimal(98765), "rest")
+
+
+async def test_every_listed_symbol_gets_marks_from_the_stream_though_nobody_holds_it(
+    sim_url: str,
+) -> None:
+    await sync_to_async(market_data_synced)(sim_url)
+    await MarketPrice.objects.all().adelete()
+    runner = runner_for(sim_url, refresh_every=0.5, write_every=0.0)
+    async with running_on_a_paused_simulator(runner, sim_url) as sim:
+        await sim.post("/sim/price", json={"symbol": "ETH-USD", "mark_price": "3456.5"})
+        await mark_becomes("ETH-USD", Decimal("3456.5"), "stream")
+    assert {"BTC-USD", "ETH-USD", "SOL-USD"} <= runner.symbols
+    assert runner.held == set()  # nothing held: no REST fallback polls
 
 
 async def test_a_stop_lets_the_write_in_flight_finish(

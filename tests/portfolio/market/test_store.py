@@ -63,3 +63,19 @@ def test_a_new_mark_reprices_held_positions(alice_linked: ExchangeAccount) -> No
     # Short 0.01: a 1,000 fall is a 10 gain.
     assert position.upnl == Decimal("10")
     assert market.held_symbols("standx") == {"BTC-USD"}
+
+
+def test_market_sync_keeps_a_mark_for_every_listed_symbol_while_someone_holds_one(
+    alice_linked: ExchangeAccount, sim_url: str
+) -> None:
+    with client_for(alice_linked, rate_limiter=NoRateLimit()) as client:
+        client.new_order(symbol="BTC-USD", side="buy", order_type="market", qty="0.01")
+        wait_for(client.query_positions, timeout=10)
+    sync.account_sync(alice_linked.pk, limiter=NoRateLimit())
+    httpx.post(f"{sim_url}/sim/funding", json={}).raise_for_status()  # every symbol has a rate
+    market_data_synced(sim_url)
+    listed = set(MarketSymbol.objects.filter(enabled=True).values_list("symbol", flat=True))
+    marked = MarketPrice.objects.filter(mark_price__isnull=False).values_list("symbol", flat=True)
+    assert {"BTC-USD", "ETH-USD", "SOL-USD"} <= listed == set(marked)
+    # Funding history, which rebuilds funding payments, is read for the held symbol only.
+    assert set(FundingRate.objects.values_list("symbol", flat=True)) == {"BTC-USD"}

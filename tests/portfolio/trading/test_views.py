@@ -4,18 +4,21 @@ confirmation, the activity page, and random form input (never a server error).""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from decimal import Decimal as D
 from typing import Any
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from accounts.models import ExchangeAccount, User
-from portfolio.models import AuditEntry
-from tests.conftest import PASSWORD, market_data_synced
+from portfolio.models import AuditEntry, MarketPrice
+from tests.conftest import PASSWORD, free_port, market_data_synced
 from tests.portfolio.conftest import ledger, logged_in, mark
+from venues import standx as standx_venue
 
 pytestmark = pytest.mark.django_db
 
@@ -110,6 +113,105 @@ def test_a_market_order_is_sent_and_logged_as_immediate_or_cancel(
         o for o in ledger(sim_url, alice_trader)["orders"] if o["cl_ord_id"] == "sxp-test-form-3"
     ]
     assert sent["time_in_force"] == "ioc"
+
+
+def test_a_first_order_in_a_symbol_with_no_stored_mark_reads_it_from_the_venue_and_is_sent(
+    alice: User, alice_trader: ExchangeAccount, sim_url: str
+) -> None:
+    data = order_post(alice_trader, "submit", cl_ord_id="sxp-first-order")
+    MarketPrice.objects.all().delete()  # no feed ever carried a mark for ETH-USD
+    response = logged_in(alice).post(reverse("portfolio:order_new"), data)
+    assert response.status_code == 302, response.context["form"].errors
+    [sent] = [
+        o for o in ledger(sim_url, alice_trader)["orders"] if o["cl_ord_id"] == "sxp-first-order"
+    ]
+    assert (sent["symbol"], sent["side"], D(sent["qty"])) == ("ETH-USD", "buy", D("0.1"))
+    assert MarketPrice.objects.get(symbol="ETH-USD").source == "rest"  # kept for the next form
+
+
+def test_with_no_stored_mark_and_no_answer_from_the_venue_the_form_says_so(
+    alice: User, alice_trader: ExchangeAccount
+) -> None:
+    data = order_post(alice_trader, "submit")
+    MarketPrice.objects.all().delete()
+    nowhere = standx_venue.endpoints_for_simulator(f"http://127.0.0.1:{free_port()}")
+    ExchangeAccount.objects.filter(pk=alice_trader.pk).update(
+        endpoints=dict(nowhere.urls)  # nothing listens there
+    )
+    response = logged_in(alice).post(reverse("portfolio:order_new"), data)
+    assert response.status_code == 200
+    assert (
+        "No market data for ETH-USD yet, and the exchange did not send its price just now"
+        in response.content.decode()
+    )
+    assert not AuditEntry.objects.exclude(action="link_key_check").exists()  # nothing sent
+
+
+def test_a_stale_stored_mark_is_read_again_before_an_order_is_checked_against_it(
+    alice: User, alice_trader: ExchangeAccount
+) -> None:
+    live = mark("ETH-USD")
+    data = order_post(alice_trader, "preview")  # a limit price 10 % under the live mark
+    an_hour_ago = timezone.now() - timedelta(hours=1)
+    MarketPrice.objects.filter(symbol="ETH-USD").update(
+        mark_price=live * 100, updated_at=an_hour_ago
+    )
+    response = logged_in(alice).post(reverse("portfolio:order_new"), data)
+    assert not response.context["form"].errors  # checked against the live mark, not the stale
+    assert response.context["form"].mark < live * 2
+    assert MarketPrice.objects.get(symbol="ETH-USD").updated_at > an_hour_ago
+
+
+FAT_FINGERS = ["1e3", "1_0", "+1", " 1 ", "\u0661\u0662", "0x1", "1,5"]
+
+
+@pytest.mark.parametrize("field", ["qty", "price", "tp_price", "sl_price"])
+@pytest.mark.parametrize("typed", FAT_FINGERS)
+def test_an_amount_that_is_not_plain_digits_is_refused_with_advice_and_nothing_is_sent(
+    alice: User, alice_trader: ExchangeAccount, sim_url: str, field: str, typed: str
+) -> None:
+    data = order_post(alice_trader, "submit", **{field: typed})
+    response = logged_in(alice).post(reverse("portfolio:order_new"), data)
+    assert response.status_code == 200
+    assert response.context["form"].errors[field] == [
+        "Use plain digits, like 0.5 (no sign, spaces, exponent or separators)."
+    ]
+    assert not AuditEntry.objects.exclude(action="link_key_check").exists()  # nothing sent
+    assert not any(
+        o["cl_ord_id"] == "sxp-test-form-1" for o in ledger(sim_url, alice_trader)["orders"]
+    )
+
+
+@pytest.mark.parametrize("typed", ["1e1", "+5", " 5", "\u0665", "5.0"])
+def test_leverage_is_plain_digits_on_the_order_form_and_the_adjust_panel(
+    alice: User, alice_trader: ExchangeAccount, typed: str
+) -> None:
+    client = logged_in(alice)
+    advice = "Use plain digits, like 10 (no sign, spaces, exponent or separators)."
+    order = client.post(
+        reverse("portfolio:order_new"), order_post(alice_trader, "preview", leverage=typed)
+    )
+    assert order.context["form"].errors["leverage"] == [advice]
+    adjust = client.post(
+        reverse("portfolio:position_adjust"),
+        {"account": alice_trader.pk, "symbol": "BTC-USD", "leverage": typed, "action": "leverage"},
+        follow=True,
+    )
+    assert advice in adjust.content.decode()
+    assert not AuditEntry.objects.exclude(action="link_key_check").exists()  # nothing sent
+
+
+@pytest.mark.parametrize("typed", FAT_FINGERS)
+def test_margin_to_add_is_plain_digits_too(
+    alice: User, alice_trader: ExchangeAccount, typed: str
+) -> None:
+    response = logged_in(alice).post(
+        reverse("portfolio:position_adjust"),
+        {"account": alice_trader.pk, "symbol": "BTC-USD", "amount": typed, "action": "add_margin"},
+        follow=True,
+    )
+    assert "Use plain digits, like 0.5" in response.content.decode()
+    assert not AuditEntry.objects.exclude(action="link_key_check").exists()  # nothing sent
 
 
 def test_a_read_only_user_is_told_how_to_trade(alice: User) -> None:
