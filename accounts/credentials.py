@@ -67,8 +67,12 @@ def credential_open(
 
 
 def credentials_open(account: ExchangeAccount) -> dict[str, str]:
-    """Every stored secret of the account by kind (one query)."""
-    return {row.kind: credential_open(account, row) for row in account.credentials.all()}
+    """Every stored secret of the account by kind (one query, or none when the rows came with
+    the account: ``prefetched_credentials``, as the sync's claim loads them)."""
+    rows = getattr(account, "prefetched_credentials", None)
+    if rows is None:
+        rows = list(account.credentials.all())
+    return {row.kind: credential_open(account, row) for row in rows}
 
 
 def credentials_keep_only(account: ExchangeAccount, kinds: Iterable[str]) -> None:

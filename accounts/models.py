@@ -64,6 +64,9 @@ class ExchangeAccount(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    # The account's credential rows when they were loaded with it (the sync's claim), else None.
+    prefetched_credentials: list[Credential] | None = None
+
     class Meta:
         ordering = ["owner_id", "label", "id"]
         constraints = [
@@ -88,7 +91,11 @@ class ExchangeAccount(models.Model):
 
     @property
     def has_credentials(self) -> bool:
-        """Whether any credential is stored (annotated by ``with_credential_flags`` in lists)."""
+        """Whether any credential is stored (annotated by ``with_credential_flags`` in lists,
+        or loaded with the account by the sync's claim)."""
+        prefetched = getattr(self, "prefetched_credentials", None)
+        if prefetched is not None:
+            return bool(prefetched)
         flag = getattr(self, "credentials_stored", None)
         if flag is None:
             return self.pk is not None and Credential.objects.filter(account_id=self.pk).exists()

@@ -74,6 +74,9 @@ class RateBudget:
     sync_per_second: float
 
 
+API_URL_NAMES = ("api", "perps")
+
+
 @dataclass(frozen=True)
 class Endpoints:
     """Where one venue account (or the venue's public data) is reached: named URLs."""
@@ -85,8 +88,14 @@ class Endpoints:
 
     @property
     def origin(self) -> str:
-        """The first URL, which names the venue's API (used in cache keys and messages)."""
-        return next(iter(self.urls.values()), "")
+        """The venue's REST API URL, by the adapters' convention named ``api`` (StandX's:
+        ``perps``): used in cache keys, messages and the one-link-per-identity rule. Never the
+        mapping's first entry: stored as JSON in PostgreSQL, the names come back in another
+        order."""
+        for name in API_URL_NAMES:
+            if name in self.urls:
+                return self.urls[name]
+        return min(self.urls.values(), default="")
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ end with the same rows.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import uuid
 from datetime import datetime, timedelta
@@ -26,7 +27,7 @@ from django.utils import timezone
 from accounts import crypto
 from accounts import services as account_services
 from accounts.credentials import credentials_open
-from accounts.models import AccountStatus, ExchangeAccount
+from accounts.models import AccountStatus, Credential, ExchangeAccount
 from exchange_common.ratelimit import CountingLimiter, PrepaidLimiter, RateLimiter, RedisRateLimiter
 from portfolio.alerts import batches as alert_batches
 from portfolio.domain import risk
@@ -100,7 +101,9 @@ WITH claimed AS (
     WHERE account_id = %(id)s AND (lease_until IS NULL OR lease_until < %(now)s)
     RETURNING {state}
 )
-SELECT {claimed}, {account}
+SELECT {claimed}, {account},
+    (SELECT coalesce(json_agg(json_build_array(c.id, c.kind, c.secret_encrypted, c.aad)), '[]')
+     FROM "{credential_table}" c WHERE c.account_id = a.id)
 FROM claimed JOIN "{account_table}" a ON a.id = claimed.account_id
 """
 _STATE_LIST = ", ".join(f'"{f.column}"' for f in _STATE_FIELDS)
@@ -109,6 +112,7 @@ _ACCOUNT_LIST = ", ".join(f'a."{f.column}"' for f in _ACCOUNT_FIELDS)
 _CLAIM_SQL = _CLAIM_TEMPLATE.format(
     state_table=_STATE_TABLE,
     account_table=ExchangeAccount._meta.db_table,
+    credential_table=Credential._meta.db_table,
     state=_STATE_LIST,
     claimed=_CLAIMED_LIST,
     account=_ACCOUNT_LIST,
@@ -125,10 +129,18 @@ def claim_and_load(account_id: int, token: str, now: datetime) -> SyncState | No
         return None
     split = len(_STATE_FIELDS)
     state = SyncState.from_db(connection.alias, [f.attname for f in _STATE_FIELDS], row[:split])
-    account_values = [_from_column(f, v) for f, v in zip(_ACCOUNT_FIELDS, row[split:], strict=True)]
-    state.account = ExchangeAccount.from_db(
-        connection.alias, [f.attname for f in _ACCOUNT_FIELDS], account_values
+    *account_row, credential_rows = row[split:]
+    values = [_from_column(f, v) for f, v in zip(_ACCOUNT_FIELDS, account_row, strict=True)]
+    account = ExchangeAccount.from_db(
+        connection.alias, [f.attname for f in _ACCOUNT_FIELDS], values
     )
+    # Its credentials came in the same round trip (the sync opens them without a query).
+    rows = json.loads(credential_rows) if isinstance(credential_rows, str) else credential_rows
+    account.prefetched_credentials = [
+        Credential(pk=pk, account_id=account.pk, kind=kind, secret_encrypted=secret, aad=aad)
+        for pk, kind, secret, aad in rows
+    ]
+    state.account = account
     return state
 
 

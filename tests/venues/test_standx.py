@@ -10,7 +10,7 @@ import pytest
 
 from venues import registry
 from venues import standx as standx_venue
-from venues.base import Kind, Mark, RiskModel
+from venues.base import Endpoints, Kind, Mark, RiskModel
 from venues.errors import Unavailable
 
 
@@ -74,3 +74,11 @@ def test_a_failing_venue_raises_the_neutral_transient_error(sim_url: str) -> Non
 def test_a_price_message_becomes_a_mark_or_says_why_not(message: object, expected: str) -> None:
     parsed = standx_venue.parse_mark(message)
     assert (repr(parsed) if isinstance(parsed, Mark) else parsed.text) == expected
+
+
+def test_the_origin_of_endpoints_is_the_api_whatever_order_the_names_come_back_in() -> None:
+    endpoints = standx_venue.endpoints_for_simulator("http://127.0.0.1:8100")
+    # As PostgreSQL's JSON gives a mapping back: shorter keys first.
+    shuffled = Endpoints(dict(sorted(endpoints.urls.items(), key=lambda kv: (len(kv[0]), kv[0]))))
+    assert next(iter(shuffled.urls)) == "ws"
+    assert shuffled.origin == endpoints.origin == "http://127.0.0.1:8100"
