@@ -51,6 +51,14 @@ class MarketSymbol(models.Model):
     # StandX's `status`: "trading" while the symbol takes orders; anything else (halted,
     # delisted) keeps it listed for positions and history but closed to new orders.
     status = models.CharField(max_length=20, default=SYMBOL_TRADING)
+    # perp, future, option or spot (venues.base.Kind); futures and options name their
+    # underlying and expiry, options their strike and "call"/"put".
+    kind = models.CharField(max_length=10, default="perp")
+    underlying = models.CharField(max_length=20, blank=True)
+    expiry = models.DateTimeField(null=True, blank=True)
+    strike = money(null=True, blank=True)
+    option_type = models.CharField(max_length=4, blank=True)
+    contract_size = money(default=1)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -76,6 +84,12 @@ class MarketPrice(models.Model):
     last_price = money(null=True)
     funding_rate = ratio(null=True)
     next_funding_time = models.DateTimeField(null=True)
+    # Options: the implied volatility and the per-contract Greeks of the venue's board.
+    iv = ratio(null=True, blank=True)
+    delta = ratio(null=True, blank=True)
+    gamma = ratio(null=True, blank=True)
+    vega = ratio(null=True, blank=True)
+    theta = ratio(null=True, blank=True)
     source = models.CharField(max_length=10, default="rest")
     updated_at = models.DateTimeField()
 

@@ -118,6 +118,13 @@ class Instrument:
     price_floor_ratio: Decimal | None
     enabled: bool
     status: str  # "trading" takes orders; anything else is listed but closed
+    # Dated futures and options: what they are written on, when they expire, and for options
+    # the strike and "call"/"put"; how much of the underlying one contract is.
+    underlying: str = ""
+    expiry: datetime | None = None
+    strike: Decimal | None = None
+    option_type: str = ""
+    contract_size: Decimal = Decimal(1)
 
 
 @dataclass(frozen=True)

@@ -54,7 +54,9 @@ def symbols_store(venue: str, infos: list[Instrument]) -> None:
                 "max_leverage": info.max_leverage, "maker_fee": info.maker_fee,
                 "taker_fee": info.taker_fee, "price_cap_ratio": info.price_cap_ratio,
                 "price_floor_ratio": info.price_floor_ratio, "enabled": info.enabled,
-                "status": info.status,
+                "status": info.status, "kind": info.kind.value, "underlying": info.underlying,
+                "expiry": info.expiry, "strike": info.strike, "option_type": info.option_type,
+                "contract_size": info.contract_size,
             },
         )  # fmt: skip
 

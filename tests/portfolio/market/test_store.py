@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import httpx
@@ -13,6 +14,7 @@ from portfolio.models import FundingRate, MarketPrice, MarketSymbol, Position
 from portfolio.sync import pipeline as sync
 from tests.conftest import market_data_synced, wait_for
 from tests.standx_access import client_for
+from venues.base import Instrument, Kind
 
 pytestmark = pytest.mark.django_db
 
@@ -79,3 +81,36 @@ def test_market_sync_keeps_a_mark_for_every_listed_symbol_while_someone_holds_on
     assert {"BTC-USD", "ETH-USD", "SOL-USD"} <= listed == set(marked)
     # Funding history, which rebuilds funding payments, is read for the held symbol only.
     assert set(FundingRate.objects.values_list("symbol", flat=True)) == {"BTC-USD"}
+
+
+def test_a_dated_future_is_stored_with_its_kind_underlying_and_expiry() -> None:
+    expiry = datetime(2026, 12, 25, 8, tzinfo=UTC)
+    future = Instrument(
+        symbol="BTC-USDC-2026-12-25",
+        kind=Kind.FUTURE,
+        base_asset="BTC",
+        quote_asset="USDC",
+        price_tick_decimals=1,
+        qty_tick_decimals=4,
+        quote_decimals=6,
+        min_order_qty=Decimal("0.0001"),
+        max_order_qty=Decimal(100),
+        max_leverage=Decimal(20),
+        maker_fee=Decimal("0.0002"),
+        taker_fee=Decimal("0.0005"),
+        price_cap_ratio=Decimal("0.1"),
+        price_floor_ratio=Decimal("0.1"),
+        enabled=True,
+        status="trading",
+        underlying="BTC",
+        expiry=expiry,
+    )
+    market.symbols_store("ocx", [future])
+    row = MarketSymbol.objects.get(venue="ocx", symbol="BTC-USDC-2026-12-25")
+    assert (row.kind, row.underlying, row.expiry, row.contract_size) == (
+        "future",
+        "BTC",
+        expiry,
+        Decimal(1),
+    )
+    assert not MarketSymbol.objects.filter(venue="standx", symbol=row.symbol).exists()
