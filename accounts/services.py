@@ -26,7 +26,7 @@ from accounts.twofactor.services import totp_secrets_rotate, trading_refusal
 from portfolio.models import AuditEntry, AuditStatus  # portfolio's models import only ours
 from venues import errors as venue_errors
 from venues import registry
-from venues.account import Linked, PastedLink, WalletLink
+from venues.account import Linked, PastedLink, WalletChallenge, WalletLink
 from venues.base import Endpoints
 
 STANDX = "standx"  # the venue whose wallet and token flows these pages offer today
@@ -237,7 +237,6 @@ def _wallet(key: str) -> WalletLink:
     return venue
 
 
-@transaction.atomic
 def account_link_begin_wallet(
     *, owner: User, chain: str, address: str, endpoints: Endpoints
 ) -> tuple[LinkChallenge, str]:
@@ -250,6 +249,13 @@ def account_link_begin_wallet(
         raise LinkError(_words(exc)) from None
     # Before the wallet is asked to sign, with the address as the exchange spells it.
     refuse_second_link(owner=owner, venue=STANDX, identity=pending.address, endpoints=endpoints)
+    with transaction.atomic():  # after the venue answered: no transaction across the call
+        return _challenge_store(owner, chain, pending, endpoints)
+
+
+def _challenge_store(
+    owner: User, chain: str, pending: WalletChallenge, endpoints: Endpoints
+) -> tuple[LinkChallenge, str]:
     LinkChallenge.objects.filter(owner=owner, expires_at__lt=timezone.now()).delete()
     challenge = LinkChallenge.objects.create(
         owner=owner,

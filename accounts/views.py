@@ -103,6 +103,7 @@ def _form_error(form: WalletBeginForm | WalletCompleteForm) -> JsonResponse:
     return JsonResponse({"error": text or "Invalid request."}, status=400)
 
 
+@transaction.non_atomic_requests  # it calls the venue: no transaction across it
 @login_required
 @require_POST
 def wallet_begin(request: HttpRequest) -> JsonResponse:
@@ -121,6 +122,7 @@ def wallet_begin(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"challenge_id": challenge.pk, "message": message})
 
 
+@transaction.non_atomic_requests  # it calls the venue: no transaction across it
 @login_required
 @require_POST
 def wallet_complete(request: HttpRequest) -> JsonResponse:
