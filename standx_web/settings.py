@@ -210,6 +210,19 @@ STANDX_ALLOW_CUSTOM_ENDPOINTS = env_bool(
     "STANDX_ALLOW_CUSTOM_ENDPOINTS", default=DEBUG or DEMO_MODE
 )
 
+# PERPEX ENDPOINTS (defaults: the documented hosts; `python -m perpex_sim` serves both on one
+# origin, the socket at /ws). PerpEx's reference is thin: see README "PerpEx: assumptions".
+PERPEX_API_URL = env_url("PERPEX_API_URL", "https://api.perpex.io", schemes=("http", "https"))
+PERPEX_WS_URL = env_url("PERPEX_WS_URL", "wss://ws.perpex.io", schemes=("ws", "wss"))
+# Linking PerpEx accounts on another origin (the simulator). On in demo mode and under DEBUG.
+PERPEX_ALLOW_CUSTOM_ENDPOINTS = env_bool(
+    "PERPEX_ALLOW_CUSTOM_ENDPOINTS", default=DEBUG or DEMO_MODE
+)
+
+# The venues this server offers: their accounts can be linked, and their price feeds and
+# public market data run (keys of venues.registry).
+VENUES = env_list("VENUES", ["standx", "perpex"])
+
 # CHANNELS
 # https://channels.readthedocs.io/en/latest/topics/channel_layers.html
 CHANNEL_LAYERS = {

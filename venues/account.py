@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from types import MappingProxyType
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 ZERO = Decimal(0)
 
@@ -141,6 +141,9 @@ class ReadPlan:
     # The orders stored as open (asked only when the history is read): any the venue no longer
     # lists as open are looked up.
     held_open_orders: Callable[[], tuple[str, ...]] = tuple
+    # The same orders as stored records, for a venue that cannot look an order up (PerpEx): it
+    # settles the ones that left the book from the fills it reads.
+    held_orders: Callable[[], tuple[AccountOrder, ...]] = tuple
 
 
 @dataclass
@@ -181,6 +184,7 @@ class OrderRequest:
     sl_price: Decimal | None = None
     leverage: int | None = None
     margin_mode: str | None = None
+    stop_price: Decimal | None = None  # a "stop" order's trigger (venues that take stops)
 
 
 @dataclass(frozen=True)
@@ -276,13 +280,22 @@ class Linked:
         raise TypeError("Linked credentials are not picklable: pass the account id instead.")
 
 
+@runtime_checkable
 class PastedLink(Protocol):
     """A venue linked by pasting credentials: the form's fields, then a verified link."""
 
     link_fields: tuple[LinkField, ...]
 
-    def link_pasted(self, endpoints: Any, fields: Mapping[str, str]) -> Linked:
+    def link_pasted(
+        self,
+        endpoints: Any,
+        fields: Mapping[str, str],
+        *,
+        probing: Callable[[], None] | None = None,
+    ) -> Linked:
         """Check the pasted credentials against the venue (read access; trade permission by a
         request that cannot change anything) and name the account. Raises ``VenueError``
-        (``BadInput`` for a malformed paste) in plain words."""
+        (``BadInput`` for a malformed paste) in plain words. ``probing`` is called just before
+        the trade-permission request is sent (the caller audits it), and not at all when the
+        check stops earlier."""
         ...

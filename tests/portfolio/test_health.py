@@ -95,7 +95,7 @@ def test_it_is_503_when_the_price_stream_went_silent(
 def test_it_is_503_when_the_price_stream_is_expected_but_never_ran(
     client: Client, fresh_worker: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(health, "pricestream_expected", lambda: True)
+    monkeypatch.setattr(health, "pricestream_expected", lambda *held: True)
     status, body = get(client)
     assert status == 503
     assert body["pricestream"] == {"status": "down", "detail": "no heartbeat recorded"}
