@@ -77,7 +77,12 @@ def alive(pid: int) -> bool:
 def main() -> int:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "PORT": str(port), "SIM_PORT": str(free_port())}
+    env = {
+        **os.environ,
+        "PORT": str(port),
+        "SIM_PORT": str(free_port()),
+        "PERPEX_SIM_PORT": str(free_port()),
+    }
     proc = subprocess.Popen(["make", "run"], cwd=ROOT, env=env, start_new_session=True)
     started = time.monotonic()
     try:
@@ -110,6 +115,7 @@ def main() -> int:
         overview = opener.open(f"{base}/accounts/login/", data=form).read().decode()
         assert "Signed in as <strong>demo</strong>" in overview, "demo login failed"
         assert "Demo (simulated)" in overview, "the demo account is not linked"
+        assert "PerpEx demo (simulated)" in overview, "the PerpEx demo account is not linked"
         cookie = "; ".join(f"{c.name}={c.value}" for c in jar)
         push_key = re.search(r'name="push-key" content="([^"]+)"', overview)
         assert push_key, "the demo has no VAPID key: push is off"

@@ -116,7 +116,7 @@ def refuse_second_link(*, owner: User, venue: str, identity: str, endpoints: End
             )
 
 
-class _ActivityCheck:
+class ActivityCheck:
     """Logs a link's signed check in the owner's Activity: the entry is written before the
     request leaves, then its outcome (attached to the account once the link is saved)."""
 
@@ -143,6 +143,13 @@ class _ActivityCheck:
             entry.result, entry.finished_at = words[:300], timezone.now()
             entry.save(update_fields=["status", "result", "finished_at"])
 
+    def failed(self, words: str, *, transient: bool) -> None:
+        """The venue refused while the check was out (an entry still "sending" is settled)."""
+        if self.entry is not None and self.entry.status == AuditStatus.SENDING:
+            self.answered(False, words)
+            if transient:
+                AuditEntry.objects.filter(pk=self.entry.pk).update(status=AuditStatus.FAILED)
+
 
 def _words(exc: venue_errors.VenueError) -> str:
     """A refusal while linking: the adapter's own sentence, else the venue layer's."""
@@ -163,8 +170,9 @@ def linked_store(
         origin=endpoints.origin,
         defaults={"label": label, "chain": linked.chain, "mode": AccountMode.READ_ONLY},
     )
-    account.label = label or account.label
+    account.label = label or account.label or linked.label_hint[:80]
     account.chain = linked.chain
+    account.sync_enabled = True  # a re-link resumes the polling a dead credential stopped
     account.endpoints = dict(endpoints.urls)
     for kind, secret in linked.secrets.items():  # needs the row id, which get_or_create gave
         credentials.credential_seal(
@@ -201,7 +209,7 @@ def account_link_with_token(
     # Before anything is signed: a refused link leaves no key check in Activity.
     if identity := venue.link_identity(fields):
         refuse_second_link(owner=owner, venue=STANDX, identity=identity, endpoints=endpoints)
-    check = _ActivityCheck(owner, label.strip())
+    check = ActivityCheck(owner, label.strip())
     try:
         linked = venue.link_pasted(endpoints, fields, check)
     except venue_errors.VenueError as exc:

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from accounts import views
+from accounts import link_views, views
 
 urlpatterns = [
     # Sign-in (with the second factor), security settings, sessions and the password page.
@@ -19,6 +19,7 @@ urlpatterns = [
     path("links/", views.account_list, name="account_list"),
     path("links/new/", views.link_new, name="link_new"),
     path("links/new/import/", views.link_import, name="link_import"),
+    path("links/new/<slug:venue>/", link_views.link_pasted, name="link_pasted"),
     path("links/wallet/begin/", views.wallet_begin, name="wallet_begin"),
     path("links/wallet/complete/", views.wallet_complete, name="wallet_complete"),
     path("links/<int:pk>/unlink/", views.account_unlink, name="account_unlink"),

@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from accounts import selectors, services
+from accounts import selectors, services, venue_config
 from accounts.forms import (
     ImportTokenForm,
     WalletBeginForm,
@@ -19,7 +19,6 @@ from accounts.forms import (
 )
 from accounts.models import ExchangeAccount, User
 from accounts.twofactor.stepup import step_up_required
-from accounts.venue_endpoints import standx_endpoints
 from venues.base import Endpoints
 
 
@@ -29,7 +28,7 @@ def _user(request: HttpRequest) -> User:
 
 
 def _endpoints(url: str) -> Endpoints:
-    return standx_endpoints(url)
+    return venue_config.endpoints_at("standx", url)
 
 
 def _owned(request: HttpRequest, pk: int) -> ExchangeAccount:
@@ -50,7 +49,7 @@ def _link_context(request: HttpRequest, import_form: ImportTokenForm) -> dict[st
     return {
         "import_form": import_form,
         "custom_endpoints": custom_endpoints_allowed(),
-        "default_perps_url": standx_endpoints()["perps"],
+        "default_perps_url": venue_config.configured_endpoints("standx")["perps"],
     }
 
 

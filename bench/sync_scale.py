@@ -292,7 +292,7 @@ def _worker_init() -> None:
     from standx.rest import shared_transport
 
     connection.ensure_connection()
-    sync.shared_rate_limiter()
+    sync.shared_rate_limiter("standx")
     shared_transport()
     alert_batches._client().ping()
 
@@ -306,7 +306,7 @@ def _sync_in_worker(account_id: int) -> tuple[str, float, int]:
     from exchange_common.ratelimit import CountingLimiter
     from portfolio.sync import pipeline as sync
 
-    counter = CountingLimiter(sync.shared_rate_limiter())
+    counter = CountingLimiter(sync.shared_rate_limiter("standx"))
     cpu_start = time.thread_time()
     try:
         outcome = sync.account_sync(account_id, limiter=counter).value

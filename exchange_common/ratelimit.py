@@ -237,3 +237,22 @@ def backoff_delay(
     ceiling = min(cap, base * math.pow(2, attempt - 1))
     fraction = random.random() if jitter is None else jitter  # noqa: S311 - not cryptographic
     return ceiling * (0.5 + fraction / 2)
+
+
+class ChainedLimiter:
+    """Every limiter must grant the request, in order: e.g. a sync's own share of a key's budget
+    first, then the key's whole budget that trading spends too.
+
+    A later limiter that says "wait" leaves the earlier ones paid: the waiting caller then pays
+    twice for one request, which only slows it down (the safe side of a budget).
+    """
+
+    def __init__(self, *limiters: RateLimiter) -> None:
+        self.limiters = limiters
+
+    def reserve(self, account: str | None, count: int = 1) -> float:
+        for limiter in self.limiters:
+            wait = limiter.reserve(account, count)
+            if wait > 0:
+                return wait
+        return 0.0

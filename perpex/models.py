@@ -452,6 +452,8 @@ class Order:
     margin_mode: str | None
     created_at: datetime | None
     updated_at: datetime | None
+    liquidation: bool = False  # an order the venue sent to liquidate a position
+    reason: str = ""  # why it was rejected or cancelled, in the venue's words
 
     @classmethod
     def parse(cls, data: Any) -> Order:
@@ -478,6 +480,8 @@ class Order:
             margin_mode=_lower(text(d, "marginMode", "margin_mode")),
             created_at=field_time(d, "createdAt", "created_at", "timestamp"),
             updated_at=field_time(d, "updatedAt", "updated_at"),
+            liquidation=flag(d, "liquidation", "isLiquidation"),
+            reason=(text(d, "reason", "rejectReason", "cancelReason") or "")[:200],
         )
 
 

@@ -184,9 +184,10 @@ def trades(call: Call) -> Any:
         and (before is None or int(f["id"]) < before)
     ]
     page = rows[:limit]
-    more = len(rows) > limit
+    if len(rows) <= limit:  # the last page (an empty one too)
+        return {"data": page, "nextCursor": None}
     token = base64.urlsafe_b64encode(f"before:{page[-1]['id']}".encode()).decode().rstrip("=")
-    return {"data": page, "nextCursor": token if more else None}
+    return {"data": page, "nextCursor": token}
 
 
 Handler = Callable[[Call], Any]

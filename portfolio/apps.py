@@ -11,3 +11,8 @@ class PortfolioConfig(AppConfig):
         # Connect the signal handlers and register the deployment checks.
         from portfolio import signals  # noqa: F401
         from portfolio.alerts import checks  # noqa: F401
+        from portfolio.sync.pipeline import redis_from_settings
+        from venues import budget
+
+        # Every process spends each venue's request budget through the one Redis.
+        budget.configure(redis_from_settings)

@@ -1,12 +1,15 @@
 """Health of the running system for ``/healthz`` and the dashboard's status panel.
 
 Heartbeats are timestamps in Redis written by the worker (a beat-scheduled task) and by the price
-stream process; a heartbeat older than its allowed age means that part is down.
+stream process; a heartbeat older than its allowed age means that part is down. The price stream
+also reports each venue's feed (how many symbols it watches and when its last mark came), so
+``feeds`` says per venue whether its marks are flowing.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Literal, TypedDict
 
 import redis
@@ -16,6 +19,8 @@ from django.db.utils import Error as DatabaseError
 
 WORKER_HEARTBEAT_KEY = "standx:heartbeat:worker"
 PRICESTREAM_HEARTBEAT_KEY = "standx:heartbeat:pricestream"
+# venue -> "heartbeat,last mark (or empty),symbols watched,started" (Unix times)
+PRICESTREAM_FEEDS_KEY = "standx:heartbeat:pricestream:feeds"
 
 Status = Literal["ok", "down", "idle"]
 
@@ -31,6 +36,7 @@ class HealthReport(TypedDict):
     redis: Component
     worker: Component
     pricestream: Component
+    feeds: dict[str, Component]  # each venue's price feed
 
 
 def redis_client() -> redis.Redis:
@@ -41,6 +47,63 @@ def redis_client() -> redis.Redis:
 
 def record_heartbeat(key: str, client: redis.Redis | None = None) -> None:
     (client or redis_client()).set(key, repr(time.time()), ex=24 * 3600)
+
+
+def record_feed(
+    venue: str,
+    *,
+    watching: int,
+    last_mark: float | None,
+    started: float,
+    client: redis.Redis | None = None,
+) -> None:
+    """One venue's feed as the price stream sees it now (written with its heartbeat)."""
+    mark = "" if last_mark is None else repr(last_mark)
+    value = f"{time.time()!r},{mark},{watching},{started!r}"
+    (client or redis_client()).hset(PRICESTREAM_FEEDS_KEY, venue, value)
+
+
+def held_venues() -> set[str]:
+    """The venues some linked account holds a position on (their feeds must run)."""
+    from portfolio.models import Position
+
+    return set(Position.objects.values_list("account__venue", flat=True).distinct())
+
+
+def _feed(venue: str, raw: str | None, held: Callable[[], set[str]], now: float) -> Component:
+    max_age = settings.PRICESTREAM_MAX_AGE
+    try:
+        beat_s, mark_s, watching_s, started_s = (raw or "").split(",")
+        beat, watching, started = float(beat_s), int(watching_s), float(started_s)
+        mark = float(mark_s) if mark_s else None
+    except ValueError:
+        beat = None
+    if beat is None or now - beat > max_age:
+        if venue not in held():
+            return {"status": "idle", "detail": "no symbols to watch"}
+        if beat is None:
+            return {"status": "down", "detail": "no feed heartbeat recorded"}
+        return {"status": "down", "detail": f"last heartbeat {now - beat:.0f}s ago"}
+    if watching == 0:
+        return {"status": "idle", "detail": "no symbols to watch"}
+    symbols = f"{watching} symbol{'s' * (watching != 1)}"
+    if mark is None:
+        if now - started <= max_age:
+            return {"status": "ok", "detail": f"{symbols}; waiting for the first mark"}
+        return {"status": "down", "detail": f"{symbols}; no mark since the start"}
+    if now - mark > max_age:
+        return {"status": "down", "detail": f"{symbols}; no mark for {now - mark:.0f}s"}
+    return {"status": "ok", "detail": f"{symbols}; last mark {now - mark:.0f}s ago"}
+
+
+def feeds_report(
+    client: redis.Redis, held: Callable[[], set[str]] = held_venues
+) -> dict[str, Component]:
+    """Each offered venue's price feed; the database is asked (through ``held``) only about a
+    venue whose feed is not reporting: is it expected to?"""
+    raw = {str(k): str(v) for k, v in client.hgetall(PRICESTREAM_FEEDS_KEY).items()}
+    now = time.time()
+    return {venue: _feed(venue, raw.get(venue), held, now) for venue in settings.VENUES}
 
 
 def check_database() -> Component:
@@ -62,11 +125,21 @@ def _heartbeat_age(client: redis.Redis, key: str) -> float | None:
         return None
 
 
-def pricestream_expected() -> bool:
+def pricestream_expected(held: Callable[[], set[str]] = held_venues) -> bool:
     """Whether a price stream must be running: when some linked account holds a position."""
-    from portfolio.models import Position
+    return bool(held())
 
-    return Position.objects.exists()
+
+class _Once:
+    """``held_venues()`` asked at most once per report, and only if some part needs it."""
+
+    def __init__(self) -> None:
+        self.value: set[str] | None = None
+
+    def __call__(self) -> set[str]:
+        if self.value is None:
+            self.value = held_venues()
+        return self.value
 
 
 def health_report() -> HealthReport:
@@ -82,8 +155,10 @@ def health_report() -> HealthReport:
             "redis": {"status": "down", "detail": type(exc).__name__},
             "worker": unknown,
             "pricestream": unknown,
+            "feeds": {},
         }
     redis_state: Component = {"status": "ok", "detail": "answered"}
+    held = _Once()
 
     worker_age = _heartbeat_age(client, WORKER_HEARTBEAT_KEY)
     worker: Component
@@ -100,16 +175,18 @@ def health_report() -> HealthReport:
         pricestream = {"status": "ok", "detail": f"last heartbeat {stream_age:.0f}s ago"}
     elif stream_age is not None:
         pricestream = {"status": "down", "detail": f"last heartbeat {stream_age:.0f}s ago"}
-    elif pricestream_expected():
+    elif pricestream_expected(held):
         pricestream = {"status": "down", "detail": "no heartbeat recorded"}
     else:
         pricestream = {"status": "idle", "detail": "no symbols to watch"}
 
-    ok = all(c["status"] != "down" for c in (database, redis_state, worker, pricestream))
+    feeds = feeds_report(client, held)
+    parts = (database, redis_state, worker, pricestream, *feeds.values())
     return {
-        "ok": ok,
+        "ok": all(c["status"] != "down" for c in parts),
         "database": database,
         "redis": redis_state,
         "worker": worker,
         "pricestream": pricestream,
+        "feeds": feeds,
     }

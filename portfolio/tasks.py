@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from celery import shared_task
@@ -9,7 +10,7 @@ from celery.schedules import crontab
 from django.conf import settings
 from django.utils import timezone
 
-from accounts.venue_endpoints import configured_endpoints
+from accounts import venue_config
 from portfolio.alerts import batches as alert_batches
 from portfolio.alerts import email as notify
 from portfolio.alerts import email_address as alert_email
@@ -25,6 +26,7 @@ from venues import registry
 from venues.errors import RateLimited, Unavailable
 
 TransientError = (Unavailable, RateLimited)
+logger = logging.getLogger(__name__)
 
 
 @shared_task(name="portfolio.worker_heartbeat", ignore_result=True, max_retries=0)
@@ -101,12 +103,25 @@ def setup_periodic_tasks(sender: Any, **kwargs: Any) -> None:
     time_limit=90,
 )
 def sync_market() -> int:
-    """Symbol info, marks, funding and funding history (public data)."""
-    venue = registry.adapter(market.PUBLIC_VENUE)
-    with venue.public(
-        configured_endpoints(venue.key), limiter=sync.shared_rate_limiter()
-    ) as session:
-        return market.market_sync(session)
+    """Symbol info, marks, funding and funding history (public data) of every venue offered,
+    each at its configured endpoints within its own shared budget. One venue that does not
+    answer does not hold up the others; the task is retried when none answered."""
+    written = 0
+    failed: list[Exception] = []
+    venues = venue_config.offered()
+    for key in venues:
+        venue = registry.adapter(key)
+        endpoints = venue_config.configured_endpoints(key)
+        limiter = sync.shared_rate_limiter(key, share="all")
+        try:
+            with venue.public(endpoints, limiter=limiter) as session:
+                written += market.market_sync(session)
+        except TransientError as exc:
+            logger.warning("market data of %s not synced: %s", venue.name, exc)
+            failed.append(exc)
+    if failed and len(failed) == len(venues):
+        raise failed[0]
+    return written
 
 
 @shared_task(name="portfolio.evaluate_synced", ignore_result=True, max_retries=0)

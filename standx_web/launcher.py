@@ -153,6 +153,8 @@ def run_demo() -> int:
     port = os.environ.get("PORT", "8000")
     sim_port = os.environ.get("SIM_PORT", "8100")
     sim_url = f"http://127.0.0.1:{sim_port}"
+    perpex_port = os.environ.get("PERPEX_SIM_PORT", "8101")
+    perpex_url = f"http://127.0.0.1:{perpex_port}"
     env_defaults = {
         "STANDX_DEMO": "1",
         "SECRET_KEY": _persistent_secret("secret_key", lambda: secrets.token_urlsafe(50)),
@@ -172,6 +174,9 @@ def run_demo() -> int:
         "STANDX_AUTH_URL": sim_url,
         "STANDX_WS_URL": f"ws://127.0.0.1:{sim_port}/ws-stream/v1",
         "STANDX_WS_API_URL": f"ws://127.0.0.1:{sim_port}/ws-api/v1",
+        # And PerpEx's is its simulator: the REST API and the WebSocket on one origin.
+        "PERPEX_API_URL": perpex_url,
+        "PERPEX_WS_URL": f"ws://127.0.0.1:{perpex_port}/ws",
         # Links in alert and verification emails point at this server, on whatever PORT.
         "SITE_URL": demo_site_url(host, port),
     }
@@ -195,9 +200,18 @@ def run_demo() -> int:
             [PY, "-m", "standx_sim", "--host", "127.0.0.1", "--port", sim_port,
              "--scenario", "demo"],
         )  # fmt: skip
+        supervisor.start(
+            "PerpEx simulator",
+            [PY, "-m", "perpex_sim", "--host", "127.0.0.1", "--port", perpex_port,
+             "--scenario", "demo"],
+        )  # fmt: skip
         if not _wait_http(f"{sim_url}/api/health", timeout=30):
             raise embedded.EmbeddedServiceError(f"the simulator did not answer on {sim_url}")
-        _manage("demo_setup", "--sim-url", sim_url)
+        if not _wait_http(f"{perpex_url}/api/v1/markets", timeout=30):
+            raise embedded.EmbeddedServiceError(
+                f"the PerpEx simulator did not answer on {perpex_url}"
+            )
+        _manage("demo_setup", "--sim-url", sim_url, "--perpex-sim-url", perpex_url)
         schedule = str(VAR_DIR / "celerybeat-schedule")
         supervisor.start(
             "daphne",
@@ -222,7 +236,10 @@ def run_demo() -> int:
             _log(f"StandX Portfolio is up: http://{host}:{port}/  (log in as demo / demo)")
         else:
             _log("the web server did not answer within 60 s; see its output above")
-        _log(f"simulated StandX on {sim_url}; the demo login has its account linked")
+        _log(
+            f"simulated StandX on {sim_url} and PerpEx on {perpex_url}; the demo login has an "
+            "account linked on each"
+        )
         _log("press Ctrl-C to stop everything")
         while not stopping:
             exited = supervisor.first_exited()

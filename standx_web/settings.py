@@ -206,21 +206,24 @@ STANDX_WS_URL = env_url(
 STANDX_WS_API_URL = env_url(
     "STANDX_WS_API_URL", "wss://perps.standx.com/ws-api/v1", schemes=("ws", "wss")
 )
-# Every venue's URLs by the adapter's names for them (venues.<venue>.URL_NAMES): the names of
-# the settings that hold them, read when they are needed (so an override takes effect).
-VENUE_ENDPOINT_SETTINGS = {
-    "standx": {
-        "perps": "STANDX_PERPS_URL",
-        "auth": "STANDX_AUTH_URL",
-        "ws": "STANDX_WS_URL",
-        "ws_api": "STANDX_WS_API_URL",
-    },
-}
 
 # Linking accounts on a non-StandX origin (the simulator). On in demo mode and under DEBUG.
 STANDX_ALLOW_CUSTOM_ENDPOINTS = env_bool(
     "STANDX_ALLOW_CUSTOM_ENDPOINTS", default=DEBUG or DEMO_MODE
 )
+
+# PERPEX ENDPOINTS (defaults: the documented hosts; `python -m perpex_sim` serves both on one
+# origin, the socket at /ws). PerpEx's reference is thin: see README "PerpEx: assumptions".
+PERPEX_API_URL = env_url("PERPEX_API_URL", "https://api.perpex.io", schemes=("http", "https"))
+PERPEX_WS_URL = env_url("PERPEX_WS_URL", "wss://ws.perpex.io", schemes=("ws", "wss"))
+# Linking PerpEx accounts on another origin (the simulator). On in demo mode and under DEBUG.
+PERPEX_ALLOW_CUSTOM_ENDPOINTS = env_bool(
+    "PERPEX_ALLOW_CUSTOM_ENDPOINTS", default=DEBUG or DEMO_MODE
+)
+
+# The venues this server offers: their accounts can be linked, and their price feeds and
+# public market data run (keys of venues.registry).
+VENUES = env_list("VENUES", ["standx", "perpex"])
 
 # CHANNELS
 # https://channels.readthedocs.io/en/latest/topics/channel_layers.html

@@ -165,9 +165,11 @@ def perpex_sim_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def daphne_url(django_db_setup: None, django_db_blocker: Any, sim_url: str) -> Iterator[str]:
+def daphne_url(
+    django_db_setup: None, django_db_blocker: Any, sim_url: str, perpex_sim_url: str
+) -> Iterator[str]:
     """daphne serving the real ASGI app in a fresh interpreter, on the test database, with the
-    simulator as its StandX (as in demo mode)."""
+    simulators as its StandX and its PerpEx (as in demo mode)."""
     ws = "ws" + sim_url.removeprefix("http")
     with django_db_blocker.unblock():
         env = child_env(
@@ -175,6 +177,8 @@ def daphne_url(django_db_setup: None, django_db_blocker: Any, sim_url: str) -> I
             STANDX_AUTH_URL=sim_url,
             STANDX_WS_URL=f"{ws}/ws-stream/v1",
             STANDX_WS_API_URL=f"{ws}/ws-api/v1",
+            PERPEX_API_URL=perpex_sim_url,
+            PERPEX_WS_URL="ws" + perpex_sim_url.removeprefix("http") + "/ws",
         )
     args = ["-m", "daphne", "-b", "127.0.0.1", "-p", "{port}", "standx_web.asgi:application"]
     with child_server("daphne", args, ready_path="/accounts/login/", env=env) as url:
@@ -212,6 +216,29 @@ def sim_credentials(sim_url: str, **body: Any) -> dict[str, Any]:
     response = httpx.post(f"{sim_url}/sim/accounts", json=payload, timeout=10)
     response.raise_for_status()
     return dict(response.json())
+
+
+def perpex_credentials(perpex_sim_url: str, **body: Any) -> dict[str, Any]:
+    """A funded simulated PerpEx account and an API key for it: {"api_key", "account_id",
+    "key_id", "permissions", "expires_at"} (``permissions``, ``expires_in``, ``deposit``)."""
+    import httpx
+
+    payload = {"deposit": "10000", **body}
+    response = httpx.post(f"{perpex_sim_url}/sim/accounts", json=payload, timeout=10)
+    response.raise_for_status()
+    return dict(response.json())
+
+
+def perpex_linked(owner: User, perpex_sim_url: str, label: str = "PerpEx", **body: Any) -> Any:
+    """``owner`` with a simulated PerpEx account linked through the generic paste flow."""
+    from accounts import linking
+    from venues import perpex as perpex_venue
+
+    creds = perpex_credentials(perpex_sim_url, **body)
+    endpoints = perpex_venue.endpoints_for_simulator(perpex_sim_url)
+    return linking.account_link_pasted(
+        owner, "perpex", endpoints, {"api_key": creds["api_key"]}, label
+    )
 
 
 @pytest.fixture

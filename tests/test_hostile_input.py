@@ -56,10 +56,13 @@ SCRIPT = '"><script>alert(1)</script>'
 @dataclass(frozen=True)
 class Page:
     name: str  # for reverse(): "portfolio:trades", "login"
-    converters: dict[str, str]  # path parameter -> "int" or "str"
+    converters: dict[str, str]  # path parameter -> "int", "slug" or "str"
 
     def __str__(self) -> str:
         return self.name
+
+
+KINDS = {"IntConverter": "int", "SlugConverter": "slug"}
 
 
 def _walk(patterns: list[Any], namespace: str | None, outer: dict[str, str]) -> Iterator[Page]:
@@ -68,7 +71,7 @@ def _walk(patterns: list[Any], namespace: str | None, outer: dict[str, str]) -> 
         kinds = {
             **outer,
             **{
-                param: "int" if type(converter).__name__ == "IntConverter" else "str"
+                param: KINDS.get(type(converter).__name__, "str")
                 for param, converter in pattern.pattern.converters.items()
             },
         }
@@ -209,6 +212,8 @@ hostile: st.SearchStrategy[str] = st.one_of(
 # Path parameters: a str converter takes no "/"; an int one only ASCII digits. Never a small int
 # (it could be the id of one of alice's own rows: "unlink" is a valid thing to ask).
 hostile_str_param = hostile.filter(lambda v: v and "/" not in v and v not in (".", ".."))
+# A slug parameter (a venue's key) reaches the page only as a slug: odd, unknown and long ones.
+hostile_slug_param = st.sampled_from(["nowhere", "0", "-", "_", "a" * 300, "standx-", "PERPEX"])
 hostile_int_param = st.sampled_from(["0", str(2**31), str(2**63), "9" * 40]) | st.integers(
     min_value=10**12, max_value=10**40
 ).map(str)
@@ -241,6 +246,8 @@ SWEEP = [
 def _path_value(value: str, kind: str) -> str:
     if kind == "int":
         return value if value.isascii() and value.isdigit() and len(value) > 12 else str(2**63)
+    if kind == "slug":
+        return value if re.fullmatch(r"[-a-zA-Z0-9_]+", value) else "nowhere"
     return value if value and "/" not in value and value not in (".", "..") else "x"
 
 
@@ -258,7 +265,9 @@ def attack(draw: st.DrawFn, page: Page, names: list[str]) -> dict[str, Any]:
     if draw(st.booleans()):
         return everywhere(draw(hostile), page, names, draw(st.booleans()))
     path = {
-        param: draw(hostile_int_param if kind == "int" else hostile_str_param)
+        param: draw(
+            {"int": hostile_int_param, "slug": hostile_slug_param}.get(kind, hostile_str_param)
+        )
         for param, kind in page.converters.items()
     }
     fields = {name: draw(hostile) for name in names if draw(st.booleans())}

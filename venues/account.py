@@ -141,6 +141,9 @@ class ReadPlan:
     # The orders stored as open (asked only when the history is read): any the venue no longer
     # lists as open are looked up.
     held_open_orders: Callable[[], tuple[str, ...]] = tuple
+    # The same orders as stored records, for a venue that cannot look an order up (PerpEx): it
+    # settles the ones that left the book from the fills it reads.
+    held_orders: Callable[[], tuple[AccountOrder, ...]] = tuple
 
 
 @dataclass
@@ -181,6 +184,7 @@ class OrderRequest:
     sl_price: Decimal | None = None
     leverage: int | None = None
     margin_mode: str | None = None
+    stop_price: Decimal | None = None  # a "stop" order's trigger (venues that take stops)
 
 
 @dataclass(frozen=True)
@@ -291,7 +295,9 @@ class PastedLink(Protocol):
     ) -> Linked:
         """Check the pasted credentials against the venue (read access; trade permission by a
         request that cannot change anything) and name the account. Raises ``VenueError``
-        (``BadInput`` for a malformed paste) in plain words."""
+        (``BadInput`` for a malformed paste) in plain words. ``check`` is told just before the
+        signed trade-permission request is sent and when it is answered (the caller logs it in
+        the trader's Activity), and not at all when the check stops earlier."""
         ...
 
 

@@ -229,6 +229,17 @@ class VenueAdapter(Protocol):
 
 
 @runtime_checkable
+class SharedBudget(Protocol):
+    """A venue that says how its client spends a request budget shared through Redis
+    (``venues.budget``); others get a limiter built from their :class:`RateBudget`."""
+
+    def shared_limiter(self, redis_client: Any, *, share: str) -> Any:
+        """The limiter for ``share``: "all" (trading, pages: the venue's whole budget) or
+        "sync" (the sync's part, which leaves the rest of the budget to trading)."""
+        ...
+
+
+@runtime_checkable
 class AccountAdapter(VenueAdapter, Protocol):
     """A venue whose accounts can be linked and read (its account side has landed)."""
 

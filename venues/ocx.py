@@ -31,7 +31,7 @@ from ocx import errors as ocx_errors
 from ocx import models as ox
 from ocx.rest import OCXClient
 from venues import errors, ocx_account
-from venues.account import Linked, LinkField
+from venues.account import Linked, LinkField, SignedCheck
 from venues.base import (
     Candle,
     Capabilities,
@@ -282,8 +282,13 @@ class OCXAdapter:
         (OCX's order path keeps its own budget)."""
         return ocx_account.session_for(endpoints["api"], secrets, limiter=limiter, retries=retries)
 
-    def link_pasted(self, endpoints: Endpoints, fields: Mapping[str, str]) -> Linked:
-        return ocx_account.link_pasted(endpoints["api"], fields)
+    def link_identity(self, fields: Mapping[str, str]) -> str | None:
+        return None  # a key names its account only when OCX is asked
+
+    def link_pasted(
+        self, endpoints: Endpoints, fields: Mapping[str, str], check: SignedCheck | None = None
+    ) -> Linked:
+        return ocx_account.link_pasted(endpoints["api"], fields, check)
 
 
 ADAPTER = OCXAdapter()

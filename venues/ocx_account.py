@@ -56,6 +56,7 @@ from venues.account import (
     OrderRequest,
     Placed,
     ReadPlan,
+    SignedCheck,
     Source,
 )
 from venues.ocx_common import NAME, translate, translated
@@ -680,11 +681,16 @@ def _can_trade(client: OCXClient) -> bool:
     return True
 
 
+SCOPE_CHECK_PATH = "/perps/orders/cancel-all"  # the link's scope checks
+
+
 def _label(user_id: str, wallet: str) -> str:
     return f"OCX {wallet[:6]}…{wallet[-4:]}" if len(wallet) > 10 else f"OCX {user_id[-6:]}"
 
 
-def link_pasted(base_url: str, fields: Mapping[str, str]) -> Linked:
+def link_pasted(
+    base_url: str, fields: Mapping[str, str], check: SignedCheck | None = None
+) -> Linked:
     """Check pasted keys against OCX and name the account by OCX's user id.
 
     The read key must read and must not trade (a monitor-only link holds nothing that can). The
@@ -705,6 +711,8 @@ def link_pasted(base_url: str, fields: Mapping[str, str]) -> Linked:
         reader = OCXClient(base_url, api_key=read_key)
         user_id, wallet = _whose(reader, "read key")
         read_key.user_id = user_id
+        if check is not None:  # the scope checks are cancel-alls that cannot match anything
+            check.sending(SCOPE_CHECK_PATH, {"client_order_id": "a made-up client order id"})
         if _can_trade(reader):
             raise errors.BadInput(
                 NAME,
@@ -727,6 +735,9 @@ def link_pasted(base_url: str, fields: Mapping[str, str]) -> Linked:
                 )
             secrets[TRADE_KEY_KIND] = trade_key.secret
             ids[TRADE_KEY_KIND] = _key_id(fields, "trade_key_id")
+    if check is not None:
+        permission = "may trade" if trade_key is not None else "is read-only"
+        check.answered(True, f"The link {permission}; the made-up client order id changed nothing.")
     return Linked(
         identity=user_id,
         label_hint=_label(user_id, wallet),

@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
 
+from exchange_common.ratelimit import RedisRateLimiter
 from standx import auth as sx_auth
 from standx import errors as sx_errors
 from standx import keys as sx_keys
@@ -856,6 +857,11 @@ class StandXAdapter:
 
     def planned_requests(self, *, full_due: bool, idle: bool) -> int:
         return planned_requests(full_due=full_due, idle=idle)
+
+    def shared_limiter(self, redis_client: Any, *, share: str) -> Any:
+        """StandX's per-account and per-IP buckets (``exchange_common.ratelimit.Limits``), in
+        Redis under ``standx:rl``; its sync plans its share by the request count instead."""
+        return RedisRateLimiter(redis_client)
 
     def account(
         self,

@@ -10,7 +10,7 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from accounts.models import ExchangeAccount
-from accounts.venue_endpoints import account_endpoints, configured_endpoints
+from accounts.venue_config import account_endpoints, configured_endpoints
 from portfolio.dashboard import charts, selectors
 from portfolio.dashboard.auth import user_id_of
 from portfolio.dashboard.forms import StressForm

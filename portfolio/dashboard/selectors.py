@@ -261,6 +261,7 @@ def positions_for_user(ctx: RiskContext, *, with_funding: bool = False) -> list[
 class AccountSummary:
     anchor: str
     label: str
+    venue: str
     has_data: bool
     equity: Decimal
     balance: Decimal
@@ -307,6 +308,7 @@ def portfolio_summary(ctx: RiskContext) -> PortfolioSummary:
             AccountSummary(
                 anchor=f"account-{view.account.pk}",
                 label=view.account.label,
+                venue=view.account.venue,
                 has_data=b is not None,
                 equity=(b.cash + upnl) if b else zero,
                 balance=b.cash if b else zero,

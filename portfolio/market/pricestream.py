@@ -1,6 +1,8 @@
-"""The price stream: one long-running process holding a venue's mark feed
+"""The price stream: one long-running process holding each venue's mark feed
 (:class:`venues.base.MarkFeed`) for every symbol the venue lists and every symbol an account on
-it holds (a first order in a symbol nobody holds needs a mark too).
+it holds (a first order in a symbol nobody holds needs a mark too); one
+:class:`PriceStreamRunner` per venue, its marks stored and evaluated as that venue's only (a
+mark of SOL-USD on one venue never touches a SOL-USD position on another).
 
 Each new mark is stored, the affected positions re-priced and their accounts' alert rules
 evaluated (:func:`portfolio.alerts.evaluation.alerts_evaluate_symbol`) between polls. Prices
@@ -11,7 +13,8 @@ mark is rewritten at most every ``write_every`` seconds.
 The feed reconnects by itself; when a held symbol has had no price for ``stale_after``
 seconds, it is read over the venue's public REST instead (only held ones: the order form reads
 any other symbol's mark on demand when its stored one is stale). A heartbeat in Redis tells
-``/healthz`` the process is alive.
+``/healthz`` the process is alive, and each runner reports its venue's feed there (symbols
+watched, the last mark's time).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from typing import Any, TypeVar
 from asgiref.sync import sync_to_async
 
 from portfolio.alerts import evaluation as alerting
-from portfolio.health import PRICESTREAM_HEARTBEAT_KEY, record_heartbeat
+from portfolio.health import PRICESTREAM_HEARTBEAT_KEY, record_feed, record_heartbeat
 from portfolio.market import store as market
 from venues.base import FeedNotice, Mark, MarkFeed, PublicSession
 from venues.errors import VenueError
@@ -63,6 +66,8 @@ class PriceStreamRunner:
         self.latest: dict[str, tuple[Decimal | None, Decimal | None, Decimal | None]] = {}
         self.wakeup = asyncio.Event()
         self._in_flight: set[asyncio.Future[Any]] = set()
+        self.started = time.time()
+        self.last_mark_at: float | None = None  # wall-clock time of the last mark, for /healthz
 
     async def _in_thread(self, fn: Callable[..., T], *args: Any) -> T:
         """``sync_to_async(fn)(*args)`` that a stop lets finish.
@@ -123,6 +128,7 @@ class PriceStreamRunner:
 
     async def on_mark(self, mark: Mark) -> None:
         self.last_seen[mark.symbol] = time.monotonic()
+        self.last_mark_at = time.time()
         self.latest[mark.symbol] = (mark.mark_price, mark.index_price, mark.last_price)
         self.wakeup.set()
 
@@ -155,7 +161,16 @@ class PriceStreamRunner:
         stale = [s for s in self.held if now - self.last_seen.get(s, 0.0) > self.stale_after]
         if stale:
             await self._in_thread(self._rest_fallback, stale)
-        await self._in_thread(record_heartbeat, PRICESTREAM_HEARTBEAT_KEY)
+        await self._in_thread(self._report)
+
+    def _report(self) -> None:
+        record_heartbeat(PRICESTREAM_HEARTBEAT_KEY)
+        record_feed(
+            self.venue,
+            watching=len(self.symbols),
+            last_mark=self.last_mark_at,
+            started=self.started,
+        )
 
     def _rest_fallback(self, symbols: list[str]) -> None:
         try:
@@ -165,6 +180,7 @@ class PriceStreamRunner:
                     _store_and_evaluate(
                         self.venue, symbol, m.mark_price, m.index_price, m.last_price, "rest"
                     )
+                    self.last_mark_at = time.time()
         except VenueError as exc:
             logger.warning("price stream: REST fallback failed: %s", exc)
 

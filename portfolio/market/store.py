@@ -1,6 +1,8 @@
 """Market data in Postgres: symbol info, the latest marks and funding, funding-rate history.
 
-Public data, read through a venue's :class:`venues.base.PublicSession` with no credentials.
+Public data, read through a venue's :class:`venues.base.PublicSession` with no credentials; every
+row is keyed by ``(venue, symbol)``: the same name on two venues is two markets. Which venues the
+server reads, and at which endpoints, is ``accounts.venue_config``'s (``settings.VENUES``).
 """
 
 from __future__ import annotations
@@ -17,8 +19,6 @@ from portfolio.models import FundingRate, MarketPrice, MarketSymbol, Position, T
 from portfolio.sync import funding
 from venues.base import Instrument, PublicSession
 
-# The venue whose public market data the server reads with its configured endpoints (STANDX_*).
-PUBLIC_VENUE = "standx"
 FUNDING_BACKFILL = timedelta(days=7)
 # A mark from the stream younger than this is not overwritten by a REST poll.
 STREAM_PRECEDENCE = timedelta(seconds=10)

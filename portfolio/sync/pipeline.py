@@ -28,7 +28,7 @@ from accounts import crypto
 from accounts import services as account_services
 from accounts.credentials import credentials_open
 from accounts.models import AccountStatus, Credential, ExchangeAccount
-from exchange_common.ratelimit import CountingLimiter, PrepaidLimiter, RateLimiter, RedisRateLimiter
+from exchange_common.ratelimit import CountingLimiter, PrepaidLimiter, RateLimiter
 from portfolio.alerts import batches as alert_batches
 from portfolio.domain import risk
 from portfolio.models import (
@@ -41,8 +41,8 @@ from portfolio.models import (
     Trade,
 )
 from portfolio.sync import cashflows, funding
+from venues import budget, registry
 from venues import errors as venue_errors
-from venues import registry
 from venues.account import AccountFill, AccountOrder, AccountPosition, AccountRead, ReadPlan
 from venues.base import Endpoints
 
@@ -70,15 +70,20 @@ FULL_SYNC_EVERY = timedelta(minutes=5)
 # every fill, fee, funding payment and transfer and with every order left resting; the full
 # read adds only orders placed and cancelled between two checks, so it can come less often.
 IDLE_FULL_SYNC_EVERY = timedelta(minutes=30)
-_limiter: RateLimiter | None = None
 
 
-def shared_rate_limiter() -> RateLimiter:
-    """StandX's per-account and per-IP budget, shared by every worker process through Redis."""
-    global _limiter
-    if _limiter is None:
-        _limiter = RedisRateLimiter(redis.Redis.from_url(settings.REDIS_URL))
-    return _limiter
+def shared_rate_limiter(venue: str, share: str = "sync") -> RateLimiter:
+    """The venue's request budget, shared by every worker process through Redis: by default
+    the sync's share of it (``venues.budget``; the rest is left to trading)."""
+    if not budget.configured():
+        budget.configure(redis_from_settings)
+    found = budget.shared(registry.adapter(venue), share)
+    assert found is not None
+    return found
+
+
+def redis_from_settings() -> redis.Redis:
+    return redis.Redis.from_url(settings.REDIS_URL)
 
 
 def sync_state_for(account: ExchangeAccount) -> SyncState:
@@ -177,9 +182,14 @@ def _plan(account: ExchangeAccount, state: SyncState, now: datetime) -> ReadPlan
     """What the adapter needs to know before it reads (read outside any transaction)."""
     full_due = _full_due(state, now)
 
+    def held() -> Any:
+        return Order.objects.filter(account=account, status__in=["open", "untriggered"])
+
     def held_open_orders() -> tuple[str, ...]:
-        held = Order.objects.filter(account=account, status__in=["open", "untriggered"])
-        return tuple(held.order_by("created_at").values_list("exchange_id", flat=True))
+        return tuple(held().order_by("created_at").values_list("exchange_id", flat=True))
+
+    def held_orders() -> tuple[AccountOrder, ...]:
+        return tuple(_order_record(o) for o in held().order_by("created_at"))
 
     return ReadPlan(
         full_due=full_due,
@@ -190,6 +200,29 @@ def _plan(account: ExchangeAccount, state: SyncState, now: datetime) -> ReadPlan
         order_cursor=state.order_cursor,
         fill_cursor=state.trade_cursor,
         held_open_orders=held_open_orders,
+        held_orders=held_orders,
+    )
+
+
+def _order_record(o: Order) -> AccountOrder:
+    """A stored order as the venue layer's record (for adapters that settle held orders)."""
+    return AccountOrder(
+        exchange_id=o.exchange_id,
+        client_order_id=o.cl_ord_id,
+        symbol=o.symbol,
+        side=o.side,
+        order_type=o.order_type,
+        status=o.status,
+        time_in_force=o.time_in_force,
+        qty=o.qty,
+        price=o.price,
+        fill_qty=o.fill_qty,
+        fill_avg_price=o.fill_avg_price,
+        reduce_only=o.reduce_only,
+        leverage=o.leverage,
+        is_liquidation=o.is_liquidation,
+        created_at=o.created_at,
+        updated_at=o.updated_at,
     )
 
 
@@ -512,7 +545,7 @@ def account_sync(account_id: int, *, limiter: RateLimiter | None = None) -> Outc
     plan = _plan(account, state, now)
     # One reservation for the calls the sync is sure to make: one Redis round trip, not three.
     certain = venue.planned_requests(full_due=plan.full_due, idle=plan.idle)
-    prepaid = PrepaidLimiter(limiter or shared_rate_limiter(), certain)
+    prepaid = PrepaidLimiter(limiter or shared_rate_limiter(account.venue), certain)
     counter = CountingLimiter(prepaid)
     try:
         endpoints = Endpoints(dict(account.endpoints))

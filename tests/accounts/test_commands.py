@@ -88,3 +88,28 @@ def test_the_demo_links_its_wallet_once_whatever_port_its_simulator_ran_on(
     [moved] = ExchangeAccount.objects.filter(owner__username="demo")
     assert moved.address == linked.address
     assert (moved.origin, moved.label) == (second, "Demo (simulated)")
+
+
+def test_demo_setup_links_the_perpex_demo_once_replacing_an_earlier_run(
+    settings: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from accounts.management.commands.demo_setup import PERPEX_DEMO_LABEL
+    from tests.conftest import child_server
+
+    settings.DEMO_MODE = True
+    args = ["-m", "perpex_sim", "--host", "127.0.0.1", "--port", "{port}", "--scenario", "demo"]
+    with child_server("the PerpEx demo", args, ready_path="/api/v1/markets") as url:
+        settings.PERPEX_API_URL = url
+        settings.PERPEX_WS_URL = "ws" + url[4:] + "/ws"
+        call_command("demo_setup", "--perpex-sim-url", url)
+        first = ExchangeAccount.objects.get(owner__username="demo", venue="perpex")
+        ExchangeAccount.objects.filter(pk=first.pk).update(label="Renamed by the demo user")
+        call_command("demo_setup", "--perpex-sim-url", url)  # `make run` again
+    [account] = ExchangeAccount.objects.filter(owner__username="demo", venue="perpex")
+    assert account.pk != first.pk
+    assert (account.label, account.identity, account.mode) == (
+        PERPEX_DEMO_LABEL,
+        first.identity,
+        "trading",
+    )
+    assert "Linked the PerpEx simulator's demo account" in capsys.readouterr().out

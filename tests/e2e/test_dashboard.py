@@ -235,7 +235,7 @@ def test_every_page_shows_the_databases_and_the_simulators_figures(
         page.get_by_role("link", name="Edit rules and quiet hours").click()
         expect(page.get_by_role("heading", name="Alert rules", level=1)).to_be_visible()
         page.get_by_role("link", name="Accounts", exact=True).click()
-        expect(page.get_by_role("heading", name="StandX accounts", level=1)).to_be_visible()
+        expect(page.get_by_role("heading", name="Linked accounts", level=1)).to_be_visible()
         page.get_by_role("link", name="Trade", exact=True).click()
         expect(page.get_by_role("heading", name="New order", level=1)).to_be_visible()
     finally:

@@ -21,7 +21,9 @@ pytestmark = pytest.mark.django_db
 def redis_client() -> Iterator[redis.Redis]:
     client = health.redis_client()
     yield client
-    client.delete(health.WORKER_HEARTBEAT_KEY, health.PRICESTREAM_HEARTBEAT_KEY)
+    client.delete(
+        health.WORKER_HEARTBEAT_KEY, health.PRICESTREAM_HEARTBEAT_KEY, health.PRICESTREAM_FEEDS_KEY
+    )
 
 
 @pytest.fixture
@@ -43,6 +45,59 @@ def test_it_is_200_when_everything_is_up(client: Client, fresh_worker: None) -> 
     assert body["redis"] == {"status": "ok", "detail": "answered"}
     assert body["worker"]["status"] == "ok"  # type: ignore[index]
     assert body["pricestream"] == {"status": "idle", "detail": "no symbols to watch"}
+    assert body["feeds"] == {
+        "standx": {"status": "idle", "detail": "no symbols to watch"},
+        "perpex": {"status": "idle", "detail": "no symbols to watch"},
+    }
+
+
+def hold_sol_on(venue: str) -> None:
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from accounts.models import ExchangeAccount, User
+    from portfolio.models import Position
+    from tests.factories import make_account
+
+    owner = User.objects.create_user(f"holder-{venue}")
+    account = make_account(owner, identity=f"0x{venue}")
+    ExchangeAccount.objects.filter(pk=account.pk).update(venue=venue)
+    Position.objects.create(
+        account=account, symbol="SOL-USD", exchange_id="1", qty=Decimal(1),
+        entry_price=Decimal(100), margin_mode="cross", synced_at=timezone.now(),
+    )  # fmt: skip
+
+
+def test_each_venue_where_positions_are_held_needs_its_feed(
+    client: Client, fresh_worker: None, redis_client: redis.Redis
+) -> None:
+    health.record_heartbeat(health.PRICESTREAM_HEARTBEAT_KEY, redis_client)
+    hold_sol_on("perpex")
+    now = time.time()
+    health.record_feed("standx", watching=0, last_mark=None, started=now, client=redis_client)
+    status, body = get(client)
+    assert status == 503
+    assert body["feeds"] == {
+        "standx": {"status": "idle", "detail": "no symbols to watch"},
+        "perpex": {"status": "down", "detail": "no feed heartbeat recorded"},
+    }
+    health.record_feed("perpex", watching=1, last_mark=None, started=now, client=redis_client)
+    status, body = get(client)
+    assert status == 200
+    assert body["feeds"]["perpex"] == {  # type: ignore[index]
+        "status": "ok",
+        "detail": "1 symbol; waiting for the first mark",
+    }
+    health.record_feed("perpex", watching=2, last_mark=now - 3, started=now, client=redis_client)
+    assert get(client)[1]["feeds"]["perpex"]["detail"] == "2 symbols; last mark 3s ago"  # type: ignore[index]
+    health.record_feed("perpex", watching=2, last_mark=now - 90, started=now, client=redis_client)
+    status, body = get(client)
+    assert status == 503
+    assert body["feeds"]["perpex"] == {  # type: ignore[index]
+        "status": "down",
+        "detail": "2 symbols; no mark for 90s",
+    }
 
 
 def test_it_is_503_when_the_database_is_down(
@@ -99,7 +154,7 @@ def test_it_is_503_when_the_price_stream_went_silent(
 def test_it_is_503_when_the_price_stream_is_expected_but_never_ran(
     client: Client, fresh_worker: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(health, "pricestream_expected", lambda: True)
+    monkeypatch.setattr(health, "pricestream_expected", lambda *held: True)
     status, body = get(client)
     assert status == 503
     assert body["pricestream"] == {"status": "down", "detail": "no heartbeat recorded"}

@@ -8,9 +8,17 @@ from typing import Any
 
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db.models import Q
 
-from accounts import services
-from accounts.venue_endpoints import standx_endpoints
+from accounts import linking, services, venue_config
+from accounts.models import ExchangeAccount, User
+
+PERPEX_DEMO_LABEL = "PerpEx demo (simulated)"
+
+
+def _sim_demo(url: str) -> dict[str, Any]:
+    with urllib.request.urlopen(url.rstrip("/") + "/sim/demo", timeout=10) as response:  # noqa: S310 - our simulator
+        return dict(json.loads(response.read()))
 
 
 class Command(BaseCommand):
@@ -18,25 +26,50 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--sim-url", help="link GET <sim-url>/sim/demo to the demo login")
+        parser.add_argument(
+            "--perpex-sim-url",
+            help="link the PerpEx simulator's demo account (GET <url>/sim/demo) to the demo login",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         call_command("migrate", interactive=False, verbosity=0)
         call_command("collectstatic", interactive=False, verbosity=0)
         user = services.user_ensure_demo()
         self.stdout.write("Demo login ready: demo / demo")
+        if options["perpex_sim_url"]:
+            self._link_perpex(user, options["perpex_sim_url"])
         if not options["sim_url"]:
             return
-        url = options["sim_url"].rstrip("/") + "/sim/demo"
-        with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 - our simulator
-            demo = json.loads(response.read())
+        demo = _sim_demo(options["sim_url"])
         try:
             # In place of the demo's links to simulators that ran on other ports before.
             account = services.account_link_demo(
                 owner=user,
                 token=demo["token"],
                 signing_key=demo["signing_key"],
-                endpoints=standx_endpoints(),
+                endpoints=venue_config.configured_endpoints("standx"),
             )
         except services.LinkError as exc:
             raise CommandError(f"Could not link the demo account: {exc}") from None
         self.stdout.write(f"Linked the simulator's demo account {account.short_address}")
+
+    def _link_perpex(self, user: User, url: str) -> None:
+        """The PerpEx simulator's demo account, linked once: a link from an earlier run (the
+        simulator starts afresh each time) is replaced in the same transaction."""
+        demo = _sim_demo(url)
+        endpoints = venue_config.configured_endpoints("perpex")
+        earlier = ExchangeAccount.objects.filter(owner=user, venue="perpex").filter(
+            Q(label=PERPEX_DEMO_LABEL) | Q(origin=endpoints.origin)
+        )
+        try:
+            account = linking.account_link_pasted(
+                user,
+                "perpex",
+                endpoints,
+                {"api_key": demo["api_key"]},
+                PERPEX_DEMO_LABEL,
+                replacing=list(earlier.values_list("pk", flat=True)),
+            )
+        except services.LinkError as exc:
+            raise CommandError(f"Could not link the PerpEx demo account: {exc}") from None
+        self.stdout.write(f"Linked the PerpEx simulator's demo account {account.identity}")

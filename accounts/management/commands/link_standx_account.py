@@ -7,9 +7,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from accounts import services
+from accounts import services, venue_config
 from accounts.models import User
-from accounts.venue_endpoints import standx_endpoints
 from venues.base import Endpoints
 
 
@@ -35,7 +34,7 @@ class Command(BaseCommand):
             if options["signing_key_file"]
             else None
         )
-        endpoints = standx_endpoints(options["perps_url"] or "")
+        endpoints = venue_config.endpoints_at("standx", options["perps_url"] or "")
         if options["perps_url"] and options["auth_url"]:
             endpoints = Endpoints({**endpoints.urls, "auth": options["auth_url"].rstrip("/")})
         try:
