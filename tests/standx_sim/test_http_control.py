@@ -76,11 +76,13 @@ def test_a_429_storm_carries_retry_after_and_ends_by_itself(sim: str, api: Api) 
 def test_rate_limits_apply_per_address_and_per_ip(sim: str, api: Api) -> None:
     control(sim, "POST", "/sim/limits", {"enabled": True})
     try:
-        codes = [api.get("/api/query_positions").status_code for _ in range(25)]
+        answers = [api.get("/api/query_positions") for _ in range(25)]
+        codes = [a.status_code for a in answers]
         assert codes[:20] == [200] * 20
         assert 429 in codes[20:]
-        limited = api.get("/api/query_positions")
-        assert limited.status_code == 429
+        # (The bucket refills 45 credits a 45 ms: which request after the burst is refused
+        # depends on the machine's speed, so the refusal is read where it happened.)
+        limited = next(a for a in answers if a.status_code == 429)
         assert int(limited.headers["retry-after"]) >= 1
         # A smaller per-IP rate keeps this independent of how fast the test client is.
         control(sim, "POST", "/sim/limits", {"enabled": True, "ip_rate": 5})
