@@ -18,9 +18,7 @@ import hashlib
 import math
 from dataclasses import dataclass
 
-import redis
-
-from portfolio.health import redis_client
+from standx_web.redis_client import redis_client
 
 PREFIX = "standx:throttle"
 
@@ -47,15 +45,6 @@ TOTP_ACCOUNT = Limit("totp", failures=30, window_s=60 * 60, lock_s=60 * 60)
 LINK_ACCOUNT = Limit("link-account", failures=3, window_s=60 * 60, lock_s=60 * 60)
 LINK_ADDRESS = Limit("link-address", failures=10, window_s=60 * 60, lock_s=60 * 60)
 
-_client: redis.Redis | None = None
-
-
-def _redis() -> redis.Redis:
-    global _client
-    if _client is None:
-        _client = redis_client()
-    return _client
-
 
 def _key(limit: Limit, parts: tuple[str, ...]) -> str:
     joined = "\x00".join(p.strip().lower() for p in parts)
@@ -65,27 +54,27 @@ def _key(limit: Limit, parts: tuple[str, ...]) -> str:
 
 def locked_for(limit: Limit, *parts: str) -> int:
     """Whole seconds until ``parts`` may try again under ``limit`` (0: not locked)."""
-    ttl_ms = int(_redis().pttl(_key(limit, parts) + ":lock"))
+    ttl_ms = int(redis_client().pttl(_key(limit, parts) + ":lock"))
     return math.ceil(ttl_ms / 1000) if ttl_ms > 0 else 0
 
 
 def record_failure(limit: Limit, *parts: str) -> bool:
     """Count one failure; True when this one set the lock."""
     key = _key(limit, parts)
-    pipe = _redis().pipeline(transaction=True)
+    pipe = redis_client().pipeline(transaction=True)
     pipe.set(key, 0, ex=limit.window_s, nx=True)  # the window starts with its first failure
     pipe.incr(key)
     count = int(pipe.execute()[1])
     if count >= limit.failures:
-        _redis().set(key + ":lock", 1, ex=limit.lock_s)
-        _redis().delete(key)
+        redis_client().set(key + ":lock", 1, ex=limit.lock_s)
+        redis_client().delete(key)
         return True
     return False
 
 
 def clear(limit: Limit, *parts: str) -> None:
     key = _key(limit, parts)
-    _redis().delete(key, key + ":lock")
+    redis_client().delete(key, key + ":lock")
 
 
 def wait_words(seconds: int) -> str:

@@ -87,6 +87,7 @@ def run_one(n: int, seconds: float, warmup_cap: float) -> dict[str, float]:
     )
     from portfolio.sync import pipeline as sync
     from standx.rest import Credentials, Endpoints, StandXClient
+    from standx_web.redis_client import redis_client
 
     call_command("flush", interactive=False, verbosity=0)
     proc, url = start_sim(seed=11)
@@ -161,7 +162,7 @@ def run_one(n: int, seconds: float, warmup_cap: float) -> dict[str, float]:
         def batcher() -> None:
             # Stands in for the countdown of `portfolio.evaluate_synced`: a batch runs
             # COALESCE_S after the first sync that scheduled it.
-            client = alert_batches._client()
+            client = redis_client()
             while not stop.is_set():
                 if not client.exists(alert_batches.SCHEDULED_KEY):
                     time.sleep(0.02)
@@ -171,7 +172,7 @@ def run_one(n: int, seconds: float, warmup_cap: float) -> dict[str, float]:
                 with lock:
                     totals["eval_cpu"] += cpu_used
 
-        alert_batches._client().delete(alert_batches.DUE_KEY, alert_batches.SCHEDULED_KEY)
+        redis_client().delete(alert_batches.DUE_KEY, alert_batches.SCHEDULED_KEY)
 
         def dispatcher() -> None:
             while not stop.is_set():
@@ -287,14 +288,14 @@ def _worker_init() -> None:
     django.setup()
     from django.db import connection
 
-    from portfolio.alerts import batches as alert_batches
     from portfolio.sync import pipeline as sync
     from standx.rest import shared_transport
+    from standx_web.redis_client import redis_client
 
     connection.ensure_connection()
     sync.shared_rate_limiter("standx")
     shared_transport()
-    alert_batches._client().ping()
+    redis_client().ping()
 
 
 def _started() -> None:

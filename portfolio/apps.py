@@ -11,8 +11,8 @@ class PortfolioConfig(AppConfig):
         # Connect the signal handlers and register the deployment checks.
         from portfolio import signals  # noqa: F401
         from portfolio.alerts import checks  # noqa: F401
-        from portfolio.sync.pipeline import redis_from_settings
+        from standx_web.redis_client import redis_client
         from venues import budget
 
         # Every process spends each venue's request budget through the one Redis.
-        budget.configure(redis_from_settings)
+        budget.configure(redis_client)

@@ -17,6 +17,8 @@ from django.conf import settings
 from django.db import connection
 from django.db.utils import Error as DatabaseError
 
+from standx_web.redis_client import redis_client
+
 WORKER_HEARTBEAT_KEY = "standx:heartbeat:worker"
 PRICESTREAM_HEARTBEAT_KEY = "standx:heartbeat:pricestream"
 # venue -> "heartbeat,last mark (or empty),symbols watched,started" (Unix times)
@@ -37,12 +39,6 @@ class HealthReport(TypedDict):
     worker: Component
     pricestream: Component
     feeds: dict[str, Component]  # each venue's price feed
-
-
-def redis_client() -> redis.Redis:
-    return redis.Redis.from_url(
-        settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=2, decode_responses=True
-    )
 
 
 def record_heartbeat(key: str, client: redis.Redis | None = None) -> None:
@@ -142,7 +138,10 @@ class _Once:
         return self.value
 
 
-def health_report() -> HealthReport:
+def health_report(held_by_viewer: set[str] | None = None) -> HealthReport:
+    """The state of every part. ``held_by_viewer``: the venues where the reader of a page holds
+    positions, already loaded by that page; then a feed is expected for those (and the page
+    asks the database nothing more). ``/healthz`` leaves it out and asks about every account."""
     database = check_database()
     client = redis_client()
     try:
@@ -158,7 +157,7 @@ def health_report() -> HealthReport:
             "feeds": {},
         }
     redis_state: Component = {"status": "ok", "detail": "answered"}
-    held = _Once()
+    held: Callable[[], set[str]] = _Once() if held_by_viewer is None else (lambda: held_by_viewer)
 
     worker_age = _heartbeat_age(client, WORKER_HEARTBEAT_KEY)
     worker: Component

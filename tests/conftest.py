@@ -28,7 +28,7 @@ PASSWORD = "correct horse battery staple"
 @pytest.fixture(autouse=True)
 def fresh_sign_in_throttles() -> Iterator[None]:
     """Every test client signs in from 127.0.0.1: one test's failures must not lock the next."""
-    from portfolio.health import redis_client
+    from standx_web.redis_client import redis_client
 
     def clear() -> None:
         client = redis_client()

@@ -15,11 +15,9 @@ from __future__ import annotations
 
 import logging
 
-import redis
-from django.conf import settings
-
 from portfolio.alerts import evaluation as alerting
 from portfolio.jobs import URGENT_QUEUE, queue_now
+from standx_web.redis_client import redis_client
 
 logger = logging.getLogger(__name__)
 BATCH_TASK = "portfolio.evaluate_synced"
@@ -31,19 +29,10 @@ COALESCE_S = 0.5
 SCHEDULED_TTL_S = 30
 CHUNK = 500
 
-_redis: redis.Redis | None = None
-
-
-def _client() -> redis.Redis:
-    global _redis
-    if _redis is None:
-        _redis = redis.Redis.from_url(settings.REDIS_URL)
-    return _redis
-
 
 def alerts_evaluate_soon(account_id: int) -> None:
     """Queue one account for the next batched evaluation (its sync stored new numbers)."""
-    client = _client()
+    client = redis_client()
     pipe = client.pipeline(transaction=False)
     pipe.sadd(DUE_KEY, account_id)
     pipe.set(SCHEDULED_KEY, "1", nx=True, ex=SCHEDULED_TTL_S)
@@ -59,11 +48,11 @@ def alerts_evaluate_soon(account_id: int) -> None:
 
 def alerts_evaluate_queued() -> int:
     """Evaluate every queued account in one pass; returns the notifications made."""
-    client = _client()
+    client = redis_client()
     # First free the schedule, then take the set: an account added after the take schedules a
     # batch of its own, so none is left waiting.
     client.delete(SCHEDULED_KEY)
-    taken: list[bytes] = client.spop(DUE_KEY, 1_000_000) or []  # type: ignore[assignment]
+    taken: list[str] = client.spop(DUE_KEY, 1_000_000) or []  # type: ignore[assignment]
     ids = sorted(int(raw) for raw in taken)
     sent = 0
     for start in range(0, len(ids), CHUNK):

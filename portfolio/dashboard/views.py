@@ -28,7 +28,8 @@ def overview(request: HttpRequest) -> HttpResponse:
         request,
         "portfolio/overview.html",
         {
-            "health": health_report(),
+            # The reader's own positions decide which feeds the page expects: no extra query.
+            "health": health_report(held_by_viewer={p.venue for p in positions}),
             "accounts": accounts,
             "positions": positions,
             "summary": summary,

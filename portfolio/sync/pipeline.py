@@ -18,7 +18,6 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-import redis
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Case, Q, Value, When
@@ -41,6 +40,7 @@ from portfolio.models import (
     Trade,
 )
 from portfolio.sync import cashflows, funding
+from standx_web.redis_client import redis_client
 from venues import budget, registry
 from venues import errors as venue_errors
 from venues.account import AccountFill, AccountOrder, AccountPosition, AccountRead, ReadPlan
@@ -76,14 +76,10 @@ def shared_rate_limiter(venue: str, share: str = "sync") -> RateLimiter:
     """The venue's request budget, shared by every worker process through Redis: by default
     the sync's share of it (``venues.budget``; the rest is left to trading)."""
     if not budget.configured():
-        budget.configure(redis_from_settings)
+        budget.configure(redis_client)
     found = budget.shared(registry.adapter(venue), share)
     assert found is not None
     return found
-
-
-def redis_from_settings() -> redis.Redis:
-    return redis.Redis.from_url(settings.REDIS_URL)
 
 
 def sync_state_for(account: ExchangeAccount) -> SyncState:

@@ -25,8 +25,6 @@ from datetime import timedelta
 from decimal import ROUND_DOWN, Decimal
 from typing import Any, TypeVar
 
-import redis
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -39,6 +37,7 @@ from portfolio.domain import order_rules
 from portfolio.jobs import queue_after_commit
 from portfolio.market import store as market
 from portfolio.models import AuditEntry, AuditStatus, MarketPrice, MarketSymbol
+from standx_web.redis_client import redis_client
 from venues import errors as venue_errors
 from venues import registry
 from venues.account import AccountOrder, AccountSession, OrderRequest
@@ -98,16 +97,11 @@ def trading_account(user_id: int, account_id: int) -> ExchangeAccount:
     return account
 
 
-_redis: redis.Redis | None = None
-
-
 def _throttle(user_id: int) -> None:
-    global _redis
-    if _redis is None:
-        _redis = redis.Redis.from_url(settings.REDIS_URL)
     key = f"standx:trade-rate:{user_id}:{int(time.time() // 60)}"
-    count = _redis.incr(key)
-    _redis.expire(key, 120)
+    client = redis_client()
+    count = client.incr(key)
+    client.expire(key, 120)
     if int(count) > RATE_LIMIT:
         raise TradingError(
             f"More than {RATE_LIMIT} trading requests in a minute: wait a moment and try again."

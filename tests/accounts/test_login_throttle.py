@@ -12,7 +12,7 @@ from django.test import Client
 
 from accounts import throttle
 from accounts.models import User
-from portfolio.health import redis_client
+from standx_web.redis_client import redis_client
 from tests.accounts.conftest import TwoFactor, code_now, sign_in, signed_in
 from tests.conftest import PASSWORD
 

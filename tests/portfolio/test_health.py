@@ -12,6 +12,7 @@ from django.db.backends.postgresql.base import DatabaseWrapper
 from django.test import Client, override_settings
 
 from portfolio import health
+from standx_web.redis_client import redis_client as project_redis
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.django_db
@@ -19,7 +20,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def redis_client() -> Iterator[redis.Redis]:
-    client = health.redis_client()
+    client = project_redis()
     yield client
     client.delete(
         health.WORKER_HEARTBEAT_KEY, health.PRICESTREAM_HEARTBEAT_KEY, health.PRICESTREAM_FEEDS_KEY

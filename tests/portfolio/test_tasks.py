@@ -6,12 +6,13 @@ import pytest
 
 from portfolio import health
 from portfolio.tasks import worker_heartbeat
+from standx_web.redis_client import redis_client
 from tests.conftest import wait_for
 
 
 @pytest.mark.django_db
 def test_a_real_worker_runs_the_heartbeat_task(celery_worker_process: None) -> None:
-    client = health.redis_client()
+    client = redis_client()
     # The worker records a heartbeat as soon as it is ready...
     wait_for(lambda: client.get(health.WORKER_HEARTBEAT_KEY), timeout=60)
     client.delete(health.WORKER_HEARTBEAT_KEY)

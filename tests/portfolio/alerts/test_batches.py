@@ -10,6 +10,7 @@ import pytest
 from accounts.models import ExchangeAccount, User
 from portfolio import jobs, tasks
 from portfolio.alerts import batches as alert_batches
+from standx_web.redis_client import redis_client
 from tests.conftest import wait_for
 from tests.portfolio.alerts.test_evaluation import hold_sol, make_account, open_alerts
 from tests.portfolio.sync.test_worker import worker_on
@@ -19,7 +20,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def empty_queue() -> Iterator[None]:
-    client = alert_batches._client()
+    client = redis_client()
     client.delete(alert_batches.DUE_KEY, alert_batches.SCHEDULED_KEY)
     yield
     client.delete(alert_batches.DUE_KEY, alert_batches.SCHEDULED_KEY)
@@ -70,7 +71,7 @@ def test_a_worker_on_the_urgent_queue_runs_the_scheduled_batch(
         for account in two_near_liquidation:
             alert_batches.alerts_evaluate_soon(account.pk)
         wait_for(lambda: len(open_alerts("health-critical")) == 2, timeout=30)
-    assert not alert_batches._client().exists(alert_batches.DUE_KEY)
+    assert not redis_client().exists(alert_batches.DUE_KEY)
 
 
 def test_an_account_queued_after_a_batch_ran_schedules_the_next_batch(
@@ -101,4 +102,4 @@ def test_with_the_broker_down_the_sync_evaluates_at_once(
     [alert] = open_alerts("health-critical")
     assert alert.account_id == two_near_liquidation[0].pk
     # The schedule is free again: the next sync schedules a batch of its own.
-    assert not alert_batches._client().exists(alert_batches.SCHEDULED_KEY)
+    assert not redis_client().exists(alert_batches.SCHEDULED_KEY)

@@ -305,3 +305,29 @@ def test_symbol_pages_are_per_venue(alice: User, account: ExchangeAccount, sol: 
     assert (
         reverse("portfolio:symbol", args=["standx", "SOL-USD"]) in client.get("/").content.decode()
     )
+
+
+def feed_row(html: str, venue: str) -> str:
+    start = html.index(f'data-part="feed-{venue}"')
+    return html[start : html.index("</tr>", start)]
+
+
+def test_the_overview_expects_a_price_feed_where_its_reader_holds_positions(
+    alice: User, bob: User, sol: Position
+) -> None:
+    from portfolio import health
+    from standx_web.redis_client import redis_client
+
+    redis_client().delete(health.PRICESTREAM_FEEDS_KEY)  # no venue's feed is reporting
+    with CaptureQueriesContext(connection) as context:
+        alices = logged_in(alice).get(reverse("portfolio:overview")).content.decode()
+    assert "no feed heartbeat recorded" in feed_row(alices, "standx")
+    # The reader's positions are already on the page: nobody else's are asked about.
+    assert not [
+        q
+        for q in page_queries(context.captured_queries)
+        if 'DISTINCT "accounts_exchangeaccount"."venue"' in q
+    ]
+    factories.make_account(bob, url=f"http://127.0.0.1:{free_port()}")
+    bobs = logged_in(bob).get(reverse("portfolio:overview")).content.decode()
+    assert "no symbols to watch" in feed_row(bobs, "standx")

@@ -22,6 +22,7 @@ from portfolio import health
 from portfolio.market.pricestream import PriceStreamRunner
 from portfolio.models import Alert, MarketPrice, Position
 from portfolio.sync import pipeline as sync
+from standx_web.redis_client import redis_client
 from tests.conftest import market_data_synced
 from tests.standx_access import client_for
 from venues import perpex as perpex_venue
@@ -87,7 +88,7 @@ async def test_marks_stream_in_and_the_rest_fallback_covers_a_dead_stream(
     runner = runner_for(
         sim_url, refresh_every=0.5, stale_after=1.0, heartbeat_every=0.3, write_every=0.0
     )
-    client = health.redis_client()
+    client = redis_client()
     await sync_to_async(client.delete)(health.PRICESTREAM_HEARTBEAT_KEY)
     async with running_on_a_paused_simulator(runner, sim_url) as sim:
         await sim.post("/sim/price", json={"symbol": "BTC-USD", "mark_price": "101234"})
@@ -231,7 +232,7 @@ async def test_each_venue_has_its_feed_and_a_mark_on_one_never_touches_the_other
             write_every=0.0,
         ),
     ]
-    client = health.redis_client()
+    client = redis_client()
     await sync_to_async(client.delete)(health.PRICESTREAM_FEEDS_KEY)
     stop = asyncio.Event()
     tasks = [asyncio.create_task(r.run(stop)) for r in runners]
