@@ -26,8 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.simulator import start_sim
 from exchange_common.ratelimit import LocalRateLimiter, NoRateLimit, RateLimiter
+from exchange_common.transport import KeepAliveTransport
 from standx.rest import Credentials, Endpoints, StandXClient
-from standx.transport import KeepAliveTransport
 
 
 def run(

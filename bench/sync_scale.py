@@ -288,8 +288,8 @@ def _worker_init() -> None:
     django.setup()
     from django.db import connection
 
+    from exchange_common.transport import shared_transport
     from portfolio.sync import pipeline as sync
-    from standx.rest import shared_transport
     from standx_web.redis_client import redis_client
 
     connection.ensure_connection()

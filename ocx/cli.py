@@ -11,30 +11,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
-import sys
 from collections.abc import Callable, Sequence
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from exchange_common.cli import positive_decimal, print_event, run
 from ocx import errors
 from ocx.auth import ApiKey, Session
-from ocx.models import BUCKETS, to_json
+from ocx.models import BUCKETS
 from ocx.rest import OCXClient
 from ocx.stream import Envelope, EventStream
 
 DEFAULT_API_URL = "https://api.ocx.global"
-
-
-def _decimal(text: str) -> Decimal:
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a decimal number") from None
-    if not value.is_finite() or value <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be a positive number")
-    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -57,8 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
         order = sub.add_parser(name, help=f"{name} an order")
         order.add_argument("market")
         order.add_argument("side", choices=("buy", "sell"))
-        order.add_argument("quantity", type=_decimal)
-        order.add_argument("--price", type=_decimal)
+        order.add_argument("quantity", type=positive_decimal)
+        order.add_argument("--price", type=positive_decimal)
         order.add_argument("--tif", choices=("gtc", "ioc", "fok"))
         order.add_argument("--post-only", action="store_true")
         order.add_argument("--reduce-only", action="store_true")
@@ -71,11 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
     cancel_all.add_argument("--market")
     close = sub.add_parser("close", help="close a position (all of it unless --quantity)")
     close.add_argument("market")
-    close.add_argument("--quantity", type=_decimal)
+    close.add_argument("--quantity", type=positive_decimal)
     transfer = sub.add_parser("transfer", help="move funds between buckets")
     transfer.add_argument("source", choices=BUCKETS)
     transfer.add_argument("destination", choices=BUCKETS)
-    transfer.add_argument("amount", type=_decimal)
+    transfer.add_argument("amount", type=positive_decimal)
     keys = sub.add_parser("keys", help="API keys (a session is needed)")
     keys.add_argument("action", choices=("list", "create", "revoke"))
     keys.add_argument("--name", default="standx-portfolio")
@@ -190,7 +178,7 @@ async def _stream(client: OCXClient, count: int) -> None:
     stream = EventStream(client.base_url, session=client.session, api_key=client.api_key)
     seen = 0
     async for event in stream.events():
-        print(json.dumps({"event": type(event).__name__, **to_json(event)}), flush=True)
+        print_event(event)
         if isinstance(event, Envelope):
             seen += 1
             if count and seen >= count:
@@ -199,14 +187,4 @@ async def _stream(client: OCXClient, count: int) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        result = _run(args)
-    except (errors.OCXError, ValueError) as exc:
-        print(json.dumps({"error": type(exc).__name__, "message": str(exc)}), file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
-    if result is not None:
-        print(json.dumps(to_json(result), indent=2, sort_keys=True))
-    return 0
+    return run(build_parser(), _run, argv, refused=(errors.OCXError, ValueError))

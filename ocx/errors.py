@@ -1,25 +1,18 @@
 """One exception tree for everything the OCX client raises.
 
 Messages and reprs never contain the session, an API key or a wallet key: the client passes
-every server message through :func:`standx.errors.redact` with its own secrets before raising,
+every server message through ``redact`` with its own secrets before raising,
 and no exception keeps request headers (Celery pickles exceptions, so this matters beyond
 logs). Statuses follow docs.ocx.global ``api-reference/errors``; ``code`` is the machine code.
 """
 
 from __future__ import annotations
 
+from exchange_common.errors import ClientAPIError, ClientError
 
-class OCXError(Exception):
+
+class OCXError(ClientError):
     """Base class. ``transient`` errors may succeed if the same safe request is repeated."""
-
-    transient: bool = False
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.message!r})"
 
 
 class LoginError(OCXError):
@@ -30,24 +23,8 @@ class KeyFormatError(OCXError, ValueError):
     """A wallet key, session or API key that cannot be used (never echoed)."""
 
 
-class APIError(OCXError):
+class APIError(ClientAPIError, OCXError):
     """OCX answered with an error status."""
-
-    status: int = 0
-
-    def __init__(
-        self, message: str, *, status: int | None = None, code: str = "", endpoint: str = ""
-    ) -> None:
-        super().__init__(message)
-        if status is not None:
-            self.status = status
-        self.code = code
-        self.endpoint = endpoint
-
-    def __str__(self) -> str:
-        where = f" from {self.endpoint}" if self.endpoint else ""
-        code = f" {self.code}" if self.code else ""
-        return f"HTTP {self.status}{code}{where}: {self.message}"
 
 
 class BadRequestError(APIError):

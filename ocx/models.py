@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
@@ -113,21 +113,6 @@ def _ot(o: dict[str, Any], key: str) -> datetime | None:
 
 def items(data: Any, parser: Callable[[Any], T], what: str) -> list[T]:
     return [parser(item) for item in _list(data, what)]
-
-
-def to_json(value: Any) -> Any:
-    """A result as JSON-ready data (Decimals and times as strings; hidden fields left out)."""
-    if isinstance(value, Decimal):
-        return format(value, "f")
-    if isinstance(value, datetime):
-        return value.isoformat().replace("+00:00", "Z")
-    if isinstance(value, list | tuple):
-        return [to_json(v) for v in value]
-    if isinstance(value, dict):
-        return {k: to_json(v) for k, v in value.items()}
-    if hasattr(value, "__dataclass_fields__"):
-        return {f.name: to_json(getattr(value, f.name)) for f in fields(value) if f.repr}
-    return value
 
 
 # -- market data -----------------------------------------------------------------------------

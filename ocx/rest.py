@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import http.cookies
 import logging
-import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -30,12 +29,12 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from exchange_common.errors import redact
 from exchange_common.ratelimit import BudgetExhausted
+from exchange_common.transport import shared_transport
 from ocx import errors, models
 from ocx.auth import ApiKey, PendingSignIn, Session, SiweParams, checksum_address, siwe_message
 from ocx.ratelimit import RateLimiter, acquire, backoff_delay, order_path_limiter
-from standx.errors import redact
-from standx.transport import KeepAliveTransport
 
 T = TypeVar("T")
 logger = logging.getLogger(__name__)
@@ -72,19 +71,6 @@ def _error_fields(response: httpx.Response) -> tuple[str, str, float | None]:
     if isinstance(ms, int | float) and not isinstance(ms, bool):
         retry = max(0.0, ms / 1000)
     return (code if isinstance(code, str) else ""), message or str(code or "error"), retry
-
-
-_shared: KeepAliveTransport | None = None
-_shared_lock = threading.Lock()
-
-
-def shared_transport() -> KeepAliveTransport:
-    """One keep-alive pool per process for every OCX client not given its own transport."""
-    global _shared
-    with _shared_lock:
-        if _shared is None:
-            _shared = KeepAliveTransport()
-        return _shared
 
 
 class OCXClient:

@@ -26,9 +26,9 @@ from typing import Any
 
 import httpx
 
+from exchange_common.errors import redact
 from ocx import errors, models
 from ocx.auth import ApiKey, Session
-from standx.errors import redact
 
 STALE_AFTER_S = 45.0  # three missed heartbeats
 

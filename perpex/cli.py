@@ -16,11 +16,11 @@ from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from exchange_common.cli import positive_decimal, print_event, run
 from perpex import errors
 from perpex.keys import ApiKey
 from perpex.rest import DEFAULT_API_URL, DEFAULT_WS_URL, OrderRequest, PerpExClient
 from perpex.stream import CHANNELS, PerpExStream, StreamMessage
-from standx.models import to_json
 
 
 def _api_key(required: bool = True) -> ApiKey | None:
@@ -32,19 +32,9 @@ def _api_key(required: bool = True) -> ApiKey | None:
     return ApiKey(token)
 
 
-def _decimal(text: str) -> Decimal:
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a decimal number") from None
-    if not value.is_finite() or value <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be a positive number")
-    return value
-
-
 def _order_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--price", type=_decimal)
-    parser.add_argument("--stop-price", type=_decimal)
+    parser.add_argument("--price", type=positive_decimal)
+    parser.add_argument("--stop-price", type=positive_decimal)
     parser.add_argument("--type", dest="order_type", choices=("limit", "market", "stop"))
     parser.add_argument("--tif", choices=("gtc", "ioc"))
     parser.add_argument("--reduce-only", action="store_true")
@@ -67,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     order = sub.add_parser("new-order", help="place one order")
     order.add_argument("symbol")
     order.add_argument("side", choices=("buy", "sell"))
-    order.add_argument("quantity", type=_decimal)
+    order.add_argument("quantity", type=positive_decimal)
     _order_arguments(order)
     batch = sub.add_parser("batch", help="place up to 10 orders from a JSON file ('-': stdin)")
     batch.add_argument("file", help="a JSON array of order bodies as POST /api/v1/orders takes")
@@ -171,7 +161,7 @@ async def _stream(args: argparse.Namespace, ws_url: str) -> None:
     async for event in stream.events():
         if isinstance(event, StreamMessage) and event.channel != args.channel:
             continue
-        print(json.dumps({"event": type(event).__name__, **to_json(event)}), flush=True)
+        print_event(event)
         seen += 1
         if args.count and seen >= args.count:
             await stream.close()
@@ -179,14 +169,4 @@ async def _stream(args: argparse.Namespace, ws_url: str) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        result = _run(args)
-    except errors.PerpExError as exc:
-        print(json.dumps({"error": type(exc).__name__, "message": str(exc)}), file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
-    if result is not None:
-        print(json.dumps(to_json(result), indent=2, sort_keys=True))
-    return 0
+    return run(build_parser(), _run, argv)

@@ -8,20 +8,11 @@ with its own secrets first, and no exception keeps request headers.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from exchange_common.errors import ClientAPIError, ClientError
 
 
-class PerpExError(Exception):
+class PerpExError(ClientError):
     """Base class. ``transient``: the same safe request may succeed if repeated."""
-
-    transient: bool = False
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.message!r})"
 
 
 class KeyFormatError(PerpExError, ValueError):
@@ -32,31 +23,8 @@ class SubscriptionLimitError(PerpExError, ValueError):
     """More WebSocket subscriptions than one connection may hold (10)."""
 
 
-class APIError(PerpExError):
+class APIError(ClientAPIError, PerpExError):
     """The venue answered with an error: ``status`` is the HTTP status, ``code`` its own code."""
-
-    status: int = 0
-    code: str = ""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        status: int | None = None,
-        code: str | None = None,
-        endpoint: str = "",
-    ) -> None:
-        super().__init__(message)
-        if status is not None:
-            self.status = status
-        if code:
-            self.code = code
-        self.endpoint = endpoint
-
-    def __str__(self) -> str:
-        where = f" from {self.endpoint}" if self.endpoint else ""
-        code = f" {self.code}" if self.code else ""
-        return f"HTTP {self.status}{code}{where}: {self.message}"
 
 
 class BadRequestError(APIError):
@@ -155,11 +123,3 @@ def map_error(
         return ServerError(message, status=status, code=code, endpoint=endpoint)
     kind = _BY_STATUS.get(status, APIError)
     return kind(message, status=status, code=code, endpoint=endpoint)
-
-
-def redact(text: str, secrets: Iterable[str | None]) -> str:
-    """``text`` with every non-trivial secret replaced by ``***``."""
-    for secret in secrets:
-        if secret and len(secret) >= 8:
-            text = text.replace(secret, "***")
-    return text

@@ -21,6 +21,8 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
+from exchange_common.errors import redact
+from exchange_common.transport import shared_transport
 from perpex import errors
 from perpex.keys import ApiKey
 from perpex.models import (
@@ -36,7 +38,6 @@ from perpex.models import (
     parse_list,
 )
 from perpex.ratelimit import RateLimiter, acquire, local_limiter
-from standx.rest import shared_transport
 
 T = TypeVar("T")
 logger = logging.getLogger(__name__)
@@ -251,7 +252,7 @@ class PerpExClient:
             raise errors.map_error(
                 status,
                 code,
-                errors.redact(message or "error", self._secrets()),
+                redact(message or "error", self._secrets()),
                 endpoint=endpoint,
                 retry_after=_retry_after(response),
             )
@@ -261,7 +262,7 @@ class PerpExClient:
             code, message = error_fields(data)
             status = {"ORDER_NOT_FOUND": 404, "UNAUTHORIZED": 401, "FORBIDDEN": 403}.get(code, 400)
             raise errors.map_error(
-                status, code, errors.redact(message or code, self._secrets()), endpoint=endpoint
+                status, code, redact(message or code, self._secrets()), endpoint=endpoint
             )
         return data
 

@@ -22,6 +22,7 @@ from typing import Any
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
 
+from exchange_common.errors import redact
 from perpex import errors
 from perpex.keys import ApiKey
 from perpex.models import error_fields
@@ -174,7 +175,7 @@ class PerpExStream:
                         await ws.close()
                         code, text = error_fields(message)
                         raise errors.AuthenticationError(
-                            errors.redact(text or "stream auth refused", (self.api_key.token,)),
+                            redact(text or "stream auth refused", (self.api_key.token,)),
                             code=code,
                             endpoint="ws auth",
                         )
@@ -235,9 +236,7 @@ class PerpExStream:
             return "ping"
         if kind == "error":
             code, text = error_fields(message)
-            return StreamError(
-                code, errors.redact(text, (self.api_key.token,) if self.api_key else ())
-            )
+            return StreamError(code, redact(text, (self.api_key.token,) if self.api_key else ()))
         channel = message.get("channel") or message.get("topic")
         if not isinstance(channel, str) or kind in CONTROL_TYPES:
             return None

@@ -10,17 +10,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
-import sys
 from collections.abc import Sequence
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from exchange_common.cli import positive_decimal, print_event, run
 from standx import errors
 from standx.auth import AuthClient, login_with_wallet_key
 from standx.keys import seed_base58
-from standx.models import to_json
 from standx.rest import (
     DEFAULT_AUTH_URL,
     DEFAULT_PERPS_URL,
@@ -52,20 +49,6 @@ def _credentials(required: bool = True) -> Credentials | None:
     return Credentials.from_strings(token, os.environ.get("STANDX_SIGNING_KEY"))
 
 
-def _decimal(text: str) -> Decimal:
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a decimal number") from None
-    if not value.is_finite() or value <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be a positive number")
-    return value
-
-
-def _print(data: Any) -> None:
-    print(json.dumps(to_json(data), indent=2, sort_keys=True))
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m standx", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -86,13 +69,13 @@ def build_parser() -> argparse.ArgumentParser:
     order = sub.add_parser("new-order", help="submit a signed order")
     order.add_argument("symbol")
     order.add_argument("side", choices=("buy", "sell"))
-    order.add_argument("qty", type=_decimal)
-    order.add_argument("--price", type=_decimal)
+    order.add_argument("qty", type=positive_decimal)
+    order.add_argument("--price", type=positive_decimal)
     order.add_argument("--type", dest="order_type", choices=("limit", "market"))
     order.add_argument("--tif", choices=("gtc", "ioc", "alo"), default=None)
     order.add_argument("--reduce-only", action="store_true")
-    order.add_argument("--tp", type=_decimal)
-    order.add_argument("--sl", type=_decimal)
+    order.add_argument("--tp", type=positive_decimal)
+    order.add_argument("--sl", type=positive_decimal)
     order.add_argument("--cl-ord-id")
 
     cancel = sub.add_parser("cancel-order", help="cancel one order")
@@ -177,7 +160,7 @@ async def _stream(args: argparse.Namespace, endpoints: Endpoints) -> None:
     async for event in stream.events():
         if isinstance(event, StreamMessage) and event.channel != args.channel:
             continue
-        print(json.dumps({"event": type(event).__name__, **to_json(event)}), flush=True)
+        print_event(event)
         seen += 1
         if args.count and seen >= args.count:
             await stream.close()
@@ -185,14 +168,4 @@ async def _stream(args: argparse.Namespace, endpoints: Endpoints) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        result = _run(args)
-    except errors.StandXError as exc:
-        print(json.dumps({"error": type(exc).__name__, "message": str(exc)}), file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
-    if result is not None:
-        _print(result)
-    return 0
+    return run(build_parser(), _run, argv)

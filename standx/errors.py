@@ -7,20 +7,11 @@ exception keeps request headers. Celery pickles exceptions, so this matters beyo
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from exchange_common.errors import ClientAPIError, ClientError
 
 
-class StandXError(Exception):
+class StandXError(ClientError):
     """Base class. ``transient`` errors may succeed if the same safe request is repeated."""
-
-    transient: bool = False
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.message!r})"
 
 
 class KeyFormatError(StandXError, ValueError):
@@ -31,20 +22,8 @@ class LoginError(StandXError):
     """Wallet sign-in failed: bad challenge, failed verification or a rejected signature."""
 
 
-class APIError(StandXError):
+class APIError(ClientAPIError, StandXError):
     """The exchange answered with an error status (or an error ``code`` in a 200 body)."""
-
-    status: int = 0
-
-    def __init__(self, message: str, *, status: int | None = None, endpoint: str = "") -> None:
-        super().__init__(message)
-        if status is not None:
-            self.status = status
-        self.endpoint = endpoint
-
-    def __str__(self) -> str:
-        where = f" from {self.endpoint}" if self.endpoint else ""
-        return f"HTTP {self.status}{where}: {self.message}"
 
 
 class BadRequestError(APIError):
@@ -114,11 +93,3 @@ class BadResponseError(StandXError):
     """The exchange answered with something that is not the documented shape (malformed JSON)."""
 
     transient = True
-
-
-def redact(text: str, secrets: Iterable[str | None]) -> str:
-    """``text`` with every non-trivial secret replaced by ``***``."""
-    for secret in secrets:
-        if secret and len(secret) >= 8:
-            text = text.replace(secret, "***")
-    return text

@@ -8,7 +8,7 @@ arithmetic). Unknown extra fields are ignored.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
@@ -157,23 +157,6 @@ def _list(data: Any, what: str) -> list[Any]:
     if not isinstance(data, list):
         raise BadResponseError(f"{what}: expected a JSON array")
     return data
-
-
-def to_json(value: Any) -> Any:
-    """A dataclass result as JSON-ready data: Decimals and datetimes become strings."""
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, datetime):
-        return value.isoformat().replace("+00:00", "Z")
-    if isinstance(value, StrEnum):
-        return value.value
-    if isinstance(value, list | tuple):
-        return [to_json(v) for v in value]
-    if isinstance(value, dict):
-        return {k: to_json(v) for k, v in value.items()}
-    if hasattr(value, "__dataclass_fields__"):
-        return {f.name: to_json(getattr(value, f.name)) for f in fields(value) if f.repr}
-    return value
 
 
 # -- public market data -------------------------------------------------------------------------

@@ -9,8 +9,6 @@ cap. POSTs are never retried: the caller re-queries by ``cl_ord_id`` to learn wh
 from __future__ import annotations
 
 import logging
-import os
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -23,6 +21,7 @@ from urllib.parse import urlsplit
 import httpx
 import nacl.signing
 
+from exchange_common.errors import redact
 from exchange_common.ratelimit import (
     BudgetExhausted,
     LocalRateLimiter,
@@ -30,6 +29,7 @@ from exchange_common.ratelimit import (
     acquire,
     backoff_delay,
 )
+from exchange_common.transport import shared_transport
 from standx import errors, keys
 from standx.models import (
     ActionResult,
@@ -49,7 +49,6 @@ from standx.models import (
     parse_klines,
 )
 from standx.signing import encode_body, signed_headers
-from standx.transport import KeepAliveTransport
 
 T = TypeVar("T")
 logger = logging.getLogger(__name__)
@@ -208,7 +207,7 @@ class StandXClient:
     """A synchronous client for one StandX account (or none, for public data).
 
     Requests go straight to an ``httpx`` transport, by default the process-wide keep-alive
-    pool of :func:`shared_transport` (:mod:`standx.transport`); an ``httpx.Client`` would add
+    pool of :func:`~exchange_common.transport.shared_transport`; an ``httpx.Client`` would add
     cookie jars, URL merging, redirect and auth machinery this client does not use, at about a
     third of a read's CPU. Thread-safe (the transport is), so one client can serve a pool of
     threads. Inject ``transport`` (e.g. ``httpx.MockTransport``) for error shapes a server
@@ -366,7 +365,7 @@ class StandXClient:
     ) -> Any:
         status = response.status_code
         if status >= 400:
-            message = errors.redact(_error_message(response), self._secrets())
+            message = redact(_error_message(response), self._secrets())
             if status == 404 and not_found_ok:
                 return None
             raise map_error(status, message, endpoint=endpoint, retry_after=_retry_after(response))
@@ -380,7 +379,7 @@ class StandXClient:
         if isinstance(data, dict) and isinstance(data.get("code"), int) and data["code"] not in (
             0, 200,
         ) and "result" not in data:  # fmt: skip
-            message = errors.redact(str(data.get("message") or "error"), self._secrets())
+            message = redact(str(data.get("message") or "error"), self._secrets())
             raise map_error(data["code"], message, endpoint=endpoint)
         return data
 
@@ -654,24 +653,6 @@ _BASE_HEADERS = {
     "accept-encoding": "gzip, deflate",
     "connection": "keep-alive",
 }
-
-_shared: tuple[int, KeepAliveTransport] | None = None
-_shared_lock = threading.Lock()
-
-
-def shared_transport() -> KeepAliveTransport:
-    """The process's connection pool, used by every client not given its own transport.
-
-    Its connections stay open between tasks, and it loads the TLS trust store (~30 ms of CPU,
-    more than a whole account sync) once, so clients made per task or per request (workers,
-    order views, charts) share it. It is thread-safe and never closed by clients. A forked
-    child (Celery's prefork pool) builds its own rather than share its parent's sockets.
-    """
-    global _shared
-    with _shared_lock:
-        if _shared is None or _shared[0] != os.getpid():
-            _shared = (os.getpid(), KeepAliveTransport())
-        return _shared[1]
 
 
 def _items(data: Any, parser: Callable[[Any], T]) -> list[T]:

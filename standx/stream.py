@@ -33,6 +33,7 @@ from typing import Any
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
 
+from exchange_common.errors import redact
 from standx import errors
 from standx.rest import Credentials
 from standx.signing import encode_body, signed_headers
@@ -243,7 +244,7 @@ def _stream_error(message: Any, secrets: tuple[str, ...]) -> StreamError | None:
         return None
     code = body.get("code")
     text = str(body.get("message") or body.get("msg") or "")
-    return StreamError(code if isinstance(code, int) else -1, errors.redact(text, secrets))
+    return StreamError(code if isinstance(code, int) else -1, redact(text, secrets))
 
 
 def _messages(raw: str | bytes, secrets: tuple[str, ...] = ()) -> list[StreamMessage | StreamError]:

@@ -25,7 +25,6 @@ from standx.models import (
     Trade,
     parse_klines,
     parse_time,
-    to_json,
 )
 from tests.standx import docs_examples as ex
 
@@ -170,8 +169,3 @@ def test_it_raises_bad_response_on_shapes_it_cannot_read(parser: object, data: o
 def test_timestamps_accept_nanoseconds_and_epoch_numbers() -> None:
     assert parse_time("2025-08-11T03:35:25.559151123Z").microsecond == 559151
     assert parse_time(1754897028) == parse_time(1754897028000)
-
-
-def test_to_json_turns_results_into_plain_data() -> None:
-    data = to_json(Position.parse(ex.POSITIONS[0]))
-    assert data["qty"] == "0.940" and data["created_at"] == "2025-08-10T09:05:50.265265Z"

@@ -1,7 +1,7 @@
 """A keep-alive HTTP/1.1 connection pool on the standard library's ``http.client``.
 
-An ``httpx`` transport, so :class:`~standx.rest.StandXClient` (and ``httpx.MockTransport`` in
-tests) see the same interface. It exists for CPU: a worker makes tens of REST reads a second,
+An ``httpx`` transport, so the venue clients (and ``httpx.MockTransport`` in tests) see the
+same interface. It exists for CPU: a worker makes tens of REST reads a second,
 and httpcore's state machine (h11) spends about twice what ``http.client`` does on each one.
 It does only what the client needs: HTTP/1.1, TLS with certificate checks, per-request
 timeouts, and connections kept open per origin and reused.
@@ -15,6 +15,7 @@ request that failed before its bytes were all written.
 from __future__ import annotations
 
 import http.client
+import os
 import select
 import socket
 import ssl
@@ -161,3 +162,22 @@ def _transport_error(exc: BaseException | None, host: str) -> httpx.TransportErr
     if isinstance(exc, http.client.HTTPException):
         return httpx.RemoteProtocolError(f"{host}: {type(exc).__name__}")
     return httpx.ReadError(f"{host}: {type(exc).__name__}")
+
+
+_shared: tuple[int, KeepAliveTransport] | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_transport() -> KeepAliveTransport:
+    """The process's connection pool, used by every venue client not given its own transport.
+
+    Its connections stay open between tasks, and it loads the TLS trust store (~30 ms of CPU,
+    more than a whole account sync) once, so clients made per task or per request (workers,
+    order views, charts) share it. It is thread-safe and never closed by clients. A forked
+    child (Celery's prefork pool) builds its own rather than share its parent's sockets.
+    """
+    global _shared
+    with _shared_lock:
+        if _shared is None or _shared[0] != os.getpid():
+            _shared = (os.getpid(), KeepAliveTransport())
+        return _shared[1]

@@ -12,9 +12,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from exchange_common.transport import KeepAliveTransport, shared_transport
 from standx import errors
-from standx.rest import Endpoints, StandXClient, shared_transport
-from standx.transport import KeepAliveTransport
+from standx.rest import Endpoints, StandXClient
 from tests.conftest import wait_for
 from tests.standx.conftest import sim_control
 
