@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts.models import AccountStatus, ExchangeAccount, User
+from accounts.models import ExchangeAccount, User
 from accounts.services import ActivityCheck, LinkError, linked_store
 from accounts.twofactor.services import user_has_second_factor
 from portfolio.models import AuditEntry  # portfolio's models import only ours
@@ -86,19 +86,6 @@ def _refusal_to_trade(owner: User, venue: str) -> str | None:
     return None
 
 
-def _existing(owner: User, venue: str, identity: str, origin: str) -> ExchangeAccount | None:
-    return ExchangeAccount.objects.filter(
-        owner=owner, venue=venue, identity=identity, origin=origin
-    ).first()
-
-
-def _duplicate_words(account: ExchangeAccount, venue: str) -> str:
-    return (
-        f"This {venue} account is already linked as “{account.label}” on {account.origin}. "
-        "Unlink it first to link it again."
-    )
-
-
 def account_link_pasted(
     owner: User,
     venue_key: str,
@@ -111,9 +98,10 @@ def account_link_pasted(
     """Verify pasted credentials with the venue, then store the account and its credentials.
 
     The mode is "trading" exactly when the venue let the key trade. The same account on the
-    same origin is linked once per user: a second link is refused, unless the first one needs
-    re-linking (its credentials are then replaced). ``replacing``: ids of the owner's accounts
-    this link supersedes, deleted in the same transaction (the demo's simulator link).
+    same origin is linked once per user: linking it again renews its credentials (a rotated
+    key, or one for an account that needs re-linking), as a StandX wallet sign-in does.
+    ``replacing``: ids of the owner's accounts this link supersedes, deleted in the same
+    transaction (the demo's simulator link).
     """
     try:
         adapter = pasted_adapter(venue_key)
@@ -126,16 +114,12 @@ def account_link_pasted(
         raise LinkError(f"This key has already expired. Create a new one on {venue}.")
     if linked.can_trade and (refusal := _refusal_to_trade(owner, venue)):
         raise LinkError(refusal)
-    replaced = set(replacing)
-    found = _existing(owner, adapter.key, linked.identity, endpoints.origin)
-    relink = found is not None and found.status == AccountStatus.NEEDS_RELINK
-    if found is not None and found.pk not in replaced and not relink:
-        raise LinkError(_duplicate_words(found, venue))
     try:
-        account = _store(owner, adapter, endpoints, linked, label, replaced)
-    except IntegrityError:  # a second tab linked the same account a moment ago
-        again = _existing(owner, adapter.key, linked.identity, endpoints.origin)
-        raise LinkError(_duplicate_words(again, venue) if again else "Try again.") from None
+        account = _store(owner, adapter, endpoints, linked, label, set(replacing))
+    except IntegrityError:  # a second tab linked the same account at the same moment
+        raise LinkError(
+            f"This {venue} account was being linked at the same moment: try again."
+        ) from None
     if check is not None:
         AuditEntry.objects.filter(pk=check.pk).update(account=account, account_label=account.label)
     return account

@@ -200,48 +200,41 @@ def _plan(account: ExchangeAccount, state: SyncState, now: datetime) -> ReadPlan
     )
 
 
+# One map between the venue layer's order record and the stored row, read both ways.
+_ORDER_FIELDS: tuple[tuple[str, str], ...] = (
+    ("exchange_id", "exchange_id"),
+    ("client_order_id", "cl_ord_id"),
+    *(
+        (name, name)
+        for name in (
+            "symbol",
+            "side",
+            "order_type",
+            "status",
+            "time_in_force",
+            "qty",
+            "price",
+            "fill_qty",
+            "fill_avg_price",
+            "reduce_only",
+            "leverage",
+            "is_liquidation",
+            "created_at",
+            "updated_at",
+        )
+    ),
+)
+
+
 def _order_record(o: Order) -> AccountOrder:
     """A stored order as the venue layer's record (for adapters that settle held orders)."""
-    return AccountOrder(
-        exchange_id=o.exchange_id,
-        client_order_id=o.cl_ord_id,
-        symbol=o.symbol,
-        side=o.side,
-        order_type=o.order_type,
-        status=o.status,
-        time_in_force=o.time_in_force,
-        qty=o.qty,
-        price=o.price,
-        fill_qty=o.fill_qty,
-        fill_avg_price=o.fill_avg_price,
-        reduce_only=o.reduce_only,
-        leverage=o.leverage,
-        is_liquidation=o.is_liquidation,
-        created_at=o.created_at,
-        updated_at=o.updated_at,
-    )
+    return AccountOrder(**{record: getattr(o, column) for record, column in _ORDER_FIELDS})
 
 
 def _order_row(account: ExchangeAccount, o: AccountOrder, now: datetime) -> Order:
-    return Order(
-        account=account,
-        exchange_id=o.exchange_id,
-        cl_ord_id=o.client_order_id,
-        symbol=o.symbol,
-        side=o.side,
-        order_type=o.order_type,
-        status=o.status,
-        time_in_force=o.time_in_force,
-        qty=o.qty,
-        price=o.price,
-        fill_qty=o.fill_qty,
-        fill_avg_price=o.fill_avg_price,
-        reduce_only=o.reduce_only,
-        leverage=o.leverage,
-        is_liquidation=o.is_liquidation,
-        created_at=o.created_at or o.updated_at or now,
-        updated_at=o.updated_at,
-    )
+    row = Order(account=account, **{column: getattr(o, record) for record, column in _ORDER_FIELDS})
+    row.created_at = o.created_at or o.updated_at or now
+    return row
 
 
 ORDER_UPDATE_FIELDS = [

@@ -112,13 +112,17 @@ def test_a_key_pasted_for_a_host_that_is_not_perpex_is_refused_in_words(
     assert nothing_stored()
 
 
-def test_the_same_account_on_the_same_host_is_linked_once(
+def test_the_same_account_on_the_same_host_is_linked_once_and_a_new_key_renews_it(
     alice: User, bob: User, perpex_sim_url: str
 ) -> None:
     creds = perpex_credentials(perpex_sim_url)
     first = link(alice, perpex_sim_url, creds["api_key"], "First")
-    with pytest.raises(LinkError, match=r"already linked as “First”.*Unlink it first"):
-        link(alice, perpex_sim_url, creds["api_key"], "Again")
+    rotated = httpx.post(
+        f"{perpex_sim_url}/sim/keys", json={"account": creds["account_id"]}, timeout=10
+    ).json()
+    renewed = link(alice, perpex_sim_url, rotated["api_key"], "")
+    assert (renewed.pk, renewed.label) == (first.pk, "First")
+    assert credentials_open(renewed) == {"perpex_bearer": rotated["api_key"]}
     assert ExchangeAccount.objects.filter(owner=alice).count() == 1
     # Another user may link it too; a re-link of an account that needs one replaces its key.
     assert link(bob, perpex_sim_url, creds["api_key"]).owner == bob
