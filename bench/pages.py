@@ -4,8 +4,10 @@ A dedicated `standx_bench` database holds one user with 5 linked accounts x 10 s
 positions), 100,000 fills and 20,000 finished orders spread over 90 days, 50 open orders, a
 month of balance snapshots (as retention keeps them: 1-minute for 2 days, hourly after) and
 funding payments. Each page is rendered server-side in this process through Django's test
-client (no network): warm-up, then timed runs; prints p50/p95 in ms and the SQL queries the
-page makes (its own, and with the session/user lookups and the session save).
+client (no network): warm-up, then timed runs; prints p50/p95 in ms, the median CPU time of
+this process per render (the page's Python, without the database server's share: the figure to
+compare on a busy machine, where wall times swing), and the SQL queries the page makes (its
+own, and with the session/user lookups and the session save).
 
 The symbol page's candles come from the cache (filled first), so the figure is our rendering,
 not StandX's latency. The CSV export is timed end to end over all 100,000 trades, with the peak
@@ -17,7 +19,9 @@ Python memory it allocated.
 from __future__ import annotations
 
 import argparse
+import cProfile
 import os
+import pstats
 import random
 import statistics
 import sys
@@ -37,11 +41,13 @@ ACCOUNTS = 5
 SYMBOLS = [f"S{i}-USD" for i in range(10)]
 # Not the page's own: the middleware's session and user lookups, the session save, and the
 # transaction control of ATOMIC_REQUESTS.
-NOT_THE_PAGES = (
-    'SELECT "django_session"', 'UPDATE "django_session"', 'SELECT "accounts_user"',
-    "BEGIN", "COMMIT", "SAVEPOINT", "RELEASE SAVEPOINT",
-)  # fmt: skip
 CONTROL = ("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE SAVEPOINT")
+NOT_THE_PAGES = (
+    'SELECT "django_session"',
+    'UPDATE "django_session"',
+    'SELECT "accounts_user"',
+    *CONTROL,
+)
 
 
 def populate(n_trades: int, n_orders: int) -> int:
@@ -221,13 +227,21 @@ def measure(client: Any, url: str, runs: int) -> dict[str, Any]:
         q["sql"] for q in captured.captured_queries if not q["sql"].lstrip().startswith(CONTROL)
     ]
     own = [q for q in queries if not q.lstrip().startswith(NOT_THE_PAGES)]
-    times = []
+    times, cpu = [], []
     for _ in range(runs):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         client.get(url)
         times.append((time.perf_counter() - start) * 1000)
+        cpu.append((time.process_time() - start_cpu) * 1000)
     times.sort()
+    # Python function calls in one render: deterministic, so it compares two trees on a busy
+    # machine where even CPU times swing.
+    profile = cProfile.Profile()
+    profile.runcall(client.get, url)
+    calls = pstats.Stats(profile).total_calls  # type: ignore[attr-defined]
     return {
+        "calls": calls,
+        "cpu": statistics.median(cpu),
         "p50": statistics.median(times),
         "p95": times[int(len(times) * 0.95) - 1],
         "own": len(own),
@@ -235,7 +249,7 @@ def measure(client: Any, url: str, runs: int) -> dict[str, Any]:
     }
 
 
-def export_all(client: Any, url: str) -> tuple[float, int, float]:
+def export_all(client: Any, url: str) -> tuple[float, float, int, float]:
     """Seconds and rows of a full export, then (in a second pass, as tracing slows Python
     down) the peak Python allocation while streaming it."""
     from asgiref.sync import async_to_sync
@@ -251,14 +265,14 @@ def export_all(client: Any, url: str) -> tuple[float, int, float]:
 
         return int(async_to_sync(read)())
 
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), time.process_time()
     rows = drain()
-    seconds = time.perf_counter() - start
+    seconds, cpu_s = time.perf_counter() - start, time.process_time() - start_cpu
     tracemalloc.start()
     drain()
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    return seconds, rows - 1, peak / 1e6
+    return seconds, cpu_s, rows - 1, peak / 1e6
 
 
 def main() -> None:
@@ -294,11 +308,8 @@ def main() -> None:
     )
     # Candles as the exchange would give them, cached: the symbol page's figure is ours.
     now = int(timezone.now().timestamp())
-    bars = [
-        {"time": now - 900 * k, "open": "100", "high": "101", "low": "99", "close": "100.5",
-         "volume": "10"}
-        for k in range(300, 0, -1)
-    ]  # fmt: skip
+    bar = {"open": "100", "high": "101", "low": "99", "close": "100.5", "volume": "10"}
+    bars = [{"time": now - 900 * k, **bar} for k in range(300, 0, -1)]
     cache.set(f"candles:http://127.0.0.1:9:S1-USD:{charts.DEFAULT_RESOLUTION}", bars, 3600)
 
     client = Client()
@@ -323,14 +334,18 @@ def main() -> None:
         ("equity.json all", reverse("portfolio:equity_data") + "?range=all"),
         ("alerts", reverse("portfolio:alerts")),
     ]
-    print(f"{'page':<22} {'p50 ms':>8} {'p95 ms':>8} {'queries':>8} {'with session':>13}")
+    heads = ("p50 ms", "p95 ms", "CPU ms", "calls", "queries")
+    print(f"{'page':<22} " + " ".join(f"{h:>8}" for h in heads) + f" {'with session':>13}")
     for name, url in pages:
         r = measure(client, url, args.runs)
-        print(f"{name:<22} {r['p50']:8.1f} {r['p95']:8.1f} {r['own']:8d} {r['all']:13d}")
-    seconds, rows, peak = export_all(client, reverse("portfolio:trades_csv"))
+        print(
+            f"{name:<22} {r['p50']:8.1f} {r['p95']:8.1f} {r['cpu']:8.1f} {r['calls']:8d} "
+            f"{r['own']:8d} {r['all']:13d}"
+        )
+    seconds, cpu_s, rows, peak = export_all(client, reverse("portfolio:trades_csv"))
     print(
-        f"CSV export: {rows:,} trades in {seconds:.2f} s ({rows / seconds:,.0f} rows/s), "
-        f"peak Python allocation {peak:.1f} MB"
+        f"CSV export: {rows:,} trades in {seconds:.2f} s ({rows / seconds:,.0f} rows/s, "
+        f"{cpu_s:.2f} s of this process's CPU), peak Python allocation {peak:.1f} MB"
     )
 
 
