@@ -4,9 +4,12 @@ Starts ``python -m standx_sim`` on a free loopback port, funds N accounts, and p
 (positions, balance, open orders: one sync cycle's reads) from a thread pool for a fixed time.
 Prints requests/s, p50/p99 latency and the client's CPU time per request, twice: with StandX's
 published limits enforced by the client's rate limiter (what production gets), and unthrottled
-(the simulator's limits off) to show the client's own ceiling.
+(the simulator's limits off) to show the client's own ceiling. ``--transport httpx`` sends
+through httpx's own pool instead of ``exchange_common.transport`` (the comparison that decides
+whether the lean pool still earns its keep).
 
     .venv/bin/python bench/client_throughput.py [--accounts 20] [--seconds 10] [--threads 8]
+        [--transport keepalive|httpx]
 """
 
 from __future__ import annotations
@@ -31,10 +34,18 @@ from standx.rest import Credentials, Endpoints, StandXClient
 
 
 def run(
-    url: str, accounts: list[Credentials], *, seconds: float, threads: int, limiter: RateLimiter
+    url: str,
+    accounts: list[Credentials],
+    *,
+    seconds: float,
+    threads: int,
+    limiter: RateLimiter,
+    transport: str = "keepalive",
 ) -> dict[str, float]:
     endpoints = Endpoints.for_simulator(url)
-    http = KeepAliveTransport()
+    http: httpx.BaseTransport = (
+        KeepAliveTransport() if transport == "keepalive" else httpx.HTTPTransport()
+    )
     clients = [
         StandXClient(c, endpoints=endpoints, transport=http, rate_limiter=limiter) for c in accounts
     ]
@@ -83,6 +94,7 @@ def main() -> None:
     parser.add_argument("--accounts", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--transport", choices=("keepalive", "httpx"), default="keepalive")
     args = parser.parse_args()
     os.environ.setdefault("PYTHONHASHSEED", "0")
     proc, url = start_sim(seed=7)
@@ -93,12 +105,27 @@ def main() -> None:
                 f"{url}/sim/accounts", json={"chain": "bsc", "deposit": "10000"}
             ).json()
             accounts.append(Credentials.from_strings(acct["token"], acct["signing_key"]))
-        print(f"{args.accounts} accounts, {args.threads} threads, {args.seconds:.0f} s per mode")
+        print(
+            f"{args.accounts} accounts, {args.threads} threads, {args.seconds:.0f} s per mode, "
+            f"{args.transport} transport"
+        )
         limited = run(
-            url, accounts, seconds=args.seconds, threads=args.threads, limiter=LocalRateLimiter()
+            url,
+            accounts,
+            seconds=args.seconds,
+            threads=args.threads,
+            limiter=LocalRateLimiter(),
+            transport=args.transport,
         )
         httpx.post(f"{url}/sim/limits", json={"enabled": False})
-        free = run(url, accounts, seconds=args.seconds, threads=args.threads, limiter=NoRateLimit())
+        free = run(
+            url,
+            accounts,
+            seconds=args.seconds,
+            threads=args.threads,
+            limiter=NoRateLimit(),
+            transport=args.transport,
+        )
         for name, r in (("StandX limits (50 req/s per IP)", limited), ("unthrottled", free)):
             print(
                 f"{name:32} {r['rps']:8.1f} req/s  p50 {r['p50_ms']:6.1f} ms  "

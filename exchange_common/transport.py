@@ -10,6 +10,10 @@ Reuse is careful about connections the server has closed meanwhile: an idle conn
 anything to read (the server's FIN) is dropped before use, and a request that fails on a reused
 connection is sent again on a new one only when that cannot repeat an effect: a GET, or any
 request that failed before its bytes were all written.
+
+Proxies are honoured as curl and httpx honour them: ``HTTPS_PROXY`` / ``HTTP_PROXY`` /
+``ALL_PROXY`` (either case), except for hosts in ``NO_PROXY``, read when the pool is made. A
+proxied origin goes through httpx's own pool (CONNECT for TLS); the direct path stays lean.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import select
 import socket
 import ssl
 import threading
+import urllib.request
 from collections import defaultdict
 
 import certifi
@@ -41,6 +46,32 @@ class KeepAliveTransport(httpx.BaseTransport):
         self._lock = threading.Lock()
         self._max_idle = max_idle_per_origin
         self._tls: ssl.SSLContext | None = None
+        self._proxies = urllib.request.getproxies_environment()
+        self._proxied: dict[str, httpx.HTTPTransport] = {}
+
+    def _proxy_for(self, url: httpx.URL) -> str | None:
+        """The proxy the environment names for ``url``, or None to connect directly."""
+        if not self._proxies or urllib.request.proxy_bypass_environment(url.host, self._proxies):
+            return None
+        return self._proxies.get(url.scheme) or self._proxies.get("all")
+
+    def _through_proxy(self, proxy: str, request: httpx.Request) -> httpx.Response:
+        with self._lock:
+            transport = self._proxied.get(proxy)
+            if transport is None:
+                transport = httpx.HTTPTransport(proxy=proxy, verify=self._tls_context())
+                self._proxied[proxy] = transport
+        response = transport.handle_request(request)
+        try:  # the raw bytes: the client decodes them, as on the direct path
+            content = b"".join(response.iter_raw())
+        finally:
+            response.close()
+        return httpx.Response(
+            response.status_code,
+            headers=response.headers,
+            content=content,
+            extensions={"http_version": response.extensions.get("http_version", b"HTTP/1.1")},
+        )
 
     def _tls_context(self) -> ssl.SSLContext:
         # Loading the trust store costs ~30 ms: once per pool, and only if TLS is used.
@@ -93,6 +124,8 @@ class KeepAliveTransport(httpx.BaseTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         url = request.url
+        if (proxy := self._proxy_for(url)) is not None:
+            return self._through_proxy(proxy, request)
         origin = (url.scheme, url.host, url.port or (443 if url.scheme == "https" else 80))
         timeouts = request.extensions.get("timeout", {})
         body = request.read()
@@ -152,8 +185,12 @@ class KeepAliveTransport(httpx.BaseTransport):
         with self._lock:
             idle = [conn for conns in self._idle.values() for conn in conns]
             self._idle.clear()
+            proxied = list(self._proxied.values())
+            self._proxied.clear()
         for conn in idle:
             conn.close()
+        for transport in proxied:
+            transport.close()
 
 
 def _transport_error(exc: BaseException | None, host: str) -> httpx.TransportError:

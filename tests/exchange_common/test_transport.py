@@ -174,3 +174,27 @@ def test_a_closed_port_is_a_connect_error_the_client_words_plainly() -> None:
     client = StandXClient(endpoints=Endpoints(perps_url=f"http://127.0.0.1:{port}"), max_retries=0)
     with pytest.raises(errors.UnavailableError, match=r"ConnectError reaching 127\.0\.0\.1"):
         client.query_symbol_price(symbol="BTC-USD")
+
+
+def test_requests_go_through_the_proxy_the_environment_names(
+    origin: Origin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    proxy = Origin()  # an HTTP proxy is asked for the absolute URL: the origin never sees it
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    try:
+        for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        monkeypatch.setenv("http_proxy", proxy.url)
+        assert send(KeepAliveTransport(), "GET", f"{origin.url}/a").json() == {"ok": True}
+        assert proxy.requests == [f"GET {origin.url}/a"]
+        assert origin.requests == []
+        # A host in NO_PROXY is reached directly.
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        monkeypatch.setenv("no_proxy", "127.0.0.1")
+        assert send(KeepAliveTransport(), "GET", f"{origin.url}/b").json() == {"ok": True}
+        assert origin.requests == ["GET /b"]
+        assert proxy.requests == [f"GET {origin.url}/a"]
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
