@@ -51,7 +51,8 @@ class KeepAliveTransport(httpx.BaseTransport):
 
     def _proxy_for(self, url: httpx.URL) -> str | None:
         """The proxy the environment names for ``url``, or None to connect directly."""
-        if not self._proxies or urllib.request.proxy_bypass_environment(url.host, self._proxies):
+        # proxy_bypass applies the "no" entry (NO_PROXY) of the proxies read at construction.
+        if not self._proxies or urllib.request.proxy_bypass(url.host, self._proxies):
             return None
         return self._proxies.get(url.scheme) or self._proxies.get("all")
 
