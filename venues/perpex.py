@@ -103,6 +103,7 @@ CAPABILITIES = Capabilities(
 RATE_BUDGET = RateBudget(
     buckets=(RateBucket("key", 120, 2.0), RateBucket("ip", 1200, 20.0)),
     sync_per_second=1.4,
+    sync_scope="key",  # across all keys the dispatcher plans the same 70 % of the IP's 20/s
 )
 # Chart resolutions as the pages name them (StandX's words) -> PerpEx candle intervals.
 INTERVALS = {

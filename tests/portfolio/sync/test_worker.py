@@ -8,16 +8,20 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 
-from accounts.models import ExchangeAccount
+from accounts.models import ExchangeAccount, User
 from exchange_common.ratelimit import NoRateLimit
+from portfolio import health
+from portfolio.jobs import URGENT_QUEUE
 from portfolio.models import SyncState, Trade
-from portfolio.tasks import sync_account
-from tests.conftest import BASE_DIR, child_env, wait_for
+from portfolio.tasks import dispatch_syncs, sync_account
+from tests import factories
+from tests.conftest import BASE_DIR, child_env, perpex_linked, wait_for
 from tests.portfolio.sync.test_pipeline import assert_matches_ledger, place_some_orders
 from tests.standx_access import client_for
 
@@ -99,3 +103,34 @@ def _lease_lapsed(account: ExchangeAccount) -> bool:
 
     state = SyncState.objects.get(pk=account.pk)
     return state.lease_until is None or state.lease_until < timezone.now()
+
+
+def test_a_crowd_of_risky_standx_accounts_leaves_perpex_its_own_budget(
+    celery_worker_process: None, alice: User, perpex_sim_url: str
+) -> None:
+    from django.utils import timezone
+
+    # Twelve StandX accounts near liquidation (3 requests each: more than StandX's 22 a
+    # dispatch), riskier than two quiet PerpEx accounts. They go to the urgent queue, which
+    # this worker does not consume: the test reads them off the broker.
+    crowd = [factories.make_account(alice, f"S{i}", f"0x{i:x}") for i in range(12)]
+    perpex = [perpex_linked(alice, perpex_sim_url, f"Perp {i}") for i in range(2)]
+    past = timezone.now() - timedelta(seconds=5)
+    for account in crowd:
+        SyncState.objects.create(
+            account=account, next_due_at=past, interval_s=1, backfill_done=True
+        )
+    for account in perpex:
+        SyncState.objects.create(account=account, next_due_at=past, interval_s=60)
+
+    # The worker is up (it records a heartbeat once ready): the syncs expire within seconds.
+    broker = health.redis_client()
+    wait_for(lambda: broker.get(health.WORKER_HEARTBEAT_KEY), timeout=60)
+    broker.delete(URGENT_QUEUE)
+    try:
+        assert dispatch_syncs() == 7 + 2  # StandX: 7 x 3 of its 22; PerpEx: its own budget
+        assert broker.llen(URGENT_QUEUE) == 7
+    finally:
+        broker.delete(URGENT_QUEUE)
+    for account in perpex:
+        wait_for(lambda account=account: synced_once(account), timeout=30)
