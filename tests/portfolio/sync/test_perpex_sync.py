@@ -100,6 +100,53 @@ def liquidate_an_isolated_long(client: PerpExClient, sim: SimControl) -> None:
     assert not [p for p in client.account().positions if p.symbol == "HYPE-USD"]
 
 
+def assert_matches_ledger(
+    account: ExchangeAccount, sim: SimControl, creds: dict[str, Any]
+) -> dict[str, Any]:
+    """The stored fills, orders, cash and positions are the simulator's (nothing lost, nothing
+    doubled); returns the ledger."""
+    ledger = sim.ledger(creds["account_id"])
+    fills = {
+        f["id"]: (
+            f["orderId"], f["symbol"], f["side"], Decimal(f["quantity"]), Decimal(f["price"]),
+            Decimal(f["fee"]), Decimal(f["realizedPnl"]),
+        )
+        for f in ledger["fills"]
+    }  # fmt: skip
+    stored = {
+        t.exchange_id: (t.order_exchange_id, t.symbol, t.side, t.qty, t.price, t.fee_qty, t.pnl)
+        for t in Trade.objects.filter(account=account)
+    }
+    assert stored == fills
+    assert Trade.objects.filter(account=account).count() == len(fills)  # none doubled
+
+    def filled(o: dict[str, Any]) -> tuple[Any, ...]:
+        avg = Decimal(o["averagePrice"]) if o["averagePrice"] else None
+        return (o["status"], Decimal(o["filledQuantity"]), avg, bool(o["liquidation"]))
+
+    orders = {o["id"]: filled(o) for o in ledger["orders"]}
+    rows = {
+        o.exchange_id: (o.status, o.fill_qty, o.fill_avg_price, o.is_liquidation)
+        for o in Order.objects.filter(account=account)
+    }
+    assert rows.keys() == orders.keys()
+    for order_id, row in rows.items():
+        status, qty, avg, liquidation = orders[order_id]
+        assert row[0] == status, order_id
+        assert row[1] == qty, order_id
+        assert row[3] == liquidation, order_id
+        if avg is not None:
+            assert abs(row[2] - avg) <= Decimal("0.000001"), order_id
+    latest = BalanceSnapshot.objects.filter(account=account).latest("taken_at")
+    assert latest.cash == Decimal(ledger["balance"])
+    with PerpExClient(
+        ApiKey(creds["api_key"]), api_url=sim.base_url, rate_limiter=NO_LIMIT
+    ) as client:
+        venue_positions = {p.symbol: p.size for p in client.account().positions}
+    assert {p.symbol: p.qty for p in Position.objects.filter(account=account)} == venue_positions
+    return ledger
+
+
 def test_a_synced_perpex_account_equals_the_simulators_ledger(alice: User, sim: SimControl) -> None:
     sim.config(rate_limit=False)
     account, creds = linked(alice, sim)
@@ -119,44 +166,9 @@ def test_a_synced_perpex_account_equals_the_simulators_ledger(alice: User, sim: 
     force_full(account)
     assert synced(account) == sync.Outcome.SYNCED
 
-    ledger = sim.ledger(creds["account_id"])
-    fills = {
-        f["id"]: (
-            f["orderId"], f["symbol"], f["side"], Decimal(f["quantity"]), Decimal(f["price"]),
-            Decimal(f["fee"]), Decimal(f["realizedPnl"]),
-        )
-        for f in ledger["fills"]
-    }  # fmt: skip
-    stored = {
-        t.exchange_id: (t.order_exchange_id, t.symbol, t.side, t.qty, t.price, t.fee_qty, t.pnl)
-        for t in Trade.objects.filter(account=account)
-    }
-    assert stored == fills
-    assert len(fills) > 5
-
-    def filled(o: dict[str, Any]) -> tuple[Any, ...]:
-        avg = Decimal(o["averagePrice"]) if o["averagePrice"] else None
-        return (o["status"], Decimal(o["filledQuantity"]), avg, bool(o["liquidation"]))
-
-    orders = {o["id"]: filled(o) for o in ledger["orders"]}
-    rows = {
-        o.exchange_id: (o.status, o.fill_qty, o.fill_avg_price, o.is_liquidation)
-        for o in Order.objects.filter(account=account)
-    }
-    assert rows.keys() == orders.keys()
-    for order_id, row in rows.items():
-        status, qty, avg, liquidation = orders[order_id]
-        assert row[0] == status, order_id
-        assert row[1] == qty, order_id
-        assert row[3] == liquidation, order_id
-        if avg is not None:
-            assert abs(row[2] - avg) <= Decimal("0.000001"), order_id
+    ledger = assert_matches_ledger(account, sim, creds)
+    assert len(ledger["fills"]) > 5
     assert any(o.is_liquidation for o in Order.objects.filter(account=account))
-
-    latest = BalanceSnapshot.objects.filter(account=account).latest("taken_at")
-    assert latest.cash == Decimal(ledger["balance"])
-    venue_positions = {p.symbol: p.size for p in client.account().positions}
-    assert {p.symbol: p.qty for p in Position.objects.filter(account=account)} == venue_positions
     positions = Position.objects.filter(account=account)
     assert all(p.liq_source == "reported" for p in positions)
 

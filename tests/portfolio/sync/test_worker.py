@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -16,15 +17,21 @@ import pytest
 
 from accounts.models import ExchangeAccount, User
 from exchange_common.ratelimit import NoRateLimit
+from perpex.keys import ApiKey
+from perpex.rest import PerpExClient
 from portfolio import health
 from portfolio.jobs import URGENT_QUEUE
 from portfolio.models import SyncState, Trade
-from portfolio.tasks import dispatch_syncs, sync_account
+from portfolio.sync import pipeline as sync
+from portfolio.tasks import dispatch_syncs, sync_account, worker_heartbeat
 from tests import factories
 from tests.conftest import BASE_DIR, child_env, perpex_linked, wait_for
+from tests.perpex_sim.helpers import SimControl, sim
+from tests.portfolio.sync import test_perpex_sync as perpex_sync
 from tests.portfolio.sync.test_pipeline import assert_matches_ledger, place_some_orders
 from tests.standx_access import client_for
 
+__all__ = ["sim"]
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
@@ -98,6 +105,50 @@ def test_a_worker_killed_mid_sync_leaves_nothing_half_written(
     assert Trade.objects.filter(account=alice_linked, symbol="BTC-USD").exists()
 
 
+def test_a_worker_killed_mid_sync_of_a_perpex_account_loses_and_doubles_nothing(
+    alice: User, sim: SimControl
+) -> None:
+    sim.config(rate_limit=False)
+    account, creds = perpex_sync.linked(alice, sim)
+    rng = random.Random(9)
+    with PerpExClient(
+        ApiKey(creds["api_key"]), api_url=sim.base_url, rate_limiter=NoRateLimit()
+    ) as client:
+        for _ in range(6):
+            perpex_sync.trade_randomly(client, sim, rng, ("market", "limit", "move"))
+        assert perpex_sync.synced(account) == sync.Outcome.SYNCED
+        before = Trade.objects.filter(account=account).count()
+        for _ in range(6):
+            perpex_sync.trade_randomly(client, sim, rng, ("market", "market", "move", "funding"))
+    perpex_sync.force_full(account)
+    # The fills answer slowly, so the worker is inside the full read (after the account and
+    # the open orders were read) when it dies.
+    sim.faults(endpoint="trades", latency_ms=4000)
+    with worker_on(SYNC_LEASE_SECONDS="3") as worker:
+        sync_account.apply_async(args=(account.pk,), queue="crashtest")
+        wait_for(lambda: _leased(account), timeout=30)
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait(timeout=10)
+    sim.call("DELETE", "/sim/faults")
+    # The transaction never began: the rows are the first sync's.
+    assert Trade.objects.filter(account=account).count() == before
+    assert len(sim.ledger(creds["account_id"])["fills"]) > before
+    # A new worker syncs it once the dead worker's lease has lapsed: the database is the ledger.
+    synced_before = SyncState.objects.get(pk=account.pk).last_success_at
+    with worker_on(SYNC_LEASE_SECONDS="3"):
+        wait_for(lambda: _lease_lapsed(account), timeout=10)
+        sync_account.apply_async(args=(account.pk,), queue="crashtest")
+        wait_for(
+            lambda: SyncState.objects.get(pk=account.pk).last_success_at != synced_before,
+            timeout=30,
+        )
+    perpex_sync.assert_matches_ledger(account, sim, creds)
+
+
+def _leased(account: ExchangeAccount) -> bool:
+    return SyncState.objects.filter(pk=account.pk, lease_until__isnull=False).exists()
+
+
 def _lease_lapsed(account: ExchangeAccount) -> bool:
     from django.utils import timezone
 
@@ -123,8 +174,10 @@ def test_a_crowd_of_risky_standx_accounts_leaves_perpex_its_own_budget(
     for account in perpex:
         SyncState.objects.create(account=account, next_due_at=past, interval_s=60)
 
-    # The worker is up (it records a heartbeat once ready): the syncs expire within seconds.
+    # The worker consumes (it records the heartbeat it is sent): the syncs expire in seconds.
     broker = health.redis_client()
+    broker.delete(health.WORKER_HEARTBEAT_KEY)
+    worker_heartbeat.delay()
     wait_for(lambda: broker.get(health.WORKER_HEARTBEAT_KEY), timeout=60)
     broker.delete(URGENT_QUEUE)
     try:
