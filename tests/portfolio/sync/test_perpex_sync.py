@@ -18,11 +18,22 @@ from exchange_common.ratelimit import NoRateLimit
 from perpex import errors as px_errors
 from perpex.keys import ApiKey
 from perpex.rest import OrderRequest, PerpExClient
-from portfolio.models import BalanceSnapshot, Order, Position, SyncState, Trade
+from portfolio.domain import performance
+from portfolio.market import store as market
+from portfolio.models import (
+    BalanceSnapshot,
+    CashFlow,
+    FundingPayment,
+    Order,
+    Position,
+    SyncState,
+    Trade,
+)
 from portfolio.sync import pipeline as sync
 from tests.conftest import perpex_credentials
 from tests.perpex_sim.helpers import SimControl, sim
 from venues import perpex as perpex_venue
+from venues import registry
 
 __all__ = ["sim"]
 pytestmark = pytest.mark.django_db
@@ -171,6 +182,62 @@ def test_a_synced_perpex_account_equals_the_simulators_ledger(alice: User, sim: 
     assert any(o.is_liquidation for o in Order.objects.filter(account=account))
     positions = Position.objects.filter(account=account)
     assert all(p.liq_source == "reported" for p in positions)
+
+
+def market_synced(sim: SimControl) -> None:
+    endpoints = perpex_venue.endpoints_for_simulator(sim.base_url)
+    with registry.adapter("perpex").public(endpoints, limiter=NO_LIMIT) as session:
+        market.market_sync(session)
+
+
+def test_perpex_funding_shows_as_funding_never_as_a_deposit_or_withdrawal(
+    alice: User, sim: SimControl
+) -> None:
+    sim.config(rate_limit=False)
+    account, creds = linked(alice, sim)
+    assert synced(account) == sync.Outcome.SYNCED  # linked with 10,000 USDC and nothing held
+    client = PerpExClient(ApiKey(creds["api_key"]), api_url=sim.base_url, rate_limiter=NO_LIMIT)
+    sim.price("SOL-USD", "151.37")
+    sim.price("ETH-USD", "3017.9")
+    place(client, symbol="SOL-USD", side="buy", type="market", quantity=Decimal("4.33"))
+    place(
+        client, symbol="ETH-USD", side="sell", type="market", quantity=Decimal("0.57"),
+        leverage=5, margin_mode="isolated",
+    )  # fmt: skip
+    force_full(account)
+    assert synced(account) == sync.Outcome.SYNCED
+
+    # A settlement the account's full read sees before its rate arrives: for a moment the
+    # balance fell without a fill; the market sync then books the payment and re-checks.
+    sim.call("POST", "/sim/funding", {"symbol": "SOL-USD", "rate": "0.000375"})
+    force_full(account)
+    assert synced(account) == sync.Outcome.SYNCED
+    market_synced(sim)
+    # One whose rate is read first; then a position change, and a negative rate (shorts pay).
+    sim.call("POST", "/sim/funding", {"symbol": "ETH-USD", "rate": "0.0002"})
+    market_synced(sim)
+    place(client, symbol="SOL-USD", side="sell", type="market", quantity=Decimal("1.5"))
+    sim.call("POST", "/sim/funding", {"symbol": "SOL-USD", "rate": "-0.00011"})
+    market_synced(sim)
+    force_full(account)
+    assert synced(account) == sync.Outcome.SYNCED
+
+    ledger = sim.ledger(creds["account_id"])
+    paid = sorted((f["symbol"], int(f["time"]), Decimal(f["payment"])) for f in ledger["funding"])
+    assert len(paid) == 3
+    stored = sorted(
+        (p.symbol, int(p.funding_time.timestamp() * 1000), p.amount)
+        for p in FundingPayment.objects.filter(account=account)
+    )
+    assert stored == paid
+    # Nothing reads as a deposit or withdrawal, so returns are the trading's and funding's own.
+    flows = CashFlow.objects.filter(account=account)
+    assert [(f.kind, f.amount) for f in flows] == [(performance.LINK, Decimal(10000))]
+    fills = Trade.objects.filter(account=account)
+    earned = sum((t.pnl - t.fee_qty for t in fills), Decimal(0))
+    funding = sum((amount for _, _, amount in paid), Decimal(0))
+    latest = BalanceSnapshot.objects.filter(account=account).latest("taken_at")
+    assert latest.cash == Decimal(ledger["balance"]) == 10000 + earned + funding
 
 
 def test_a_quiet_flat_perpex_account_costs_one_request(alice: User, sim: SimControl) -> None:
