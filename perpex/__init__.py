@@ -33,8 +33,13 @@ Routes and bodies (camelCase)
     ``GET /api/v1/markets`` -> ``[{symbol, baseAsset, quoteAsset, settleAsset, status,
     tickSize, lotSize, minQty, maxLeverage, maintenanceMarginRate?, makerFee, takerFee,
     markPrice, indexPrice, lastPrice, fundingRate (per hour), fundingInterval, nextFundingTime,
-    openInterest, volume24h}]``. Symbols are opaque (``BTC-USD``; a venue on Hyperliquid may
-    say ``BTC``). Without ``maintenanceMarginRate`` it is derived: 1 / (2 * maxLeverage).
+    lastFundingTime?, lastFundingRate?, lastFundingPrice?, openInterest, volume24h}]``. The
+    ``lastFunding*`` fields are the last hourly settlement (its time, rate and the mark it was
+    paid at): PerpEx lists no funding payments, so they are rebuilt from these and the fills'
+    position size (payment = -size * mark * rate, half up to 6 decimals); a settlement no poll
+    saw (markets unread for over an hour) is not rebuilt. Symbols are opaque (``BTC-USD``; a
+    venue on Hyperliquid may say ``BTC``). Without ``maintenanceMarginRate`` it is derived:
+    1 / (2 * maxLeverage).
     ``GET /api/v1/orderbook/:symbol?depth=N`` -> ``{symbol, bids, asks, markPrice?, time}``,
     levels ``[price, size]`` (or ``{price, size}``).
     ``GET /api/v1/account`` -> ``{accountId, balances: [{asset, total, available, locked}],
@@ -61,7 +66,8 @@ Routes and bodies (camelCase)
     hashed from its order, time, price and quantity. Paging stops at a repeated cursor.
     Not in the reference and only tried: ``GET /api/v1/orders?status=open`` (None when the
     venue answers 404 without a code of its own). Absent, so emulated elsewhere: order status,
-    leverage and margin-mode routes, funding history, REST candles, close, cancel-all, preview.
+    leverage and margin-mode routes, funding payments (rebuilt, see the markets), REST candles,
+    close, cancel-all, preview.
 
 WebSocket (``stream``)
     Client frames: ``{"op": "auth", "token"}`` (answered ``{"type": "auth", ...}`` or an error);

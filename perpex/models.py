@@ -211,6 +211,10 @@ class Market:
     funding_interval_s: int | None
     next_funding_time: datetime | None
     open_interest: Decimal | None
+    # The last settlement (assumed: see the package docstring): when, at what rate and mark.
+    last_funding_time: datetime | None
+    last_funding_rate: Decimal | None
+    last_funding_price: Decimal | None
     volume_24h: Decimal | None
 
     @classmethod
@@ -246,6 +250,9 @@ class Market:
             next_funding_time=field_time(d, "nextFundingTime", "next_funding_time"),
             open_interest=field_dec(d, "openInterest", "open_interest"),
             volume_24h=field_dec(d, "volume24h", "volume_24h", "dayNtlVlm"),
+            last_funding_time=field_time(d, "lastFundingTime", "last_funding_time"),
+            last_funding_rate=field_dec(d, "lastFundingRate", "last_funding_rate"),
+            last_funding_price=field_dec(d, "lastFundingPrice", "last_funding_price"),
         )
 
 

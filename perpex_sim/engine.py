@@ -28,7 +28,12 @@ leaves a consistent state. Rules (the simulator's answers where PerpEx documents
   the ratio first reaches ``warning_ratio`` (0.8), and always before a liquidation; it is sent
   again after the ratio has been back below the threshold.
 - Funding: hourly at the top of the hour (or ``POST /sim/funding``): each position pays
-  ``size * mark * rate`` (longs pay a positive rate).
+  ``size * mark * rate`` (longs pay a positive rate), rounded half up to USDC's 6 decimals. No
+  route lists a user's funding payments (the reference has none); instead every ``/markets``
+  item publishes its last settlement (``lastFundingTime``, ``lastFundingRate``,
+  ``lastFundingPrice``: the mark it was paid at), so a client that polls the markets more often
+  than hourly can rebuild each payment from its fills' position size. Settlements are one per
+  market at a time; a second one before the next poll replaces the first.
 """
 
 from __future__ import annotations
@@ -44,7 +49,7 @@ from typing import Any, Protocol
 from perpex_sim import margin
 from perpex_sim.errors import ApiError, invalid, invalid_order
 from perpex_sim.markets import Market, MarketSpec, new_markets, spec_for
-from perpex_sim.money import ZERO, fmt, fmt_opt, parse_decimal, usdc
+from perpex_sim.money import USDC, ZERO, fmt, fmt_opt, parse_decimal, usdc
 
 SIDES = ("buy", "sell")
 TYPES = ("limit", "market", "stop")
@@ -573,20 +578,22 @@ class Engine:
         symbols = [spec_for(symbol).symbol] if symbol else list(self.markets)
         records = []
         now = self.clock()
+        applied = {s: self.markets[s].funding_rate() if rate is None else rate for s in symbols}
+        for s in symbols:
+            self.markets[s].last_funding = (ms(now), applied[s], self.markets[s].mark)
         for account in self.accounts.values():
             for p in account.open_positions():
                 if p.symbol not in symbols:
                     continue
                 market = self.markets[p.symbol]
-                applied = market.funding_rate() if rate is None else rate
-                payment = usdc(-p.size * market.mark * applied)
+                payment = (-p.size * market.mark * applied[p.symbol]).quantize(USDC, ROUND_HALF_UP)
                 record = {
                     "id": next(self._funding_ids),
                     "time": ms(now),
                     "symbol": p.symbol,
                     "size": fmt(p.size),
                     "markPrice": fmt(market.mark),
-                    "rate": fmt(applied),
+                    "rate": fmt(applied[p.symbol]),
                     "payment": fmt(payment),
                 }
                 account.funding.append(record)

@@ -96,6 +96,7 @@ class Market:
     last_price: Decimal | None = None
     scenario: Scenario | None = None
     funding_override: Decimal | None = None
+    last_funding: tuple[int, Decimal, Decimal] | None = None  # settled: time (ms), rate, mark
     candles: dict[int, list[Decimal]] = field(default_factory=dict)  # minute -> o, h, l, c, v
     premiums: deque[float] = field(default_factory=lambda: deque(maxlen=120))
     volume_24h: Decimal = ZERO
@@ -280,10 +281,17 @@ class Market:
             "fundingRate": fmt(self.funding_rate()),
             "fundingInterval": 3600,
             "nextFundingTime": next_funding_ms,
+            **self._last_funding_view(),
             "openInterest": fmt(open_interest),
             "volume24h": fmt(self.volume_24h),
             "time": now_ms,
         }
+
+    def _last_funding_view(self) -> dict[str, Any]:
+        if self.last_funding is None:
+            return {"lastFundingTime": None, "lastFundingRate": None, "lastFundingPrice": None}
+        at, rate, mark = self.last_funding
+        return {"lastFundingTime": at, "lastFundingRate": fmt(rate), "lastFundingPrice": fmt(mark)}
 
 
 def new_markets(seed: int) -> dict[str, Market]:

@@ -41,12 +41,12 @@ class MarketSymbol(models.Model):
     qty_tick_decimals = models.PositiveSmallIntegerField()
     quote_decimals = models.PositiveSmallIntegerField(default=9)
     min_order_qty = money()
-    max_order_qty = money()
+    max_order_qty = money(null=True, blank=True)  # None: the venue publishes no maximum
     max_leverage = money()
     maker_fee = ratio()
     taker_fee = ratio()
-    price_cap_ratio = ratio()
-    price_floor_ratio = ratio()
+    price_cap_ratio = ratio(null=True, blank=True)  # None: the venue publishes no price band
+    price_floor_ratio = ratio(null=True, blank=True)
     enabled = models.BooleanField(default=True)
     # StandX's `status`: "trading" while the symbol takes orders; anything else (halted,
     # delisted) keeps it listed for positions and history but closed to new orders.

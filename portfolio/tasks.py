@@ -19,8 +19,8 @@ from portfolio.alerts import push
 from portfolio.health import WORKER_HEARTBEAT_KEY, record_heartbeat
 from portfolio.jobs import DEFAULT_QUEUE, URGENT_QUEUE
 from portfolio.market import store as market
+from portfolio.sync import dispatch, retention
 from portfolio.sync import pipeline as sync
-from portfolio.sync import retention
 from standx_web.celery_app import app
 from venues import registry
 from venues.errors import RateLimited, Unavailable
@@ -53,9 +53,12 @@ def sync_account(account_id: int) -> str:
 
 @shared_task(name="portfolio.dispatch_syncs", ignore_result=True, max_retries=0)
 def dispatch_syncs() -> int:
-    """Enqueue the due accounts, riskiest first, within one second's share of the REST budget."""
-    budget = max(1, int(settings.SYNC_REQUESTS_PER_SECOND * settings.SYNC_DISPATCH_SECONDS))
-    due = sync.due_accounts(timezone.now(), limit=budget, request_budget=budget)
+    """Enqueue the due accounts, riskiest first within each venue, each venue within its own
+    share of its REST budget for one dispatch interval."""
+    every = settings.SYNC_DISPATCH_SECONDS
+    budgets = dispatch.venue_budgets(every, cap_per_second=settings.SYNC_REQUESTS_PER_SECOND)
+    limit = max(budgets.values())  # every sync costs at least one request
+    due = sync.due_accounts(timezone.now(), limit=limit, request_budget=budgets)
     for account_id, urgent in due:
         # expires: a sync queued behind a backlog is replaced by the next dispatch anyway.
         sync_account.apply_async(

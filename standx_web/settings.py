@@ -278,7 +278,8 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(BASE_DIR / "var" / "celerybeat-schedule")
 WORKER_HEARTBEAT_SECONDS = env_int("WORKER_HEARTBEAT_SECONDS", 10, minimum=1)
 WORKER_HEARTBEAT_MAX_AGE = env_int("WORKER_HEARTBEAT_MAX_AGE", 60, minimum=1)
 PRICESTREAM_MAX_AGE = env_int("PRICESTREAM_MAX_AGE", 60, minimum=1)
-# Sync pipeline: how often beat looks for due accounts, and the REST budget (StandX: 50/s per IP).
+# Sync pipeline: how often beat looks for due accounts, and the most it plans per second on any
+# one venue (each venue within its own budget: portfolio/sync/dispatch.py).
 # Half a second: an account polled every second is then never more than ~1.5 s old.
 SYNC_DISPATCH_SECONDS = env_float("SYNC_DISPATCH_SECONDS", 0.5, minimum=0.1)
 SYNC_REQUESTS_PER_SECOND = env_int("SYNC_REQUESTS_PER_SECOND", 45, minimum=1)

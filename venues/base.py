@@ -69,9 +69,22 @@ class RateBucket:
 @dataclass(frozen=True)
 class RateBudget:
     buckets: tuple[RateBucket, ...]
-    # What the sync may plan per second across all accounts of the venue (the rest is headroom
-    # for trading and the pages).
+    # What the sync may plan per second (the rest is headroom for trading and the pages): across
+    # all accounts of the venue when ``sync_scope`` is "venue"; else per credential, against the
+    # bucket of that scope (PerpEx: "key").
     sync_per_second: float
+    sync_scope: str = "venue"
+
+    def dispatch_per_second(self) -> float:
+        """What the dispatcher plans per second across all the venue's accounts. A per-credential
+        share is applied to the venue-wide "ip" bucket too (unbounded without one)."""
+        if self.sync_scope == "venue":
+            return self.sync_per_second
+        own = next(b for b in self.buckets if b.scope == self.sync_scope)
+        ip = next((b for b in self.buckets if b.scope == "ip"), None)
+        if ip is None:
+            return float("inf")
+        return ip.per_second * self.sync_per_second / own.per_second
 
 
 API_URL_NAMES = ("api", "perps")

@@ -93,7 +93,9 @@ CAPABILITIES = Capabilities(
     add_isolated_margin=False,
     bucket_transfer=False,
     risk_model=RiskModel.HYBRID,  # the venue's liquidation price; MM derived where missing
-    funding_source="none",  # no funding history and no per-user funding route
+    # No per-user funding route: payments are rebuilt from each market's last settlement
+    # (time, rate, mark on GET /markets, polled every 30 s) and the fills' position size.
+    funding_source="rebuild_from_rates",
     order_outcome="response",  # the POST answers with the order
     mark_feed="ws",
     account_events=True,  # the positions channel: updates and liquidation warnings
@@ -103,6 +105,7 @@ CAPABILITIES = Capabilities(
 RATE_BUDGET = RateBudget(
     buckets=(RateBucket("key", 120, 2.0), RateBucket("ip", 1200, 20.0)),
     sync_per_second=1.4,
+    sync_scope="key",  # across all keys the dispatcher plans the same 70 % of the IP's 20/s
 )
 # Chart resolutions as the pages name them (StandX's words) -> PerpEx candle intervals.
 INTERVALS = {
@@ -283,10 +286,15 @@ class PerpExPublic:
     def funding_history(
         self, symbol: str, since: datetime, until: datetime
     ) -> list[FundingRatePoint]:
-        """Always empty: PerpEx publishes no funding history (``funding_source`` is "none"); the
-        current hourly rate comes with :meth:`quote`."""
-        self._market(symbol)
-        return []
+        """The market's last settlement, when it falls in ``[since, until]``: PerpEx publishes
+        no funding history, only its latest settlement on ``GET /markets`` (an assumption, see
+        ``perpex``), which the market sync reads every 30 s, more often than the hourly
+        settlements come."""
+        m = self._market(symbol)
+        at, rate = m.last_funding_time, m.last_funding_rate
+        if at is None or rate is None or not since <= at <= until:
+            return []
+        return [FundingRatePoint(m.symbol, at, rate, m.last_funding_price, None)]
 
     def mark(self, symbol: str) -> Mark:
         m = self._market(symbol)

@@ -253,11 +253,11 @@ def symbols_of(account_ids: Sequence[int]) -> list[str]:
 # -- CSV exports ----------------------------------------------------------------------------------
 
 TRADE_COLUMNS = [
-    "time_utc", "account", "symbol", "side", "qty", "price", "value",
+    "time_utc", "venue", "account", "symbol", "side", "qty", "price", "value",
     "fee", "fee_asset", "realized_pnl", "trade_id", "order_id",
 ]  # fmt: skip
 ORDER_COLUMNS = [
-    "created_utc", "updated_utc", "account", "symbol", "side", "type", "status",
+    "created_utc", "updated_utc", "venue", "account", "symbol", "side", "type", "status",
     "time_in_force", "qty", "price", "filled_qty", "avg_fill_price", "reduce_only",
     "leverage", "order_id", "cl_ord_id", "liquidation",
 ]  # fmt: skip
@@ -275,18 +275,29 @@ def _text(value: Decimal | None) -> str:
     return "0" if text in ("-0", "") else text
 
 
-def trade_csv_row(t: Trade, labels: dict[int, str]) -> list[str]:
+@dataclass(frozen=True)
+class CsvAccounts:
+    """How an export names each row's account: its label and its venue (the venue's name)."""
+
+    labels: dict[int, str]
+    venues: dict[int, str]
+
+    def of(self, account_id: int) -> list[str]:
+        return [self.venues.get(account_id, ""), self.labels.get(account_id, "")]
+
+
+def trade_csv_row(t: Trade, accounts: CsvAccounts) -> list[str]:
     return [
-        _iso(t.traded_at), labels.get(t.account_id, ""), t.symbol, t.side, _text(t.qty),
+        _iso(t.traded_at), *accounts.of(t.account_id), t.symbol, t.side, _text(t.qty),
         _text(t.price), _text(t.value if t.value is not None else t.price * t.qty),
         _text(t.fee_qty), t.fee_asset, _text(t.pnl), str(t.exchange_id),
         str(t.order_exchange_id),
     ]  # fmt: skip
 
 
-def order_csv_row(o: Order, labels: dict[int, str]) -> list[str]:
+def order_csv_row(o: Order, accounts: CsvAccounts) -> list[str]:
     return [
-        _iso(o.created_at), _iso(o.updated_at), labels.get(o.account_id, ""), o.symbol, o.side,
+        _iso(o.created_at), _iso(o.updated_at), *accounts.of(o.account_id), o.symbol, o.side,
         o.order_type, o.status, o.time_in_force, _text(o.qty), _text(o.price),
         _text(o.fill_qty), _text(o.fill_avg_price), "yes" if o.reduce_only else "no",
         _text(o.leverage), str(o.exchange_id), o.cl_ord_id, "yes" if o.is_liquidation else "no",
@@ -304,8 +315,8 @@ async def csv_stream(
     keyset: Keyset,
     query: QuerySet[Any],
     account_ids: Sequence[int],
-    row: Callable[[Any, dict[int, str]], list[str]],
-    labels: dict[int, str],
+    row: Callable[[Any, CsvAccounts], list[str]],
+    accounts: CsvAccounts,
     size: int = EXPORT_CHUNK,
 ) -> AsyncIterator[str]:
     """An async iterator of CSV text, one chunk of rows per database query.
@@ -322,7 +333,7 @@ async def csv_stream(
         if not rows:
             return
         buffer = io.StringIO()
-        csv.writer(buffer).writerows(row(r, labels) for r in rows)
+        csv.writer(buffer).writerows(row(r, accounts) for r in rows)
         yield buffer.getvalue()
         if len(rows) < size:
             return

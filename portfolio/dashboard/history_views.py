@@ -15,6 +15,7 @@ from django.utils import timezone
 from accounts.models import ExchangeAccount
 from portfolio.dashboard import history
 from portfolio.dashboard.forms import HistoryFilterForm
+from venues import registry
 
 PAGE_ROWS = 100
 
@@ -122,6 +123,12 @@ def orders(request: HttpRequest) -> HttpResponse:
     return render(request, "portfolio/orders.html", context)
 
 
+def _csv_accounts(accounts: Accounts) -> history.CsvAccounts:
+    names = {key: registry.adapter(key).name for key in set(accounts.venues.values())}
+    venues = {pk: names[key] for pk, key in accounts.venues.items()}
+    return history.CsvAccounts(accounts.labels, venues)
+
+
 def _csv_response(name: str, stream: Any) -> StreamingHttpResponse:
     response = StreamingHttpResponse(stream, content_type="text/csv; charset=utf-8")
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
@@ -139,7 +146,7 @@ def trades_csv(request: HttpRequest) -> StreamingHttpResponse:
         history.trades_query(f),
         f.account_ids,
         history.trade_csv_row,
-        accounts.labels,
+        _csv_accounts(accounts),
     )
     return _csv_response("trades", stream)
 
@@ -153,6 +160,6 @@ def orders_csv(request: HttpRequest) -> StreamingHttpResponse:
         history.orders_query(f),
         f.account_ids,
         history.order_csv_row,
-        accounts.labels,
+        _csv_accounts(accounts),
     )
     return _csv_response("orders", stream)

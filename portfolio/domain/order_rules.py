@@ -35,12 +35,12 @@ class SymbolRules:
     price_tick_decimals: int
     qty_tick_decimals: int
     min_qty: Decimal
-    max_qty: Decimal
+    max_qty: Decimal | None  # None: the venue publishes no maximum (PerpEx, OCX)
     max_leverage: Decimal
     maker_fee: Decimal
     taker_fee: Decimal
-    price_cap_ratio: Decimal
-    price_floor_ratio: Decimal
+    price_cap_ratio: Decimal | None  # None: no price band published
+    price_floor_ratio: Decimal | None
     maint_rate: Decimal = Decimal("0.005")  # the lowest tier's, when no position tells us
     status: str = SYMBOL_TRADING  # StandX's symbol status; only "trading" takes orders
 
@@ -119,7 +119,7 @@ def validate(t: Ticket, rules: SymbolRules, position: PositionState, mark: Decim
         err("qty", f"Quantity goes in steps of {_fmt(rules.qty_tick)} for {rules.symbol}.")
     elif t.qty < rules.min_qty:
         err("qty", f"The smallest order for {rules.symbol} is {_fmt(rules.min_qty)}.")
-    elif t.qty > rules.max_qty:
+    elif rules.max_qty is not None and t.qty > rules.max_qty:
         err("qty", f"The largest order for {rules.symbol} is {_fmt(rules.max_qty)}.")
     # Price: a limit order needs one, on the tick and within the band around the mark.
     if t.order_type == "limit":
@@ -130,18 +130,20 @@ def validate(t: Ticket, rules: SymbolRules, position: PositionState, mark: Decim
         elif _places(t.price) > rules.price_tick_decimals:
             err("price", f"Price goes in steps of {_fmt(rules.price_tick)} for {rules.symbol}.")
         else:
-            cap = mark * (ONE + rules.price_cap_ratio)
-            floor = mark * (ONE - rules.price_floor_ratio)
-            if t.price > cap:
+            # A venue that publishes no band (None) takes any price on the tick.
+            cap_ratio, floor_ratio = rules.price_cap_ratio, rules.price_floor_ratio
+            cap = None if cap_ratio is None else mark * (ONE + cap_ratio)
+            floor = None if floor_ratio is None else mark * (ONE - floor_ratio)
+            if cap is not None and cap_ratio is not None and t.price > cap:
                 err(
                     "price",
-                    f"Price is more than {_fmt(rules.price_cap_ratio * 100)} % above "
+                    f"Price is more than {_fmt(cap_ratio * 100)} % above "
                     f"the mark ({_fmt(mark)}): at most {_fmt(_down(cap, rules.price_tick))}.",
                 )
-            elif t.price < floor:
+            elif floor is not None and floor_ratio is not None and t.price < floor:
                 err(
                     "price",
-                    f"Price is more than {_fmt(rules.price_floor_ratio * 100)} % below "
+                    f"Price is more than {_fmt(floor_ratio * 100)} % below "
                     f"the mark ({_fmt(mark)}): at least {_fmt(_up(floor, rules.price_tick))}.",
                 )
     elif t.order_type == "market":

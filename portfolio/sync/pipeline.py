@@ -13,6 +13,7 @@ import contextlib
 import json
 import logging
 import uuid
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
@@ -20,7 +21,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Case, Q, Value, When
+from django.db.models import F, Q, Window
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from accounts import crypto
@@ -39,7 +41,7 @@ from portfolio.models import (
     SyncState,
     Trade,
 )
-from portfolio.sync import cashflows, funding
+from portfolio.sync import cashflows, dispatch, funding
 from standx_web.redis_client import redis_client
 from venues import budget, registry
 from venues import errors as venue_errors
@@ -613,7 +615,7 @@ URGENT_INTERVAL_S = 2.0
 
 
 def due_accounts(
-    now: datetime, limit: int, *, request_budget: int | None = None
+    now: datetime, limit: int, *, request_budget: Mapping[str, int] | int | None = None
 ) -> list[tuple[int, bool]]:
     """``(account id, urgent)`` for the due accounts; urgent ones are polled every ≤2 s and go
     to their own queue, so a backlog of quiet accounts never delays them."""
@@ -626,36 +628,44 @@ def due_accounts(
     return [(account_id, account_id in urgent) for account_id in ids]
 
 
-def due_account_ids(now: datetime, limit: int, *, request_budget: int | None = None) -> list[int]:
-    """Accounts due for a sync, riskiest (shortest interval) first.
+def due_account_ids(
+    now: datetime, limit: int, *, request_budget: Mapping[str, int] | int | None = None
+) -> list[int]:
+    """Accounts due for a sync, riskiest (shortest interval) first; at most ``limit`` of each
+    venue.
 
-    With ``request_budget``, stop once the expected REST calls would exceed it; the riskiest
-    account is always included. The expectation comes from the account's state, not its last
-    sync (whose cost may have been the one-off backfill): first sync 5, idle 1, otherwise 3.
+    With ``request_budget`` (per venue, or one figure for each venue), each venue's accounts
+    stop once their expected REST calls would exceed its budget; the venue's riskiest account
+    is always included (``dispatch.plan``). The expectation comes from the account's state, not
+    its last sync (whose cost may have been the one-off backfill): the venue's
+    ``planned_requests`` for a first (full) read, an idle one, or one with positions or orders.
     """
     syncable = ExchangeAccount.objects.filter(sync_enabled=True, status=AccountStatus.VERIFIED)
     missing = syncable.filter(sync_state__isnull=True)
     SyncState.objects.bulk_create(
         [SyncState(account=a, next_due_at=now) for a in missing], ignore_conflicts=True
     )
+    riskiest = [F("interval_s").asc(), F("next_due_at").asc(), F("account_id").asc()]
     due = (
         SyncState.objects.filter(account__in=syncable, next_due_at__lte=now)
         .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
-        .order_by("interval_s", "next_due_at")
-        .annotate(
-            cost=Case(
-                When(backfill_done=False, then=Value(5)),
-                When(idle=True, then=Value(1)),
-                default=Value(3),
-            )
-        )
-        .values_list("account_id", "cost")[:limit]
+        # Each venue's own riskiest accounts: a crowd on one venue cannot fill the limit.
+        .annotate(rank=Window(RowNumber(), partition_by=[F("account__venue")], order_by=riskiest))
+        .filter(rank__lte=limit)
+        .order_by(*riskiest)
+        .values_list("account_id", "account__venue", "backfill_done", "idle", "interval_s")
     )
-    picked: list[int] = []
-    spent = 0
-    for account_id, cost in due:
-        if request_budget is not None and picked and spent + cost > request_budget:
-            break
-        picked.append(account_id)
-        spent += cost
-    return picked
+    candidates = [
+        dispatch.Candidate(
+            account_id, venue, _planned_cost(venue, backfill_done=done, idle=idle), interval
+        )
+        for account_id, venue, done, idle, interval in due
+    ]
+    return dispatch.plan(candidates, request_budget)
+
+
+def _planned_cost(venue: str, *, backfill_done: bool, idle: bool) -> int:
+    adapter = registry.account_adapter(venue)
+    if not backfill_done:
+        return adapter.planned_requests(full_due=True, idle=False)
+    return adapter.planned_requests(full_due=False, idle=idle)

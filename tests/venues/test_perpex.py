@@ -83,12 +83,31 @@ def test_instruments_quotes_marks_and_candles_come_back_normalized(sim: SimContr
         assert quote.mark_price is not None
         assert quote.funding_rate is not None
         assert session.mark("BTC-USD").mark_price == quote.mark_price
-        assert session.funding_history("BTC-USD", now - timedelta(days=1), now) == []
         bars = session.candles("ETH-USD", "5", now - timedelta(hours=2), now, 10)
         assert len(bars) == 10
         assert all(b.low <= b.high for b in bars)
         with pytest.raises(NotFound, match="DOGE-USD is not listed"):
             session.quote("DOGE-USD")
+
+
+def test_the_funding_history_is_the_last_settlement_each_market_publishes(
+    sim: SimControl,
+) -> None:
+    endpoints = perpex_venue.endpoints_for_simulator(sim.base_url)
+    before = datetime.now(UTC) - timedelta(seconds=1)
+    sim.price("BTC-USD", "100000")
+    sim.call("POST", "/sim/funding", {"symbol": "BTC-USD", "rate": "0.000125"})
+    after = datetime.now(UTC) + timedelta(seconds=1)
+    with registry.adapter("perpex").public(endpoints) as session:
+        [point] = session.funding_history("BTC-USD", before, after)
+        assert (point.symbol, point.funding_rate, point.mark_price) == (
+            "BTC-USD",
+            Decimal("0.000125"),
+            Decimal(100000),
+        )
+        assert before <= point.time <= after
+        # Outside the window asked for, nothing.
+        assert session.funding_history("BTC-USD", after, after + timedelta(hours=1)) == []
 
 
 def test_a_failing_venue_raises_the_neutral_transient_error(sim: SimControl) -> None:

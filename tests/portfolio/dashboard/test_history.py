@@ -120,9 +120,10 @@ def test_the_trade_csv_streams_every_row_in_chunks_with_exact_decimals(
 
     async def collect() -> list[str]:
         f = history.HistoryFilter([account.pk])
+        named = history.CsvAccounts({account.pk: "Main"}, {account.pk: "StandX"})
         stream = history.csv_stream(
             history.TRADE_COLUMNS, history.TRADES, history.trades_query(f), [account.pk],
-            history.trade_csv_row, {account.pk: "Main"}, size=7,
+            history.trade_csv_row, named, size=7,
         )  # fmt: skip
         return [chunk async for chunk in stream]
 
@@ -134,6 +135,7 @@ def test_the_trade_csv_streams_every_row_in_chunks_with_exact_decimals(
     assert rows[0]["price"] == "100.5"
     assert rows[0]["fee"] == "0.1"
     assert rows[0]["account"] == "Main"
+    assert rows[0]["venue"] == "StandX"
 
 
 def test_open_orders_are_listed_apart_from_the_finished_history(account: ExchangeAccount) -> None:

@@ -212,6 +212,38 @@ def test_the_csv_export_streams_with_a_download_name(alice: User, account: Excha
     assert [r["side"] for r in rows] == ["buy"] * 3
 
 
+def test_the_csv_exports_name_each_rows_venue_and_account(
+    alice: User, account: ExchangeAccount
+) -> None:
+    perp = factories.make_account(alice, "Perp", "0xb", venue="perpex")
+    trades(account, 2)
+    trades(perp, 3, symbol="SOL-USD", start_id=10)
+    Order.objects.create(
+        account=perp,
+        exchange_id="p-1",
+        symbol="SOL-USD",
+        side="sell",
+        order_type="limit",
+        status="canceled",
+        qty=D(1),
+        price=D(150),
+        fill_qty=D(0),
+        created_at=T0,
+    )
+    client = logged_in(alice)
+    traded = csv.DictReader(io.StringIO(streamed(client.get(reverse("portfolio:trades_csv")))))
+    assert traded.fieldnames is not None
+    assert traded.fieldnames[1:3] == ["venue", "account"]
+    named = sorted((r["venue"], r["account"], r["trade_id"]) for r in traded)
+    perpex_rows = [("PerpEx", "Perp", str(i)) for i in (10, 11, 12)]
+    assert named == [*perpex_rows, ("StandX", "Main", "1"), ("StandX", "Main", "2")]
+    exported = streamed(client.get(reverse("portfolio:orders_csv")))
+    ordered = list(csv.DictReader(io.StringIO(exported)))
+    assert [(r["venue"], r["account"], r["order_id"]) for r in ordered] == [
+        ("PerpEx", "Perp", "p-1")
+    ]
+
+
 def page_queries(captured: list[dict[str, str]]) -> list[str]:
     """The page's own queries: without the session and user lookups of the middleware, the
     session save, the sessions list's once-a-minute "last seen" and the test transaction's

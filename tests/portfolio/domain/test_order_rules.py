@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal as D
 
 import pytest
@@ -35,6 +36,13 @@ def ticket(**changes: object) -> Ticket:
 
 def test_a_sound_order_has_no_errors() -> None:
     assert validate(ticket(), SOL, FLAT, MARK) == {}
+
+
+def test_it_takes_any_size_and_price_where_the_venue_publishes_no_limits() -> None:
+    unbounded = dataclasses.replace(SOL, max_qty=None, price_cap_ratio=None, price_floor_ratio=None)
+    for far in (ticket(qty=D(60000)), ticket(price=D(500)), ticket(price=D(1))):
+        assert validate(far, unbounded, FLAT, MARK) == {}
+        assert validate(far, SOL, FLAT, MARK) != {}
 
 
 @pytest.mark.parametrize(

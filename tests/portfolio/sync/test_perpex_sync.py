@@ -18,11 +18,22 @@ from exchange_common.ratelimit import NoRateLimit
 from perpex import errors as px_errors
 from perpex.keys import ApiKey
 from perpex.rest import OrderRequest, PerpExClient
-from portfolio.models import BalanceSnapshot, Order, Position, SyncState, Trade
+from portfolio.domain import performance
+from portfolio.market import store as market
+from portfolio.models import (
+    BalanceSnapshot,
+    CashFlow,
+    FundingPayment,
+    Order,
+    Position,
+    SyncState,
+    Trade,
+)
 from portfolio.sync import pipeline as sync
 from tests.conftest import perpex_credentials
 from tests.perpex_sim.helpers import SimControl, sim
 from venues import perpex as perpex_venue
+from venues import registry
 
 __all__ = ["sim"]
 pytestmark = pytest.mark.django_db
@@ -100,6 +111,53 @@ def liquidate_an_isolated_long(client: PerpExClient, sim: SimControl) -> None:
     assert not [p for p in client.account().positions if p.symbol == "HYPE-USD"]
 
 
+def assert_matches_ledger(
+    account: ExchangeAccount, sim: SimControl, creds: dict[str, Any]
+) -> dict[str, Any]:
+    """The stored fills, orders, cash and positions are the simulator's (nothing lost, nothing
+    doubled); returns the ledger."""
+    ledger = sim.ledger(creds["account_id"])
+    fills = {
+        f["id"]: (
+            f["orderId"], f["symbol"], f["side"], Decimal(f["quantity"]), Decimal(f["price"]),
+            Decimal(f["fee"]), Decimal(f["realizedPnl"]),
+        )
+        for f in ledger["fills"]
+    }  # fmt: skip
+    stored = {
+        t.exchange_id: (t.order_exchange_id, t.symbol, t.side, t.qty, t.price, t.fee_qty, t.pnl)
+        for t in Trade.objects.filter(account=account)
+    }
+    assert stored == fills
+    assert Trade.objects.filter(account=account).count() == len(fills)  # none doubled
+
+    def filled(o: dict[str, Any]) -> tuple[Any, ...]:
+        avg = Decimal(o["averagePrice"]) if o["averagePrice"] else None
+        return (o["status"], Decimal(o["filledQuantity"]), avg, bool(o["liquidation"]))
+
+    orders = {o["id"]: filled(o) for o in ledger["orders"]}
+    rows = {
+        o.exchange_id: (o.status, o.fill_qty, o.fill_avg_price, o.is_liquidation)
+        for o in Order.objects.filter(account=account)
+    }
+    assert rows.keys() == orders.keys()
+    for order_id, row in rows.items():
+        status, qty, avg, liquidation = orders[order_id]
+        assert row[0] == status, order_id
+        assert row[1] == qty, order_id
+        assert row[3] == liquidation, order_id
+        if avg is not None:
+            assert abs(row[2] - avg) <= Decimal("0.000001"), order_id
+    latest = BalanceSnapshot.objects.filter(account=account).latest("taken_at")
+    assert latest.cash == Decimal(ledger["balance"])
+    with PerpExClient(
+        ApiKey(creds["api_key"]), api_url=sim.base_url, rate_limiter=NO_LIMIT
+    ) as client:
+        venue_positions = {p.symbol: p.size for p in client.account().positions}
+    assert {p.symbol: p.qty for p in Position.objects.filter(account=account)} == venue_positions
+    return ledger
+
+
 def test_a_synced_perpex_account_equals_the_simulators_ledger(alice: User, sim: SimControl) -> None:
     sim.config(rate_limit=False)
     account, creds = linked(alice, sim)
@@ -119,46 +177,68 @@ def test_a_synced_perpex_account_equals_the_simulators_ledger(alice: User, sim: 
     force_full(account)
     assert synced(account) == sync.Outcome.SYNCED
 
-    ledger = sim.ledger(creds["account_id"])
-    fills = {
-        f["id"]: (
-            f["orderId"], f["symbol"], f["side"], Decimal(f["quantity"]), Decimal(f["price"]),
-            Decimal(f["fee"]), Decimal(f["realizedPnl"]),
-        )
-        for f in ledger["fills"]
-    }  # fmt: skip
-    stored = {
-        t.exchange_id: (t.order_exchange_id, t.symbol, t.side, t.qty, t.price, t.fee_qty, t.pnl)
-        for t in Trade.objects.filter(account=account)
-    }
-    assert stored == fills
-    assert len(fills) > 5
-
-    def filled(o: dict[str, Any]) -> tuple[Any, ...]:
-        avg = Decimal(o["averagePrice"]) if o["averagePrice"] else None
-        return (o["status"], Decimal(o["filledQuantity"]), avg, bool(o["liquidation"]))
-
-    orders = {o["id"]: filled(o) for o in ledger["orders"]}
-    rows = {
-        o.exchange_id: (o.status, o.fill_qty, o.fill_avg_price, o.is_liquidation)
-        for o in Order.objects.filter(account=account)
-    }
-    assert rows.keys() == orders.keys()
-    for order_id, row in rows.items():
-        status, qty, avg, liquidation = orders[order_id]
-        assert row[0] == status, order_id
-        assert row[1] == qty, order_id
-        assert row[3] == liquidation, order_id
-        if avg is not None:
-            assert abs(row[2] - avg) <= Decimal("0.000001"), order_id
+    ledger = assert_matches_ledger(account, sim, creds)
+    assert len(ledger["fills"]) > 5
     assert any(o.is_liquidation for o in Order.objects.filter(account=account))
-
-    latest = BalanceSnapshot.objects.filter(account=account).latest("taken_at")
-    assert latest.cash == Decimal(ledger["balance"])
-    venue_positions = {p.symbol: p.size for p in client.account().positions}
-    assert {p.symbol: p.qty for p in Position.objects.filter(account=account)} == venue_positions
     positions = Position.objects.filter(account=account)
     assert all(p.liq_source == "reported" for p in positions)
+
+
+def market_synced(sim_url: str) -> None:
+    """PerpEx's market sync against the simulator: symbol rules, marks, the last funding."""
+    endpoints = perpex_venue.endpoints_for_simulator(sim_url)
+    with registry.adapter("perpex").public(endpoints, limiter=NO_LIMIT) as session:
+        market.market_sync(session)
+
+
+def test_perpex_funding_shows_as_funding_never_as_a_deposit_or_withdrawal(
+    alice: User, sim: SimControl
+) -> None:
+    sim.config(rate_limit=False)
+    account, creds = linked(alice, sim)
+    assert synced(account) == sync.Outcome.SYNCED  # linked with 10,000 USDC and nothing held
+    client = PerpExClient(ApiKey(creds["api_key"]), api_url=sim.base_url, rate_limiter=NO_LIMIT)
+    sim.price("SOL-USD", "151.37")
+    sim.price("ETH-USD", "3017.9")
+    place(client, symbol="SOL-USD", side="buy", type="market", quantity=Decimal("4.33"))
+    place(
+        client, symbol="ETH-USD", side="sell", type="market", quantity=Decimal("0.57"),
+        leverage=5, margin_mode="isolated",
+    )  # fmt: skip
+    force_full(account)
+    assert synced(account) == sync.Outcome.SYNCED
+
+    # A settlement the account's full read sees before its rate arrives: for a moment the
+    # balance fell without a fill; the market sync then books the payment and re-checks.
+    sim.call("POST", "/sim/funding", {"symbol": "SOL-USD", "rate": "0.000375"})
+    force_full(account)
+    assert synced(account) == sync.Outcome.SYNCED
+    market_synced(sim.base_url)
+    # One whose rate is read first; then a position change, and a negative rate (shorts pay).
+    sim.call("POST", "/sim/funding", {"symbol": "ETH-USD", "rate": "0.0002"})
+    market_synced(sim.base_url)
+    place(client, symbol="SOL-USD", side="sell", type="market", quantity=Decimal("1.5"))
+    sim.call("POST", "/sim/funding", {"symbol": "SOL-USD", "rate": "-0.00011"})
+    market_synced(sim.base_url)
+    force_full(account)
+    assert synced(account) == sync.Outcome.SYNCED
+
+    ledger = sim.ledger(creds["account_id"])
+    paid = sorted((f["symbol"], int(f["time"]), Decimal(f["payment"])) for f in ledger["funding"])
+    assert len(paid) == 3
+    stored = sorted(
+        (p.symbol, int(p.funding_time.timestamp() * 1000), p.amount)
+        for p in FundingPayment.objects.filter(account=account)
+    )
+    assert stored == paid
+    # Nothing reads as a deposit or withdrawal, so returns are the trading's and funding's own.
+    flows = CashFlow.objects.filter(account=account)
+    assert [(f.kind, f.amount) for f in flows] == [(performance.LINK, Decimal(10000))]
+    fills = Trade.objects.filter(account=account)
+    earned = sum((t.pnl - t.fee_qty for t in fills), Decimal(0))
+    funding = sum((amount for _, _, amount in paid), Decimal(0))
+    latest = BalanceSnapshot.objects.filter(account=account).latest("taken_at")
+    assert latest.cash == Decimal(ledger["balance"]) == 10000 + earned + funding
 
 
 def test_a_quiet_flat_perpex_account_costs_one_request(alice: User, sim: SimControl) -> None:
