@@ -1,0 +1,50 @@
+"""A stream worker keeps accounts in the database from their streams alone."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from accounts.models import ExchangeAccount
+from exchange_common.ratelimit import NoRateLimit
+from portfolio.models import BalanceSnapshot, Order, Position, StreamLease, StreamWorker, Trade
+from tests.conftest import wait_for
+from tests.standx_access import client_for
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def streaming(account: ExchangeAccount) -> bool:
+    lease = StreamLease.objects.filter(pk=account.pk).first()
+    return bool(lease and lease.connected_at and lease.seen_at)
+
+
+def test_it_stores_orders_fills_positions_and_balance_from_the_stream_alone(
+    alice_trader: ExchangeAccount, stream_workers: Callable[..., Any]
+) -> None:
+    stream_workers()
+    wait_for(lambda: streaming(alice_trader), timeout=20)
+    with client_for(alice_trader, rate_limiter=NoRateLimit()) as client:
+        client.new_order(symbol="BTC-USD", side="buy", order_type="market", qty="0.01")
+        wait_for(lambda: Position.objects.filter(account=alice_trader).exists(), timeout=10)
+        position = client.query_positions(symbol="BTC-USD")[0]
+        balance = client.query_balance()
+    stored = Position.objects.get(account=alice_trader, symbol="BTC-USD")
+    assert (stored.qty, stored.entry_price) == (Decimal("0.01"), position.entry_price)
+    order = Order.objects.get(account=alice_trader)
+    assert order.status == "filled"
+    assert Trade.objects.filter(account=alice_trader, order_exchange_id=order.exchange_id).exists()
+    wait_for(
+        lambda: BalanceSnapshot.objects.filter(account=alice_trader, cash=balance.balance).exists(),
+        timeout=10,
+    )
+    worker = StreamWorker.objects.get()
+    assert (worker.accounts, worker.connected) == (1, 1)
+    lease = StreamLease.objects.get(pk=alice_trader.pk)
+    assert lease.holder == worker.name
+    assert lease.last_event_at is not None
+    assert lease.lease_until is not None and lease.lease_until > timezone.now()
