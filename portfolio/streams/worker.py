@@ -60,6 +60,9 @@ class Held:
     secrets: dict[str, str]
     task: asyncio.Task[None] | None = None
     lag_s: float = 0.0  # the last event's age on arrival (the venue's time to ours)
+    # A (re)connection or a gap whose full read is not requested yet: not live until it is,
+    # so the dispatcher never takes the stream's word for what it may have missed.
+    break_pending: bool = False
     lag_seen: float = 0.0  # when it arrived (monotonic)
 
 
@@ -139,7 +142,7 @@ class AccountStreamsWorker:
             await asyncio.sleep(self.heartbeat_every)
 
     async def heartbeat(self) -> None:
-        connected = [i for i, h in self.held.items() if h.stream.connected]
+        connected = [i for i, h in self.held.items() if h.stream.connected and not h.break_pending]
         room = self.capacity - len(self.held)
         kept, claimed = await self._in_thread(self._renew_and_claim, connected, room)
         for account_id in set(self.held) - kept:
@@ -259,6 +262,7 @@ class AccountStreamsWorker:
         if isinstance(event, StreamBreak):
             logger.info("account streams: account %s: %s", held.account_id, event.reason)
             self.breaks.add(held.account_id)
+            held.break_pending = True
             # The next connection uses the credentials as stored now (a re-link's new token).
             refresh = asyncio.ensure_future(self._refresh_secrets(held))
             self._in_flight.add(refresh)
@@ -282,14 +286,21 @@ class AccountStreamsWorker:
             await self.wakeup.wait()
             self.wakeup.clear()
             try:
-                await self._in_thread(self._store_pending)
+                requested = await self._in_thread(self._store_pending)
             except Exception:
                 # Their accounts' full reads are requested instead (kept for the next try).
                 logger.exception("account streams: storing a batch failed")
                 await asyncio.sleep(1.0)
                 self.wakeup.set()
+                continue
+            for account_id in requested:
+                held = self.held.get(account_id)
+                if held is not None and account_id not in self.breaks:
+                    held.break_pending = False
 
-    def _store_pending(self) -> None:
+    def _store_pending(self) -> set[int]:
+        """Store the queued events and request the full reads owed; returns the accounts whose
+        full read was requested."""
         batch, self.pending = self.pending, defaultdict(list)
         breaks, self.breaks = self.breaks, set()
         now = timezone.now()
@@ -311,3 +322,4 @@ class AccountStreamsWorker:
                 if not isinstance(e, StreamBreak) and e.at is not None
             ]
         )
+        return breaks

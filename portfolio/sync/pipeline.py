@@ -41,6 +41,7 @@ from portfolio.models import (
     SyncState,
     Trade,
 )
+from portfolio.streams import leases as stream_leases
 from portfolio.sync import cashflows, funding
 from venues import budget, registry
 from venues import errors as venue_errors
@@ -688,6 +689,8 @@ def due_account_ids(now: datetime, limit: int, *, request_budget: int | None = N
     due = (
         SyncState.objects.filter(account__in=syncable, next_due_at__lte=now)
         .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+        # A live account stream keeps these fresh: REST only reconciles them, now and then.
+        .exclude(stream_leases.streamed(now))
         .order_by("interval_s", "next_due_at")
         .annotate(
             cost=Case(

@@ -19,8 +19,17 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def streaming(account: ExchangeAccount) -> bool:
+    """The account's stream is held, connected and was seen within the last second."""
     lease = StreamLease.objects.filter(pk=account.pk).first()
-    return bool(lease and lease.connected_at and lease.seen_at)
+    now = timezone.now()
+    return bool(
+        lease
+        and lease.connected_at
+        and lease.lease_until
+        and lease.lease_until > now
+        and lease.seen_at
+        and (now - lease.seen_at).total_seconds() < 1
+    )
 
 
 def test_it_stores_orders_fills_positions_and_balance_from_the_stream_alone(
