@@ -35,6 +35,7 @@ from django.utils import timezone
 from accounts import crypto
 from accounts.credentials import credentials_open
 from accounts.models import ExchangeAccount
+from portfolio import health
 from portfolio.streams import apply, leases
 from venues import errors as venue_errors
 from venues import registry
@@ -130,6 +131,7 @@ class AccountStreamsWorker:
         await asyncio.gather(*self._in_flight, return_exceptions=True)
         await self._in_thread(self._store_pending)
         await self._in_thread(leases.worker_forget, self.name)
+        await self._in_thread(health.forget_stream_worker, self.name)
 
     # -- leases ---------------------------------------------------------------------------
 
@@ -167,15 +169,21 @@ class AccountStreamsWorker:
         if unusable:
             leases.leases_release(self.name, unusable)
         now_held = (kept & set(self.held)) | {row[0] for row in loaded}
+        load: dict[str, int] = {
+            "accounts": len(now_held),
+            "connected": len(connected),
+            "lagging": self.lagging(),
+            "capacity": self.capacity,
+        }
         leases.worker_report(
+            self.name, started_at=self.started_at, events=self.figures.events, now=now, **load
+        )
+        health.record_stream_worker(
             self.name,
-            started_at=self.started_at,
+            accounts=load["accounts"],
+            connected=load["connected"],
+            lagging=load["lagging"],
             capacity=self.capacity,
-            accounts=len(now_held),
-            connected=len(connected),
-            lagging=self.lagging(),
-            events=self.figures.events,
-            now=now,
         )
         return kept, loaded
 

@@ -7,12 +7,15 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import ExchangeAccount
 from exchange_common.ratelimit import NoRateLimit
 from portfolio.models import BalanceSnapshot, Order, Position, StreamLease, StreamWorker, Trade
+from portfolio.sync import pipeline as sync
 from tests.conftest import wait_for
+from tests.portfolio.conftest import logged_in
 from tests.standx_access import client_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -57,3 +60,16 @@ def test_it_stores_orders_fills_positions_and_balance_from_the_stream_alone(
     assert lease.holder == worker.name
     assert lease.last_event_at is not None
     assert lease.lease_until is not None and lease.lease_until > timezone.now()
+
+
+def test_it_shows_a_streamed_accounts_age_and_source_on_the_overview(
+    alice_trader: ExchangeAccount, stream_workers: Callable[..., Any]
+) -> None:
+    stream_workers()
+    wait_for(lambda: streaming(alice_trader), timeout=20)
+    page = logged_in(alice_trader.owner).get(reverse("portfolio:overview")).content.decode()
+    assert "· reconciling" in page  # its connection's full read is owed
+    sync.account_sync(alice_trader.pk, limiter=NoRateLimit())
+    page = logged_in(alice_trader.owner).get(reverse("portfolio:overview")).content.decode()
+    assert 'data-source="stream"' in page
+    assert "updated 0 s ago · stream" in page or "updated 1 s ago · stream" in page
