@@ -30,7 +30,7 @@ def with_credential_flags(queryset: QuerySet[ExchangeAccount]) -> QuerySet[Excha
 def accounts_for(user: User) -> QuerySet[ExchangeAccount]:
     return with_credential_flags(
         ExchangeAccount.objects.filter(owner=user)
-        .select_related("sync_state")
+        .select_related("sync_state", "stream_lease")
         .order_by("label", "id")
     )
 

@@ -18,6 +18,8 @@ from portfolio.models import (
     Order,
     Position,
     PushSubscription,
+    StreamLease,
+    StreamWorker,
     SyncState,
     Trade,
 )
@@ -50,6 +52,39 @@ class SyncStateAdmin(OwnedAdmin):
         "next_due_at", "backfill_done", "backfill_trades", "backfill_orders", "last_error",
     )  # fmt: skip
     list_filter = ("stale", "backfill_done")
+
+
+@admin.register(StreamWorker)
+class StreamWorkerAdmin(ReadOnlyAdmin):
+    """Account-stream workers by their last heartbeat (a stopped worker's row is pruned)."""
+
+    list_display = (
+        "name",
+        "heartbeat_at",
+        "accounts",
+        "connected",
+        "lagging",
+        "capacity",
+        "events",
+        "started_at",
+    )
+    ordering = ("name",)
+
+
+@admin.register(StreamLease)
+class StreamLeaseAdmin(OwnedAdmin):
+    """Which worker streams each account, and whether the stream is live."""
+
+    list_display = (
+        "account",
+        "holder",
+        "lease_until",
+        "connected_at",
+        "seen_at",
+        "last_event_at",
+        "reconnects",
+    )
+    list_filter = ("holder",)
 
 
 @admin.register(Position)

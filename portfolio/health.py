@@ -23,6 +23,8 @@ WORKER_HEARTBEAT_KEY = "standx:heartbeat:worker"
 PRICESTREAM_HEARTBEAT_KEY = "standx:heartbeat:pricestream"
 # venue -> "heartbeat,last mark (or empty),symbols watched,started" (Unix times)
 PRICESTREAM_FEEDS_KEY = "standx:heartbeat:pricestream:feeds"
+# account-stream worker name -> "heartbeat,accounts,connected,lagging,capacity"
+STREAM_WORKERS_KEY = "standx:heartbeat:accountstreams"
 
 Status = Literal["ok", "down", "idle"]
 
@@ -32,6 +34,15 @@ class Component(TypedDict):
     detail: str
 
 
+class StreamWorkerLoad(TypedDict):
+    name: str
+    heartbeat_s: float  # seconds since its last heartbeat
+    accounts: int
+    connected: int
+    lagging: int
+    capacity: int
+
+
 class HealthReport(TypedDict):
     ok: bool
     database: Component
@@ -39,6 +50,10 @@ class HealthReport(TypedDict):
     worker: Component
     pricestream: Component
     feeds: dict[str, Component]  # each venue's price feed
+    # Account streams: never "down" (an account without a live stream is polled), "idle" when
+    # no worker runs; each live worker's load.
+    accountstreams: Component
+    stream_workers: list[StreamWorkerLoad]
 
 
 def record_heartbeat(key: str, client: redis.Redis | None = None) -> None:
@@ -102,6 +117,59 @@ def feeds_report(
     return {venue: _feed(venue, raw.get(venue), held, now) for venue in settings.VENUES}
 
 
+def record_stream_worker(
+    name: str,
+    *,
+    accounts: int,
+    connected: int,
+    lagging: int,
+    capacity: int,
+    client: redis.Redis | None = None,
+) -> None:
+    """One account-stream worker's load now (written with its heartbeat; the admin reads the
+    same figures from its database row)."""
+    value = f"{time.time()!r},{accounts},{connected},{lagging},{capacity}"
+    (client or redis_client()).hset(STREAM_WORKERS_KEY, name, value)
+
+
+def forget_stream_worker(name: str, client: redis.Redis | None = None) -> None:
+    (client or redis_client()).hdel(STREAM_WORKERS_KEY, name)
+
+
+def streams_report(client: redis.Redis) -> tuple[Component, list[StreamWorkerLoad]]:
+    """The account-stream workers whose heartbeat is younger than a lease, and their load;
+    older entries (a worker killed outright) are dropped."""
+    now = time.time()
+    loads: list[StreamWorkerLoad] = []
+    for key, value in client.hgetall(STREAM_WORKERS_KEY).items():
+        try:
+            beat_s, *counts = str(value).split(",")
+            beat = float(beat_s)
+            figures = [int(c) for c in counts]
+        except ValueError:
+            beat, figures = 0.0, []
+        if now - beat > settings.STREAM_LEASE_SECONDS or len(figures) != 4:
+            client.hdel(STREAM_WORKERS_KEY, key)
+            continue
+        loads.append(
+            {
+                "name": str(key),
+                "heartbeat_s": round(now - beat, 1),
+                "accounts": figures[0],
+                "connected": figures[1],
+                "lagging": figures[2],
+                "capacity": figures[3],
+            }
+        )
+    loads.sort(key=lambda w: w["name"])
+    if not loads:
+        return {"status": "idle", "detail": "no stream worker: every account is polled"}, []
+    held = sum(w["accounts"] for w in loads)
+    lagging = sum(w["lagging"] for w in loads)
+    detail = f"{len(loads)} worker{'s' * (len(loads) != 1)}, {held} accounts, {lagging} lagging"
+    return {"status": "ok", "detail": detail}, loads
+
+
 def check_database() -> Component:
     try:
         with connection.cursor() as cursor:
@@ -155,6 +223,8 @@ def health_report(held_by_viewer: set[str] | None = None) -> HealthReport:
             "worker": unknown,
             "pricestream": unknown,
             "feeds": {},
+            "accountstreams": unknown,
+            "stream_workers": [],
         }
     redis_state: Component = {"status": "ok", "detail": "answered"}
     held: Callable[[], set[str]] = _Once() if held_by_viewer is None else (lambda: held_by_viewer)
@@ -180,6 +250,7 @@ def health_report(held_by_viewer: set[str] | None = None) -> HealthReport:
         pricestream = {"status": "idle", "detail": "no symbols to watch"}
 
     feeds = feeds_report(client, held)
+    streams, loads = streams_report(client)
     parts = (database, redis_state, worker, pricestream, *feeds.values())
     return {
         "ok": all(c["status"] != "down" for c in parts),
@@ -188,4 +259,6 @@ def health_report(held_by_viewer: set[str] | None = None) -> HealthReport:
         "worker": worker,
         "pricestream": pricestream,
         "feeds": feeds,
+        "accountstreams": streams,
+        "stream_workers": loads,
     }

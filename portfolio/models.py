@@ -359,6 +359,46 @@ class SyncState(models.Model):
         return f"sync of {self.account_id}"
 
 
+class StreamWorker(models.Model):
+    """One account-stream worker process (``manage.py accountstreams``) and its load, as its
+    last heartbeat reported it (read by /healthz and the admin)."""
+
+    name = models.CharField(max_length=100, unique=True)
+    started_at = models.DateTimeField()
+    heartbeat_at = models.DateTimeField(db_index=True)
+    capacity = models.PositiveIntegerField()  # the most streams it will hold
+    accounts = models.PositiveIntegerField(default=0)  # streams held
+    connected = models.PositiveIntegerField(default=0)
+    lagging = models.PositiveIntegerField(default=0)  # held but not connected, or behind
+    events = models.BigIntegerField(default=0)  # applied since it started
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class StreamLease(models.Model):
+    """Which stream worker holds an account's stream, until when, and how the stream is doing.
+
+    Claimed with a conditional UPDATE (free or expired), renewed by the holder's heartbeat; a
+    dead worker's accounts are free again ``STREAM_LEASE_SECONDS`` later. ``seen_at`` is the
+    stream's own heartbeat: renewed while it is connected and answering pings. The dispatcher
+    leaves an account to its stream while both are recent.
+    """
+
+    account = models.OneToOneField(
+        ExchangeAccount, on_delete=models.CASCADE, primary_key=True, related_name="stream_lease"
+    )
+    holder = models.CharField(max_length=100, blank=True, db_index=True)
+    lease_until = models.DateTimeField(null=True, db_index=True)
+    connected_at = models.DateTimeField(null=True)
+    seen_at = models.DateTimeField(null=True)
+    last_event_at = models.DateTimeField(null=True)  # the venue's time of the last change stored
+    reconnects = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"stream of {self.account_id}"
+
+
 def threshold(**kwargs: object) -> models.DecimalField:
     return models.DecimalField(max_digits=30, decimal_places=10, **kwargs)  # type: ignore[arg-type]
 

@@ -42,6 +42,8 @@ PUBLIC_CHANNELS = ("price", "depth_book", "public_trade")
 USER_CHANNELS = ("order", "position", "balance", "trade")
 MAX_CONNECTION_AGE_S = 23 * 3600 + 50 * 60  # StandX closes connections at 24 h
 STALE_AFTER_S = 120.0
+# An authenticated stream is re-opened (and re-authenticated) this long before its token expires.
+REAUTH_BEFORE_EXPIRY_S = 300.0
 
 Connector = Callable[[str], Awaitable[ClientConnection]]
 
@@ -103,6 +105,15 @@ def backoff(attempt: int, *, first: float = 1.0, cap: float = 30.0) -> float:
 
 @dataclass
 class MarketStream:
+    """``seq_scope``: "channel" tracks gaps per channel; "connection" per connection, as the
+    user streams need (their one counter runs across order, position, balance and trade, so a
+    per-channel check would see a gap at every other frame). ``announce_connect`` yields
+    :class:`Reconnected` for the first connection too (a caller that resyncs over REST after
+    every connection). ``credentials_source``, when given, is asked for the credentials before
+    each connection (a re-linked account's new token is used from the next one on); a token
+    with an expiry is re-authenticated by re-opening the connection shortly before it expires.
+    """
+
     url: str
     credentials: Credentials | None = None
     user_channels: tuple[str, ...] = ()
@@ -111,9 +122,26 @@ class MarketStream:
     stale_after: float = STALE_AFTER_S
     connector: Connector = _default_connect
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    seq_scope: str = "channel"
+    announce_connect: bool = False
+    credentials_source: Callable[[], Credentials] | None = field(default=None, repr=False)
     _ws: ClientConnection | None = field(default=None, init=False, repr=False)
     _closed: bool = field(default=False, init=False)
     _seq: dict[str, int] = field(default_factory=dict, init=False)
+
+    @property
+    def connected(self) -> bool:
+        """Whether a connection is open (and authenticated) right now."""
+        return self._ws is not None
+
+    def _connection_age_limit(self) -> float:
+        """How long this connection may live: StandX's 24 h limit, or until shortly before the
+        token expires (re-opening re-authenticates)."""
+        expires = self.credentials.expires_at if self.credentials is not None else None
+        if expires is None:
+            return self.max_age
+        left = expires.timestamp() - time.time() - REAUTH_BEFORE_EXPIRY_S
+        return max(1.0, min(self.max_age, left))
 
     def subscribe(self, channel: str, symbol: str | None = None) -> None:
         if channel in PUBLIC_CHANNELS and not symbol:
@@ -135,6 +163,8 @@ class MarketStream:
         await ws.send(json.dumps({"subscribe": body}))
 
     async def _open(self) -> ClientConnection:
+        if self.credentials_source is not None:
+            self.credentials = self.credentials_source()
         ws = await self.connector(self.url)
         if self.credentials is not None:
             auth: dict[str, Any] = {"token": self.credentials.token}
@@ -174,8 +204,9 @@ class MarketStream:
     def _track(self, message: StreamMessage | StreamError) -> SeqGap | None:
         if not isinstance(message, StreamMessage) or message.seq is None:
             return None
-        last = self._seq.get(message.channel)
-        self._seq[message.channel] = message.seq
+        scope = message.channel if self.seq_scope == "channel" else ""
+        last = self._seq.get(scope)
+        self._seq[scope] = message.seq
         if last is not None and message.seq > last + 1:
             return SeqGap(message.channel, last + 1, message.seq)
         return None
@@ -195,19 +226,24 @@ class MarketStream:
                 await self.sleep(backoff(attempt))
                 continue
             self._seq.clear()
-            if connected_once:
+            if connected_once or self.announce_connect:
                 yield Reconnected(attempt=attempt, reason=reason)
             connected_once, attempt = True, 0
             opened = time.monotonic()
+            age_limit = self._connection_age_limit()
             try:
                 while not self._closed:
-                    if time.monotonic() - opened > self.max_age:
-                        reason = "rotated before the 24 h limit"
+                    if time.monotonic() - opened > age_limit:
+                        reason = "rotated before the 24 h limit or the token's expiry"
                         break
+                    # A quiet stream waits for data no longer than its connection may live.
+                    left = age_limit - (time.monotonic() - opened)
                     try:
-                        async with asyncio.timeout(self.stale_after):
+                        async with asyncio.timeout(max(0.01, min(self.stale_after, left))):
                             raw = await ws.recv()
                     except TimeoutError:
+                        if left < self.stale_after:
+                            continue  # the age check above rotates it
                         reason = f"no data for {self.stale_after:.0f} s"
                         break
                     for item in _messages(raw, self._secrets()):

@@ -13,7 +13,11 @@ rule for the same endpoint replaces the old one):
      "malformed_rate": 0,      # probability of a 200 whose body is truncated, invalid JSON
      "duration_s": null,       # the rule removes itself after this many seconds
      "ws_refuse_rate": 0,      # probability of refusing a new WebSocket handshake (HTTP 403)
-     "drop_ws": false}         # close every open WebSocket now (abruptly, code 1011); one-shot
+     "drop_ws": false,         # close every open WebSocket now (abruptly, code 1011); one-shot
+     "stream_gap_rate": 0,     # "ws-stream" (or "*") only: probability that a user-stream frame
+                               # (order, position, balance, trade) is lost on its way, its seq
+                               # number spent, so the client sees a sequence gap
+     "stream_delay_ms": 0}     # "ws-stream" (or "*") only: user-stream frames sent this late
 
 A specific endpoint rule wins over "*". `DELETE /sim/faults` clears all rules
 (`?endpoint=NAME` clears one). `GET /sim/faults` lists the active rules.
@@ -39,6 +43,8 @@ class FaultRule:
     malformed_rate: float = 0.0
     duration_s: float | None = None
     ws_refuse_rate: float = 0.0
+    stream_gap_rate: float = 0.0
+    stream_delay_ms: int = 0
     expires_at: float | None = None
 
     def json(self) -> dict[str, Any]:
@@ -66,11 +72,13 @@ class Faults:
             status = int(body.get("status", 500))
             latency = int(body.get("latency_ms", 0) or 0)
             retry_after = int(body.get("retry_after", 1) or 1)
+            stream_delay = int(body.get("stream_delay_ms", 0) or 0)
             duration = body.get("duration_s")
             duration_s = None if duration is None else float(duration)
         except (TypeError, ValueError):
             raise ApiError(
-                400, "status, latency_ms, retry_after and duration_s must be numbers"
+                400,
+                "status, latency_ms, retry_after, stream_delay_ms and duration_s must be numbers",
             ) from None
         if not 100 <= status <= 599:
             raise ApiError(400, "status must be an HTTP status")
@@ -83,6 +91,8 @@ class Faults:
             malformed_rate=_rate(body, "malformed_rate"),
             duration_s=duration_s,
             ws_refuse_rate=_rate(body, "ws_refuse_rate"),
+            stream_gap_rate=_rate(body, "stream_gap_rate"),
+            stream_delay_ms=max(0, stream_delay),
             expires_at=None if duration_s is None else time.monotonic() + duration_s,
         )
         self.rules[rule.endpoint] = rule

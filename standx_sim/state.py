@@ -29,13 +29,14 @@ class Sim:
     def create(cls, seed: int, backfill_minutes: int = 7 * 24 * 60) -> Sim:
         engine = Engine(seed, backfill_minutes=backfill_minutes)
         auth = AuthService(seed, engine.clock)
-        hub = Hub(engine, auth)
+        faults = Faults(seed)
+        hub = Hub(engine, auth, faults)
         engine.sink = hub
         return cls(
             seed=seed,
             engine=engine,
             auth=auth,
-            faults=Faults(seed),
+            faults=faults,
             limiter=RateLimiter(),
             hub=hub,
             rng=random.Random(f"accounts-{seed}"),  # noqa: S311 - simulation, not security

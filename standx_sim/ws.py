@@ -120,9 +120,10 @@ class StreamConnection(Connection):
 class Hub:
     """Routes engine events to sockets; the engine's EventSink."""
 
-    def __init__(self, engine: Engine, auth: AuthService) -> None:
+    def __init__(self, engine: Engine, auth: AuthService, faults: Faults | None = None) -> None:
         self.engine = engine
         self.auth = auth
+        self.faults = faults
         self.streams: set[StreamConnection] = set()
         self.api_conns: set[Connection] = set()
         self.by_user: dict[str, set[StreamConnection]] = {}
@@ -136,8 +137,21 @@ class Hub:
         if not conns:
             return
         payload = _dumps(data)
+        rule = self.faults.rule_for("ws-stream") if self.faults is not None else None
         for conn in list(conns):
-            if channel in conn.channels:
+            if channel not in conn.channels:
+                continue
+            if (
+                rule is not None
+                and self.faults is not None
+                and self.faults.roll(rule.stream_gap_rate)
+            ):
+                conn.seq += 1  # lost on the way: the client sees the gap in seq
+            elif rule is not None and rule.stream_delay_ms:
+                # Late, in order: every user frame of the connection waits the same time.
+                loop = asyncio.get_running_loop()
+                loop.call_later(rule.stream_delay_ms / 1000, conn.send, channel, payload)
+            else:
                 conn.send(channel, payload)
 
     def public_trade(self, symbol: str, data: dict[str, Any]) -> None:

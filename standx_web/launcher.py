@@ -232,6 +232,7 @@ def run_demo() -> int:
             "beat", [PY, "-m", "celery", "-A", "standx_web", "beat", "-l", "INFO", "-s", schedule]
         )
         supervisor.start("pricestream", [PY, "manage.py", "pricestream"])
+        supervisor.start("accountstreams", [PY, "manage.py", "accountstreams"])
         if _wait_http(f"http://{host}:{port}/healthz", timeout=60):
             _log(f"StandX Portfolio is up: http://{host}:{port}/  (log in as demo / demo)")
         else:

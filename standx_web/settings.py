@@ -285,6 +285,19 @@ SYNC_DISPATCH_SECONDS = env_float("SYNC_DISPATCH_SECONDS", 0.5, minimum=0.1)
 SYNC_REQUESTS_PER_SECOND = env_int("SYNC_REQUESTS_PER_SECOND", 45, minimum=1)
 # A sync's lease: after a crash (kill -9) the account is free again this many seconds later.
 SYNC_LEASE_SECONDS = env_int("SYNC_LEASE_SECONDS", 60, minimum=1)
+# Account streams (manage.py accountstreams): one authenticated stream per account, leased
+# across any number of workers. A worker renews its leases every STREAM_HEARTBEAT_SECONDS; a
+# dead worker's accounts are taken over STREAM_LEASE_SECONDS later. A stream that has not
+# answered a ping for STREAM_PING_SECONDS is silent (re-opened, its account reconciled); one
+# not seen for STREAM_SILENT_SECONDS is left to polling. Streamed accounts are read over REST
+# only every STREAM_RECONCILE_SECONDS (and after a reconnect or a gap).
+STREAM_WORKER_CAPACITY = env_int("STREAM_WORKER_CAPACITY", 2000, minimum=1)
+STREAM_LEASE_SECONDS = env_float("STREAM_LEASE_SECONDS", 6.0, minimum=1.0)
+STREAM_HEARTBEAT_SECONDS = env_float("STREAM_HEARTBEAT_SECONDS", 1.5, minimum=0.1)
+STREAM_PING_SECONDS = env_float("STREAM_PING_SECONDS", 3.0, minimum=0.5)
+STREAM_SILENT_SECONDS = env_float("STREAM_SILENT_SECONDS", 5.0, minimum=1.0)
+STREAM_LAG_SECONDS = env_float("STREAM_LAG_SECONDS", 2.0, minimum=0.1)
+STREAM_RECONCILE_SECONDS = env_float("STREAM_RECONCILE_SECONDS", 300.0, minimum=1.0)
 
 # EMAIL (critical-alert fallback; console in development and demo)
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")

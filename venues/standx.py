@@ -32,10 +32,12 @@ from standx import models as sx
 from standx.rest import Credentials, StandXClient
 from standx.rest import Endpoints as StandXEndpoints
 from standx.stream import (
+    USER_CHANNELS,
     MarketStream,
     OrderResponse,
     OrderResponseStream,
     Reconnected,
+    SeqGap,
     StreamError,
     StreamMessage,
 )
@@ -68,6 +70,14 @@ from venues.base import (
     RateBucket,
     RateBudget,
     RiskModel,
+)
+from venues.events import (
+    AccountEvent,
+    BalanceChanged,
+    FillReceived,
+    OrderChanged,
+    PositionChanged,
+    StreamBreak,
 )
 
 KEY = "standx"
@@ -540,6 +550,114 @@ class StandXAccountSession:
         return read
 
 
+# --- the account: its stream ------------------------------------------------------------
+
+
+def account_event(message: StreamMessage) -> AccountEvent | None:
+    """One frame of the authenticated stream, normalized (None: not an account change).
+
+    ``order`` and ``trade`` carry the same records as ``query_order`` and ``query_trades``;
+    ``position`` carries the shape without the figures that move with the mark; ``balance`` is
+    the raw wallet record (``total`` cash, ``occupied`` by positions, ``locked`` by orders).
+    Raises ``BadResponseError`` for a frame that does not parse.
+    """
+    data = message.data
+    if message.channel == "order":
+        o = sx.Order.parse(data)
+        return OrderChanged(order(o), o.updated_at or o.created_at)
+    if message.channel == "trade":
+        t = sx.Trade.parse(data)
+        return FillReceived(fill(t), t.created_at)
+    if message.channel == "position":
+        p = sx.Position.parse(data)
+        return PositionChanged(
+            symbol=p.symbol,
+            exchange_id=str(p.id),
+            qty=p.qty,
+            entry_price=p.entry_price,
+            margin_mode=p.margin_mode,
+            leverage=p.leverage,
+            initial_margin=p.initial_margin,
+            realized_pnl=p.realized_pnl,
+            opened_at=p.created_at,
+            at=p.updated_at,
+        )
+    if message.channel == "balance":
+        if not isinstance(data, dict):
+            raise sx_errors.BadResponseError("a balance frame that is not an object")
+        return BalanceChanged(
+            cash=sx.dec(data.get("total"), "total"),
+            locked=sx.dec(data.get("locked"), "locked"),
+            margin_used=sx.dec(data.get("occupied"), "occupied"),
+            free=sx.dec(data.get("free"), "free"),
+            at=sx.parse_time(data["updated_at"]) if data.get("updated_at") else None,
+        )
+    return None
+
+
+def _user_stream_connector(ping_every: float) -> Callable[[str], Any]:
+    async def open_connection(url: str) -> ClientConnection:
+        # Our own pings find a silent connection within seconds (StandX pings every 10 s).
+        return await connect(
+            url,
+            ping_interval=ping_every,
+            ping_timeout=ping_every,
+            open_timeout=10,
+            max_size=2**22,
+        )
+
+    return open_connection
+
+
+class StandXAccountStream:
+    """One account's ``order``/``position``/``balance``/``trade`` streams on ``/ws-stream/v1``
+    (``standx.stream`` reconnects, re-authenticates before the token's expiry and StandX's 24 h
+    limit, and numbers gaps over the whole connection)."""
+
+    def __init__(
+        self, ws_url: str, secrets: Callable[[], Mapping[str, str]], ping_every: float
+    ) -> None:
+        def current() -> Credentials:
+            with translated():
+                return credentials(secrets())
+
+        self.stream = MarketStream(
+            ws_url,
+            user_channels=USER_CHANNELS,
+            # Quiet accounts send nothing for hours: silence is found by our pings instead.
+            stale_after=24 * 3600.0,
+            connector=_user_stream_connector(ping_every),
+            seq_scope="connection",
+            announce_connect=True,
+            credentials_source=current,
+        )
+
+    @property
+    def connected(self) -> bool:
+        return self.stream.connected
+
+    async def events(self) -> AsyncIterator[AccountEvent]:
+        with translated():
+            async for item in self.stream.events():
+                if isinstance(item, Reconnected):
+                    yield StreamBreak(f"connected ({item.reason})")
+                elif isinstance(item, SeqGap):
+                    yield StreamBreak(f"frames lost (seq {item.expected} to {item.got})")
+                elif isinstance(item, StreamError):
+                    logger.warning("account stream: %s", item)
+                else:
+                    try:
+                        event = account_event(item)
+                    except sx_errors.BadResponseError as exc:
+                        yield StreamBreak(f"a malformed {item.channel} frame ({exc})")
+                        continue
+                    if event is not None:
+                        yield event
+
+    async def close(self) -> None:
+        await self.stream.close()
+
+
 # --- the account: writes ---------------------------------------------------------------------
 
 STREAM_WAIT_S = 3.0  # how long an order waits for the order stream's verdict
@@ -854,6 +972,15 @@ class StandXAdapter:
 
     def mark_feed(self, endpoints: Endpoints) -> StandXMarkFeed:
         return StandXMarkFeed(endpoints["ws"])
+
+    def account_stream(
+        self,
+        endpoints: Endpoints,
+        secrets: Callable[[], Mapping[str, str]],
+        *,
+        ping_every: float,
+    ) -> StandXAccountStream:
+        return StandXAccountStream(endpoints["ws"], secrets, ping_every)
 
     def planned_requests(self, *, full_due: bool, idle: bool) -> int:
         return planned_requests(full_due=full_due, idle=idle)

@@ -64,6 +64,7 @@ from portfolio.models import (
     Order,
     Position,
 )
+from portfolio.streams.freshness import account_freshness
 from venues import registry
 
 logger = logging.getLogger(__name__)
@@ -234,8 +235,9 @@ def observe(
     for symbol, count in view.liquidations.items():
         out[Metric.LIQUIDATED][symbol] = Decimal(count)
     if Metric.DATA_AGE_S in metrics and account.sync_enabled and account.has_credentials:
-        state = getattr(account, "sync_state", None)
-        last = (state.last_success_at if state else None) or account.verified_at
+        # The newest confirmation by REST or by a live stream: a stream that falls silent
+        # stops confirming within seconds, and the age grows from its last heartbeat.
+        last = account_freshness(account, now).at or account.verified_at
         if last is not None:
             out[Metric.DATA_AGE_S][""] = Decimal(int((now - last).total_seconds()))
     expiry = Metric.TOKEN_EXPIRY_HOURS in metrics
@@ -259,7 +261,7 @@ def load_views(
     else:
         accounts = ExchangeAccount.objects.filter(pk__in=any_of(account_ids))
     if metrics & SWEEP_METRICS:
-        accounts = with_credential_flags(accounts.select_related("sync_state"))
+        accounts = with_credential_flags(accounts.select_related("sync_state", "stream_lease"))
     else:  # the price path: a thousand accounts, three fields each
         accounts = accounts.only("pk", "owner_id", "label", "venue")
     views = {a.pk: AccountView(a) for a in accounts}

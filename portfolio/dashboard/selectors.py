@@ -41,6 +41,7 @@ from portfolio.models import (
     Position,
     Trade,
 )
+from portfolio.streams.freshness import account_freshness
 from venues import registry
 
 CENTRE_RECENT = 20
@@ -271,9 +272,10 @@ class AccountSummary:
     available: Decimal | None
     health: Decimal | None  # the worst scope's health multiple
     level: str  # "", "warn", "bad" by the user's health rules
-    age_s: int | None  # seconds since the last successful sync
+    age_s: int | None  # seconds since the data was last confirmed (REST or a live stream)
     synced_at: datetime | None
     stale: bool
+    source: str  # "stream", "reconciling" or "polled" (portfolio.streams.freshness)
 
 
 @dataclass(frozen=True)
@@ -302,8 +304,9 @@ def portfolio_summary(ctx: RiskContext) -> PortfolioSummary:
         upnl = sum((p.upnl for p in ar.positions), zero)
         health = ar.worst_health if b is not None or not ar.positions else None
         state = getattr(view.account, "sync_state", None)
-        last = state.last_success_at if state else None
-        age = int((now - last).total_seconds()) if last else None
+        fresh = account_freshness(view.account, now)
+        last = fresh.at
+        age = fresh.age_s(now)
         rows.append(
             AccountSummary(
                 anchor=f"account-{view.account.pk}",
@@ -321,6 +324,7 @@ def portfolio_summary(ctx: RiskContext) -> PortfolioSummary:
                 age_s=age,
                 synced_at=last,
                 stale=age is None or age > STALE_AFTER_S or bool(state and state.stale),
+                source=fresh.source,
             )
         )
     return PortfolioSummary(

@@ -13,7 +13,7 @@ import contextlib
 import json
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
@@ -41,11 +41,19 @@ from portfolio.models import (
     SyncState,
     Trade,
 )
+from portfolio.streams import leases as stream_leases
 from portfolio.sync import cashflows, dispatch, funding
 from standx_web.redis_client import redis_client
 from venues import budget, registry
 from venues import errors as venue_errors
-from venues.account import AccountFill, AccountOrder, AccountPosition, AccountRead, ReadPlan
+from venues.account import (
+    AccountBalance,
+    AccountFill,
+    AccountOrder,
+    AccountPosition,
+    AccountRead,
+    ReadPlan,
+)
 from venues.base import Endpoints
 
 logger = logging.getLogger(__name__)
@@ -358,24 +366,68 @@ def _balance_fields(
         "shape_digest": read.shape_digest,
     }
     if force or state.last_balance_at is None or now - state.last_balance_at >= BALANCE_EVERY:
-        b = read.balance
-        BalanceSnapshot.objects.create(
-            account=account,
-            taken_at=now,
-            equity=b.equity,
-            cash=b.cash,
-            upnl=b.upnl,
-            margin_used=b.margin_used,
-            available=b.available,
-            locked=b.locked,
-            maint_margin=b.maint_margin,
-            realized_24h=b.realized_24h,
-            cross_balance=b.cross_balance,
-            cross_upnl=b.cross_upnl,
-            raw=dict(b.raw),
-        )
+        balance_store(account, read.balance, now)
         fields["last_balance_at"] = now
     return fields
+
+
+# --- the upserts: the one write path of the sync and of the account streams ---------------
+
+
+def balance_store(account: ExchangeAccount, b: AccountBalance, now: datetime) -> None:
+    """A balance reading (the equity curve's point)."""
+    BalanceSnapshot.objects.create(
+        account=account,
+        taken_at=now,
+        equity=b.equity,
+        cash=b.cash,
+        upnl=b.upnl,
+        margin_used=b.margin_used,
+        available=b.available,
+        locked=b.locked,
+        maint_margin=b.maint_margin,
+        realized_24h=b.realized_24h,
+        cross_balance=b.cross_balance,
+        cross_upnl=b.cross_upnl,
+        raw=dict(b.raw),
+    )
+
+
+def orders_upsert(account: ExchangeAccount, orders: Iterable[AccountOrder], now: datetime) -> None:
+    """Orders on their exchange id: a later state of the same order replaces the stored one."""
+    by_id = {o.exchange_id: o for o in orders}
+    if by_id:
+        Order.objects.bulk_create(
+            [_order_row(account, o, now) for o in by_id.values()],
+            update_conflicts=True,
+            unique_fields=["account", "exchange_id"],
+            update_fields=ORDER_UPDATE_FIELDS,
+        )
+
+
+def fills_insert(account: ExchangeAccount, fills: list[AccountFill]) -> None:
+    """Fills on their exchange id: one already stored is left as it is (fills never change)."""
+    if fills:
+        Trade.objects.bulk_create([_trade_row(account, t) for t in fills], ignore_conflicts=True)
+
+
+def position_store(
+    account: ExchangeAccount,
+    symbol: str,
+    current: Position | None,
+    incoming: AccountPosition | None,
+    now: datetime,
+) -> None:
+    """One position as the venue holds it now (None: closed), with its history point when its
+    shape changed. ``current`` is the stored row, locked by the caller."""
+    _snapshot_if_changed(account, symbol, current, incoming, now)
+    if incoming is None:
+        if current is not None:
+            current.delete()
+        return
+    Position.objects.update_or_create(
+        account=account, symbol=symbol, defaults=_position_values(incoming, now)
+    )
 
 
 def store_live(
@@ -425,30 +477,14 @@ def store(
     Runs inside the caller's transaction; returns the sync-state fields to save with the lease
     release, so rows and cursors commit together.
     """
-    orders = {
-        o.exchange_id: o for o in [*read.new_orders, *read.open_orders, *read.refreshed_orders]
-    }
-    if orders:
-        Order.objects.bulk_create(
-            [_order_row(account, o, now) for o in orders.values()],
-            update_conflicts=True,
-            unique_fields=["account", "exchange_id"],
-            update_fields=ORDER_UPDATE_FIELDS,
-        )
-    if read.new_fills:
-        Trade.objects.bulk_create(
-            [_trade_row(account, t) for t in read.new_fills], ignore_conflicts=True
-        )
+    orders_upsert(account, [*read.new_orders, *read.open_orders, *read.refreshed_orders], now)
+    fills_insert(account, read.new_fills)
     current = {p.symbol: p for p in Position.objects.select_for_update().filter(account=account)}
     incoming = {p.symbol: p for p in read.positions}
     for symbol in current.keys() - incoming.keys():
-        _snapshot_if_changed(account, symbol, current[symbol], None, now)
-        current[symbol].delete()
+        position_store(account, symbol, current[symbol], None, now)
     for symbol, p in incoming.items():
-        _snapshot_if_changed(account, symbol, current.get(symbol), p, now)
-        Position.objects.update_or_create(
-            account=account, symbol=symbol, defaults=_position_values(p, now)
-        )
+        position_store(account, symbol, current.get(symbol), p, now)
     _store_buckets(account, read, now)
     fields = _balance_fields(account, read, state, now, force=True)
     fields["last_full_sync_at"] = now
@@ -649,6 +685,8 @@ def due_account_ids(
     due = (
         SyncState.objects.filter(account__in=syncable, next_due_at__lte=now)
         .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+        # A live account stream keeps these fresh: REST only reconciles them, now and then.
+        .exclude(stream_leases.streamed(now))
         # Each venue's own riskiest accounts: a crowd on one venue cannot fill the limit.
         .annotate(rank=Window(RowNumber(), partition_by=[F("account__venue")], order_by=riskiest))
         .filter(rank__lte=limit)

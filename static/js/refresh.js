@@ -50,7 +50,9 @@ function tickAges() {
   const now = Date.now();
   for (const cell of document.querySelectorAll("[data-synced-at]")) {
     const seconds = Math.floor((now - Date.parse(cell.dataset.syncedAt)) / 1000);
-    cell.textContent = `updated ${ageText(seconds)} ago`;
+    // The source ("stream", "reconciling", "polled") is as the page was last rendered.
+    const source = cell.dataset.source ? ` · ${cell.dataset.source}` : "";
+    cell.textContent = `updated ${ageText(seconds)} ago${source}`;
     cell.classList.toggle("stale", seconds > STALE_AFTER_S);
   }
 }

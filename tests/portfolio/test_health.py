@@ -23,7 +23,10 @@ def redis_client() -> Iterator[redis.Redis]:
     client = project_redis()
     yield client
     client.delete(
-        health.WORKER_HEARTBEAT_KEY, health.PRICESTREAM_HEARTBEAT_KEY, health.PRICESTREAM_FEEDS_KEY
+        health.WORKER_HEARTBEAT_KEY,
+        health.PRICESTREAM_HEARTBEAT_KEY,
+        health.PRICESTREAM_FEEDS_KEY,
+        health.STREAM_WORKERS_KEY,
     )
 
 
@@ -176,3 +179,37 @@ def test_it_answers_over_plain_http_even_when_https_is_enforced(
     with override_settings(SECURE_SSL_REDIRECT=True):
         assert client.get("/healthz").status_code == 200
         assert client.get("/accounts/login/").status_code == 301
+
+
+def test_it_shows_each_stream_worker_its_accounts_and_lagging_streams(
+    client: Client, fresh_worker: None, redis_client: redis.Redis
+) -> None:
+    status, body = get(client)
+    assert (status, body["accountstreams"]) == (
+        200,
+        {"status": "idle", "detail": "no stream worker: every account is polled"},
+    )
+    health.record_stream_worker(
+        "w1", accounts=900, connected=898, lagging=2, capacity=2000, client=redis_client
+    )
+    health.record_stream_worker(
+        "w2", accounts=100, connected=100, lagging=0, capacity=2000, client=redis_client
+    )
+    status, body = get(client)
+    assert status == 200
+    assert body["accountstreams"] == {
+        "status": "ok",
+        "detail": "2 workers, 1000 accounts, 2 lagging",
+    }
+    w1 = body["stream_workers"][0]  # type: ignore[index]
+    assert (w1["name"], w1["accounts"], w1["lagging"]) == ("w1", 900, 2)
+
+
+def test_it_forgets_a_stream_worker_whose_heartbeat_stopped(
+    client: Client, fresh_worker: None, redis_client: redis.Redis
+) -> None:
+    old = f"{time.time() - 60!r},5,5,0,2000"
+    redis_client.hset(health.STREAM_WORKERS_KEY, "killed", old)
+    status, body = get(client)
+    assert (status, body["stream_workers"]) == (200, [])
+    assert not redis_client.hexists(health.STREAM_WORKERS_KEY, "killed")

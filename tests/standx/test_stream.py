@@ -230,7 +230,60 @@ async def test_it_rotates_the_connection_before_the_24_hour_limit() -> None:
     async def connector(url: str) -> Any:
         return sockets.pop(0)
 
-    stream = MarketStream("ws://x", connector=connector, max_age=0.02)
+    # The second frame would come after the connection's age limit: it is rotated first.
+    stream = MarketStream("ws://x", connector=connector, max_age=0.08)
     events = await collect(stream, 3)
     assert isinstance(events[1], Reconnected)
     assert "24 h" in events[1].reason
+
+
+async def test_a_user_stream_numbers_gaps_over_the_whole_connection() -> None:
+    frames = [
+        AUTH_OK,
+        order(2),
+        {"seq": 3, "channel": "balance", "data": {}},
+        order(4),
+        {"seq": 6, "channel": "trade", "data": {}},
+    ]
+    sockets = [FakeSocket(frames, drop=False)]
+
+    async def connector(url: str) -> Any:
+        return sockets.pop(0)
+
+    stream = MarketStream(
+        "ws://x",
+        credentials=Credentials(token()),
+        user_channels=("order", "balance", "trade"),
+        connector=connector,
+        seq_scope="connection",
+        announce_connect=True,
+    )
+    events = await collect(stream, 6)
+    assert isinstance(events[0], Reconnected)  # announced: the caller resyncs after it
+    kinds = [type(e).__name__ for e in events[1:]]
+    assert kinds == ["StreamMessage"] * 3 + ["SeqGap", "StreamMessage"]
+    assert events[4] == SeqGap("trade", 5, 6)
+
+
+async def test_it_reopens_an_authenticated_stream_before_its_token_expires() -> None:
+    import time
+
+    soon = int(time.time()) + 301  # REAUTH_BEFORE_EXPIRY_S is 300: one second to live
+    tokens = iter([token({"address": "0xalice", "exp": soon}), token()])
+    sockets = [FakeSocket([AUTH_OK], drop=False), FakeSocket([AUTH_OK], drop=False)]
+
+    async def connector(url: str) -> Any:
+        return sockets.pop(0)
+
+    stream = MarketStream(
+        "ws://x",
+        user_channels=("order",),
+        connector=connector,
+        announce_connect=True,
+        credentials_source=lambda: Credentials(next(tokens)),
+    )
+    first, second = await collect(stream, 2)
+    assert isinstance(first, Reconnected) and isinstance(second, Reconnected)
+    assert "expiry" in second.reason
+    assert stream.credentials is not None and stream.credentials.expires_at is not None
+    assert stream.credentials.expires_at.year == 2100  # the fresh token was used

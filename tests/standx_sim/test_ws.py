@@ -278,3 +278,44 @@ async def test_the_server_pings_every_ten_seconds(sim: str) -> None:
         assert 8 <= asyncio.get_running_loop().time() - started <= 12
     finally:
         writer.close()
+
+
+async def user_stream(sim: str, api: Api) -> Any:
+    ws = await connect(ws_url(sim, "/ws-stream/v1"))
+    streams = [{"channel": c} for c in ("order", "position", "balance", "trade")]
+    await ws.send(json.dumps({"auth": {"token": api.token, "streams": streams}}))
+    await recv(ws)
+    return ws
+
+
+async def test_stream_gap_rate_loses_user_frames_and_leaves_a_gap_in_seq(
+    sim: str, api: Api
+) -> None:
+    ws = await user_stream(sim, api)
+    rule = {"endpoint": "ws-stream", "stream_gap_rate": 1}
+    await asyncio.to_thread(httpx.post, f"{sim}/sim/faults", json=rule, timeout=10)
+    try:
+        await post_order(api, ORDER)
+    finally:
+        await asyncio.to_thread(httpx.delete, f"{sim}/sim/faults", timeout=10)
+    await post_order(api, ORDER)
+    frame = await recv(ws)
+    # The first order's frames were lost on the way; their numbers are gone too.
+    assert frame["seq"] > 2
+    await ws.close()
+
+
+async def test_stream_delay_ms_sends_user_frames_late_and_in_order(sim: str, api: Api) -> None:
+    ws = await user_stream(sim, api)
+    rule = {"endpoint": "ws-stream", "stream_delay_ms": 600}
+    await asyncio.to_thread(httpx.post, f"{sim}/sim/faults", json=rule, timeout=10)
+    try:
+        sent = asyncio.get_running_loop().time()
+        await post_order(api, ORDER)
+        first = await recv(ws)
+        assert asyncio.get_running_loop().time() - sent >= 0.5
+        second = await recv(ws)
+        assert (first["seq"], second["seq"]) == (2, 3)
+    finally:
+        await asyncio.to_thread(httpx.delete, f"{sim}/sim/faults", timeout=10)
+        await ws.close()

@@ -55,7 +55,7 @@ def test_databases_have_health_checks_and_volumes(compose: dict[str, Any]) -> No
 
 
 @pytest.mark.parametrize(
-    "name", ["migrate", "web", "worker", "worker-urgent", "beat", "pricestream"]
+    "name", ["migrate", "web", "worker", "worker-urgent", "beat", "pricestream", "accountstreams"]
 )
 def test_each_app_command_resolves_to_an_entry_point(compose: dict[str, Any], name: str) -> None:
     assert_entry_point_exists(command_of(compose["services"][name]))
@@ -73,3 +73,10 @@ def test_exactly_one_beat_runs(compose: dict[str, Any]) -> None:
     assert beat.get("deploy", {}).get("replicas", 1) == 1
     beats = [s for s in compose["services"].values() if "beat" in command_of(s)[:4]]
     assert len(beats) == 1
+
+
+def test_account_stream_workers_scale_out(compose: dict[str, Any]) -> None:
+    streams = compose["services"]["accountstreams"]
+    # No fixed name and no single replica: `--scale accountstreams=N` starts N of them.
+    assert "container_name" not in streams
+    assert streams.get("deploy", {}).get("replicas") is None

@@ -268,4 +268,4 @@ def test_the_overview_totals_each_account_at_the_live_mark_and_shows_its_data_ag
     page = response.content.decode()
     assert "1,700.00" in page
     assert 'class="stale" data-synced-at=' in page
-    assert "updated 10 min ago" in page
+    assert "updated 10 min ago · polled" in page  # no stream: its age and source
