@@ -15,6 +15,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 from accounts.models import ExchangeAccount
+from venues import ocx as ocx_venue
 from venues import perpex as perpex_venue
 from venues import registry
 from venues import standx as standx_venue
@@ -43,6 +44,11 @@ _VENUES: dict[str, VenueSettings] = {
         configured=lambda: perpex_venue.endpoints(settings.PERPEX_API_URL, settings.PERPEX_WS_URL),
         custom_allowed=lambda: bool(settings.PERPEX_ALLOW_CUSTOM_ENDPOINTS),
         for_simulator=perpex_venue.endpoints_for_simulator,
+    ),
+    ocx_venue.KEY: VenueSettings(
+        configured=lambda: ocx_venue.endpoints(settings.OCX_API_URL),
+        custom_allowed=lambda: bool(settings.OCX_ALLOW_CUSTOM_ENDPOINTS),
+        for_simulator=ocx_venue.endpoints_for_simulator,
     ),
 }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import shlex
 from pathlib import Path
 from typing import Any
@@ -73,3 +74,16 @@ def test_exactly_one_beat_runs(compose: dict[str, Any]) -> None:
     assert beat.get("deploy", {}).get("replicas", 1) == 1
     beats = [s for s in compose["services"].values() if "beat" in command_of(s)[:4]]
     assert len(beats) == 1
+
+
+def test_the_ocx_simulator_runs_only_with_the_sim_profile_on_its_contract_port(
+    compose: dict[str, Any],
+) -> None:
+    sim = compose["services"]["ocx-sim"]
+    argv = command_of(sim)
+    assert argv[:3] == ["python", "-m", "ocx_sim"]
+    assert argv[argv.index("--port") + 1] == "8102"
+    assert importlib.util.find_spec(argv[2]) is not None
+    assert sim["profiles"] == ["sim"]  # never started beside real accounts by default
+    assert sim["ports"] == ["127.0.0.1:8102:8102"]
+    assert compose["x-venues"]["OCX_API_URL"] == "${OCX_API_URL:-https://api.ocx.global}"
