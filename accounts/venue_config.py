@@ -27,6 +27,8 @@ class VenueSettings:
     configured: Callable[[], Endpoints]  # the venue's URLs from the settings
     custom_allowed: Callable[[], bool]  # may an account be linked on another origin?
     for_simulator: Callable[[str], Endpoints]  # every URL of a simulator on one origin
+    # How long the API keys a wallet sign-in mints live (venues whose sign-in mints keys).
+    key_days: Callable[[], int] = lambda: 90
 
 
 _VENUES: dict[str, VenueSettings] = {
@@ -49,6 +51,7 @@ _VENUES: dict[str, VenueSettings] = {
         configured=lambda: ocx_venue.endpoints(settings.OCX_API_URL),
         custom_allowed=lambda: bool(settings.OCX_ALLOW_CUSTOM_ENDPOINTS),
         for_simulator=ocx_venue.endpoints_for_simulator,
+        key_days=lambda: int(settings.OCX_KEY_DAYS),
     ),
 }
 
@@ -77,6 +80,10 @@ def configured_endpoints(venue: str) -> Endpoints:
 
 def custom_endpoints_allowed(venue: str) -> bool:
     return venue_settings(venue).custom_allowed()
+
+
+def minted_key_days(venue: str) -> int:
+    return venue_settings(venue).key_days()
 
 
 def endpoints_at(venue: str, url: str) -> Endpoints:

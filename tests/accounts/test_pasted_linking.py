@@ -173,12 +173,6 @@ def test_a_trading_key_needs_a_second_factor_when_the_server_says_so(
 # --- the page ----------------------------------------------------------------------------
 
 
-@pytest.fixture
-def alice_client(client: Client, alice: User) -> Client:
-    client.force_login(alice)
-    return client
-
-
 def test_the_link_pages_offer_a_venue_picker(alice_client: Client) -> None:
     standx = alice_client.get("/accounts/links/new/").content.decode()
     assert 'href="/accounts/links/new/perpex/"' in standx
