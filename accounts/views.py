@@ -38,11 +38,10 @@ def _owned(request: HttpRequest, pk: int) -> ExchangeAccount:
 
 @login_required
 def account_list(request: HttpRequest) -> HttpResponse:
-    return render(
-        request,
-        "accounts/account_list.html",
-        {"accounts": selectors.accounts_with_history(_user(request))},
-    )
+    accounts = list(selectors.accounts_with_history(_user(request)))
+    wallets = selectors.wallets_of(accounts)
+    rows = [(account, wallets.get(account.pk)) for account in accounts]
+    return render(request, "accounts/account_list.html", {"accounts": rows})
 
 
 def _link_context(request: HttpRequest, import_form: ImportTokenForm) -> dict[str, object]:

@@ -333,3 +333,42 @@ def fresh_ocx_sim() -> Iterator[str]:
     """An OCX simulator of its own, for tests that move the clock days ahead."""
     with ocx_simulator(seed=2) as url:
         yield url
+
+
+@pytest.fixture
+def ocx_wallet(ocx_sim_url: str) -> dict[str, Any]:
+    """A funded simulated OCX account: {"wallet_address", "wallet_private_key", "user_id",
+    "api_key", "read_api_key", "session", ...} (its wallet key signs in tests only)."""
+    import httpx
+
+    response = httpx.post(f"{ocx_sim_url}/sim/accounts", json={"deposit": "10000", "perps": "5000"})
+    response.raise_for_status()
+    return dict(response.json())
+
+
+def ocx_linked(
+    owner: User, url: str, wallet: dict[str, Any], mode: str, label: str = ""
+) -> ExchangeAccount:
+    """``owner`` with the simulated OCX account linked by its wallet's sign-in, in ``mode``
+    (the wallet signs here in Python, as the browser wallet would)."""
+    from accounts import minting
+    from ocx.auth import sign
+    from venues import ocx as ocx_venue
+
+    endpoints = ocx_venue.endpoints_for_simulator(url)
+    challenge, message = minting.account_mint_begin(
+        owner=owner,
+        venue_key="ocx",
+        address=wallet["wallet_address"],
+        mode=mode,
+        endpoints=endpoints,
+    )
+    assert wallet["wallet_address"] in message and "Nonce: " in message
+    return minting.account_mint_complete(
+        owner=owner,
+        venue_key="ocx",
+        challenge_id=challenge.pk,
+        signature=sign(wallet["wallet_private_key"], message),
+        label=label,
+        endpoints=endpoints,
+    )

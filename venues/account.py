@@ -81,6 +81,9 @@ class AccountPosition:
     liq_source: str = Source.REPORTED  # who said ``liq_price``
     bankruptcy_price: Decimal | None = None
     opened_at: datetime | None = None
+    # What tells apart two positions in one symbol where a venue holds more than one (OCX: an
+    # isolated position beside the portfolio-margined one); empty where it holds one.
+    position_key: str = ""
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,8 @@ prices and maintenance margin are the truth and are never recomputed here.
 
 Gaps between :mod:`venues.base` and OCX, handled here and nowhere else:
 
-- :class:`~venues.base.Instrument` has no expiry: a dated future's comes from :func:`expiry`.
+- A dated future's expiry is its market's ``expiresAt``, else the date in its id
+  (:func:`expiry`).
 - OCX publishes no minimum size, maximum leverage or price band (portfolio margin has no
   per-market leverage): ``min_order_qty`` is one size step, ``max_leverage`` is 0 ("not
   published"; OCX takes no leverage on orders), the bands are None.
@@ -157,6 +158,8 @@ class OCXPublic:
                 price_floor_ratio=None,
                 enabled=True,
                 status="trading",
+                underlying=m.base if m.is_future else "",
+                expiry=expiry(m.id, markets) if m.is_future else None,
             )
             for m in markets
             if _kind(m) in CAPABILITIES.kinds

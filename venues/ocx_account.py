@@ -230,6 +230,8 @@ def position(p: ox.Position) -> AccountPosition:
         liq_price=p.liquidation_price,
         liq_source=Source.REPORTED,
         opened_at=p.created_at,
+        # OCX keys a position by (market, margin mode): the isolated one stands apart.
+        position_key="isolated" if p.margin_mode == "isolated" else "",
     )
 
 

@@ -35,12 +35,12 @@ class SymbolRules:
     price_tick_decimals: int
     qty_tick_decimals: int
     min_qty: Decimal
-    max_qty: Decimal
+    max_qty: Decimal | None  # None: the venue publishes no largest order (OCX, PerpEx)
     max_leverage: Decimal
     maker_fee: Decimal
     taker_fee: Decimal
-    price_cap_ratio: Decimal
-    price_floor_ratio: Decimal
+    price_cap_ratio: Decimal | None  # None: no price band around the mark is published
+    price_floor_ratio: Decimal | None
     maint_rate: Decimal = Decimal("0.005")  # the lowest tier's, when no position tells us
     status: str = SYMBOL_TRADING  # StandX's symbol status; only "trading" takes orders
 
@@ -119,7 +119,7 @@ def validate(t: Ticket, rules: SymbolRules, position: PositionState, mark: Decim
         err("qty", f"Quantity goes in steps of {_fmt(rules.qty_tick)} for {rules.symbol}.")
     elif t.qty < rules.min_qty:
         err("qty", f"The smallest order for {rules.symbol} is {_fmt(rules.min_qty)}.")
-    elif t.qty > rules.max_qty:
+    elif rules.max_qty is not None and t.qty > rules.max_qty:
         err("qty", f"The largest order for {rules.symbol} is {_fmt(rules.max_qty)}.")
     # Price: a limit order needs one, on the tick and within the band around the mark.
     if t.order_type == "limit":
@@ -129,7 +129,7 @@ def validate(t: Ticket, rules: SymbolRules, position: PositionState, mark: Decim
             err("price", "Enter a price above zero.")
         elif _places(t.price) > rules.price_tick_decimals:
             err("price", f"Price goes in steps of {_fmt(rules.price_tick)} for {rules.symbol}.")
-        else:
+        elif rules.price_cap_ratio is not None and rules.price_floor_ratio is not None:
             cap = mark * (ONE + rules.price_cap_ratio)
             floor = mark * (ONE - rules.price_floor_ratio)
             if t.price > cap:

@@ -341,6 +341,7 @@ _LIVE_UPDATE_SQL = (
     + ", ".join(f'"{_POSITION_FIELDS[n].column}" = %s' for n in ("synced_at", *LIVE_COLUMNS))
     + f' WHERE "{_POSITION_FIELDS["account"].column}" = %s'
     + f' AND "{_POSITION_FIELDS["symbol"].column}" = %s'
+    + f' AND "{_POSITION_FIELDS["position_key"].column}" = %s'
 )
 # Accounts polled every second need no per-second equity curve.
 BALANCE_EVERY = timedelta(seconds=10)
@@ -384,7 +385,7 @@ def store_live(
         for p in read.positions:
             # Prepared as the ORM prepares them (Postgres rounds to the column's scale).
             live = [prep(getattr(p, name), connection) for name, prep in _LIVE_PREP]
-            cursor.execute(_LIVE_UPDATE_SQL, [now, *live, account.pk, p.symbol])
+            cursor.execute(_LIVE_UPDATE_SQL, [now, *live, account.pk, p.symbol, p.position_key])
     return _balance_fields(account, read, state, now, force=False)
 
 
@@ -437,15 +438,21 @@ def store(
         Trade.objects.bulk_create(
             [_trade_row(account, t) for t in read.new_fills], ignore_conflicts=True
         )
-    current = {p.symbol: p for p in Position.objects.select_for_update().filter(account=account)}
-    incoming = {p.symbol: p for p in read.positions}
-    for symbol in current.keys() - incoming.keys():
-        _snapshot_if_changed(account, symbol, current[symbol], None, now)
-        current[symbol].delete()
-    for symbol, p in incoming.items():
-        _snapshot_if_changed(account, symbol, current.get(symbol), p, now)
+    # A position is one per (symbol, position key): OCX's isolated one stands beside the
+    # portfolio one in the same market.
+    held = Position.objects.select_for_update().filter(account=account)
+    current = {(p.symbol, p.position_key): p for p in held}
+    incoming = {(p.symbol, p.position_key): p for p in read.positions}
+    for key in current.keys() - incoming.keys():
+        _snapshot_if_changed(account, key[0], current[key], None, now)
+        current[key].delete()
+    for (symbol, position_key), p in incoming.items():
+        _snapshot_if_changed(account, symbol, current.get((symbol, position_key)), p, now)
         Position.objects.update_or_create(
-            account=account, symbol=symbol, defaults=_position_values(p, now)
+            account=account,
+            symbol=symbol,
+            position_key=position_key,
+            defaults=_position_values(p, now),
         )
     _store_buckets(account, read, now)
     fields = _balance_fields(account, read, state, now, force=True)

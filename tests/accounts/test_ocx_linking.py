@@ -20,6 +20,7 @@ from accounts.services import LinkError
 from ocx.auth import sign
 from portfolio.models import AuditEntry, AuditStatus
 from tests.accounts.conftest import enrol_totp
+from tests.conftest import ocx_linked
 from tests.ocx.conftest import sim_account
 from venues import ocx as ocx_venue
 
@@ -32,8 +33,8 @@ def ocx_simulator_links_allowed(settings: Any) -> None:
 
 
 @pytest.fixture
-def wallet(ocx_sim_url: str) -> dict[str, Any]:
-    return sim_account(ocx_sim_url)
+def wallet(ocx_wallet: dict[str, Any]) -> dict[str, Any]:
+    return ocx_wallet
 
 
 def begin(owner: User, url: str, wallet: dict[str, Any], mode: str) -> tuple[int, str]:
@@ -63,9 +64,7 @@ def complete(
 def mint(
     owner: User, url: str, wallet: dict[str, Any], mode: str, label: str = ""
 ) -> ExchangeAccount:
-    challenge_id, message = begin(owner, url, wallet, mode)
-    assert wallet["wallet_address"] in message and "Nonce: " in message
-    return complete(owner, url, challenge_id, sign(wallet["wallet_private_key"], message), label)
+    return ocx_linked(owner, url, wallet, mode, label)
 
 
 def keys_at_ocx(url: str, wallet: dict[str, Any]) -> dict[str, dict[str, Any]]:
