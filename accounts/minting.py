@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from accounts import credentials, crypto, venue_config
 from accounts.linking import refusal_words
-from accounts.models import AccountStatus, ExchangeAccount, LinkChallenge, User
+from accounts.models import ExchangeAccount, LinkChallenge, User
 from accounts.services import CHALLENGE_LIFETIME, LinkError, account_unlink, linked_store
 from accounts.twofactor.services import trading_refusal
 from portfolio.models import AuditEntry, AuditStatus  # portfolio's models import only ours
@@ -155,7 +155,8 @@ def account_mint_complete(
 ) -> ExchangeAccount:
     """Exchange the wallet's signature for a session, mint the mode's key with it, store the
     link (the key encrypted; the session only if the mode keeps it), and end the session
-    otherwise. A key minted for a link that is then refused is revoked again."""
+    otherwise. Linking an account again renews it, revoking the keys the earlier link minted;
+    a key minted for a link that is then refused is revoked again."""
     adapter = mint_adapter(venue_key)
     state = _challenge_take(owner, challenge_id, venue_key)
     if state.get("origin") != endpoints.origin:
@@ -169,15 +170,11 @@ def account_mint_complete(
         raise LinkError(refusal_words(exc, endpoints.origin)) from None
     label = "".join(c for c in " ".join(label.split()) if c.isprintable())[:80]
     label = label or signed.label_hint
+    # Linking the same account again renews its link (the one re-link rule): the keys the
+    # earlier link minted are revoked with this session once the new ones are stored.
     found = ExchangeAccount.objects.filter(
         owner=owner, venue=venue_key, identity=signed.identity, origin=endpoints.origin
     ).first()
-    if found is not None and found.status != AccountStatus.NEEDS_RELINK:
-        _discard(signed)
-        raise LinkError(
-            f"This {adapter.name} account is already linked as “{found.label}” on "
-            f"{found.origin}. Unlink it first to link it again."
-        )
     days = venue_config.minted_key_days(venue_key)
     entry = _activity(
         owner,
@@ -206,7 +203,7 @@ def account_mint_complete(
         if isinstance(exc, LinkError):
             raise
         raise LinkError("This account was linked in another tab a moment ago.") from None
-    if earlier:  # a re-link: the keys the dead link minted end with it
+    if earlier:  # a re-link: the keys the earlier link minted end with it
         _revoke_with(owner, account, adapter, signed, earlier)
     if not mode.can_trade:
         minted += _discard(signed)

@@ -169,14 +169,17 @@ def test_bad_input_to_the_sign_in_gets_a_sentence(
         begin(alice, ocx_sim_url, {"wallet_address": address}, mode)
 
 
-def test_the_same_account_is_linked_once_and_the_second_sign_in_mints_nothing(
+def test_signing_in_again_renews_the_link_and_revokes_the_key_it_replaces(
     alice: User, ocx_sim_url: str, wallet: dict[str, Any]
 ) -> None:
-    mint(alice, ocx_sim_url, wallet, "monitor", "First")
-    before = set(keys_at_ocx(ocx_sim_url, wallet))
-    with pytest.raises(LinkError, match=r"already linked as “First”.*Unlink it first"):
-        mint(alice, ocx_sim_url, wallet, "trading")
-    assert set(keys_at_ocx(ocx_sim_url, wallet)) == before
+    first = mint(alice, ocx_sim_url, wallet, "monitor", "First")
+    old_key = Credential.objects.get(account=first).public_id
+    again = mint(alice, ocx_sim_url, wallet, "trading")
+    assert again.pk == first.pk and again.mode == AccountMode.TRADING
+    new_key = Credential.objects.get(account=again, kind="ocx_api_key_trade").public_id
+    keys = keys_at_ocx(ocx_sim_url, wallet)
+    assert (keys[old_key]["status"], keys[new_key]["status"]) == ("revoked", "active")
+    assert not Credential.objects.filter(account=again, kind="ocx_api_key_read").exists()
     assert ExchangeAccount.objects.count() == 1
 
 
