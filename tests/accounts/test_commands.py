@@ -113,3 +113,29 @@ def test_demo_setup_links_the_perpex_demo_once_replacing_an_earlier_run(
         "trading",
     )
     assert "Linked the PerpEx simulator's demo account" in capsys.readouterr().out
+
+
+def test_demo_setup_links_the_ocx_demo_wallet_for_trading_once_replacing_an_earlier_run(
+    settings: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from accounts.management.commands.demo_setup import OCX_DEMO_LABEL
+    from tests.conftest import child_server
+
+    settings.DEMO_MODE = True
+    args = ["-m", "ocx_sim", "--host", "127.0.0.1", "--port", "{port}", "--scenario", "demo"]
+    with child_server("the OCX demo", args, ready_path="/health") as url:
+        settings.OCX_API_URL = url
+        call_command("demo_setup", "--ocx-sim-url", url)
+        first = ExchangeAccount.objects.get(owner__username="demo", venue="ocx")
+        ExchangeAccount.objects.filter(pk=first.pk).update(label="Renamed by the demo user")
+        call_command("demo_setup", "--ocx-sim-url", url)  # `make run` again
+    [account] = ExchangeAccount.objects.filter(owner__username="demo", venue="ocx")
+    assert account.pk != first.pk
+    assert (account.label, account.identity, account.mode) == (
+        OCX_DEMO_LABEL,
+        first.identity,
+        "trading",
+    )
+    kinds = set(account.credentials.values_list("kind", flat=True))
+    assert kinds == {"ocx_api_key_trade", "ocx_session"}
+    assert "Linked the OCX simulator's demo wallet" in capsys.readouterr().out
