@@ -166,10 +166,14 @@ def perpex_sim_url() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def daphne_url(
-    django_db_setup: None, django_db_blocker: Any, sim_url: str, perpex_sim_url: str
+    django_db_setup: None,
+    django_db_blocker: Any,
+    sim_url: str,
+    perpex_sim_url: str,
+    ocx_sim_url: str,
 ) -> Iterator[str]:
     """daphne serving the real ASGI app in a fresh interpreter, on the test database, with the
-    simulators as its StandX and its PerpEx (as in demo mode)."""
+    simulators as its StandX, its PerpEx and its OCX (as in demo mode)."""
     ws = "ws" + sim_url.removeprefix("http")
     with django_db_blocker.unblock():
         env = child_env(
@@ -179,6 +183,7 @@ def daphne_url(
             STANDX_WS_API_URL=f"{ws}/ws-api/v1",
             PERPEX_API_URL=perpex_sim_url,
             PERPEX_WS_URL="ws" + perpex_sim_url.removeprefix("http") + "/ws",
+            OCX_API_URL=ocx_sim_url,
         )
     args = ["-m", "daphne", "-b", "127.0.0.1", "-p", "{port}", "standx_web.asgi:application"]
     with child_server("daphne", args, ready_path="/accounts/login/", env=env) as url:
