@@ -82,6 +82,7 @@ def main() -> int:
         "PORT": str(port),
         "SIM_PORT": str(free_port()),
         "PERPEX_SIM_PORT": str(free_port()),
+        "OCX_SIM_PORT": str(free_port()),
     }
     proc = subprocess.Popen(["make", "run"], cwd=ROOT, env=env, start_new_session=True)
     started = time.monotonic()
@@ -116,6 +117,7 @@ def main() -> int:
         assert "Signed in as <strong>demo</strong>" in overview, "demo login failed"
         assert "Demo (simulated)" in overview, "the demo account is not linked"
         assert "PerpEx demo (simulated)" in overview, "the PerpEx demo account is not linked"
+        assert "OCX demo (simulated)" in overview, "the OCX demo wallet is not linked"
         cookie = "; ".join(f"{c.name}={c.value}" for c in jar)
         push_key = re.search(r'name="push-key" content="([^"]+)"', overview)
         assert push_key, "the demo has no VAPID key: push is off"

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
 from django.db.models import (
     CharField,
     Count,
@@ -15,6 +19,11 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 
 from accounts.models import Credential, CredentialKind, ExchangeAccount, User
+
+if TYPE_CHECKING:
+    from portfolio.models import BalanceBucket
+
+BUCKET_ORDER = ("wallet", "perps", "options", "spot")  # OCX's, in the order it names them
 
 
 def with_credential_flags(queryset: QuerySet[ExchangeAccount]) -> QuerySet[ExchangeAccount]:
@@ -54,3 +63,33 @@ def accounts_with_history(user: User) -> QuerySet[ExchangeAccount]:
         return Coalesce(Subquery(count, output_field=IntegerField()), Value(0))
 
     return accounts_for(user).annotate(trades_stored=stored(Trade), orders_stored=stored(Order))
+
+
+@dataclass(frozen=True)
+class Wallets:
+    """An account's wallets (buckets) as last synced, and their dollar total."""
+
+    rows: list[BalanceBucket]
+    total_usd: Decimal
+
+
+def wallets_of(accounts: list[ExchangeAccount]) -> dict[int, Wallets]:
+    """Each account's buckets where its venue has several (OCX's four), in one query."""
+    from portfolio.models import BalanceBucket  # portfolio's models import this app's
+
+    rows = BalanceBucket.objects.filter(account__in=[a.pk for a in accounts])
+    by_account: dict[int, list[BalanceBucket]] = {}
+    for row in rows:
+        by_account.setdefault(row.account_id, []).append(row)
+
+    def order(row: BalanceBucket) -> tuple[int, str, str]:
+        known = row.bucket in BUCKET_ORDER
+        return (BUCKET_ORDER.index(row.bucket) if known else 99, row.bucket, row.asset)
+
+    return {
+        pk: Wallets(
+            sorted(found, key=order), sum((r.usd_value or Decimal(0) for r in found), Decimal(0))
+        )
+        for pk, found in by_account.items()
+        if len(found) > 1
+    }

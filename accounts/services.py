@@ -181,7 +181,8 @@ def linked_store(
             secret,
             scopes=linked.scopes.get(kind, ()),
             public_id=linked.public_ids.get(kind, ""),
-            expires_at=linked.expires_at,
+            expires_at=linked.expiries.get(kind, linked.expires_at),
+            meta={"minted": True} if kind in linked.minted else None,
         )
     credentials.credentials_keep_only(account, linked.secrets)
     account.credential_expires_at = linked.expires_at
@@ -288,7 +289,10 @@ def account_link_complete_wallet(
 
     with transaction.atomic():
         challenge = (
-            LinkChallenge.objects.select_for_update().filter(pk=challenge_id, owner=owner).first()
+            LinkChallenge.objects.select_for_update()
+            .filter(pk=challenge_id, owner=owner)
+            .exclude(chain="")  # a key-minting sign-in's (accounts.minting)
+            .first()
         )
         if challenge is None:
             raise LinkError("This sign-in request is unknown or was already used; start again.")

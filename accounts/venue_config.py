@@ -15,6 +15,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 from accounts.models import ExchangeAccount
+from venues import ocx as ocx_venue
 from venues import perpex as perpex_venue
 from venues import registry
 from venues import standx as standx_venue
@@ -26,6 +27,8 @@ class VenueSettings:
     configured: Callable[[], Endpoints]  # the venue's URLs from the settings
     custom_allowed: Callable[[], bool]  # may an account be linked on another origin?
     for_simulator: Callable[[str], Endpoints]  # every URL of a simulator on one origin
+    # How long the API keys a wallet sign-in mints live (venues whose sign-in mints keys).
+    key_days: Callable[[], int] = lambda: 90
 
 
 _VENUES: dict[str, VenueSettings] = {
@@ -43,6 +46,12 @@ _VENUES: dict[str, VenueSettings] = {
         configured=lambda: perpex_venue.endpoints(settings.PERPEX_API_URL, settings.PERPEX_WS_URL),
         custom_allowed=lambda: bool(settings.PERPEX_ALLOW_CUSTOM_ENDPOINTS),
         for_simulator=perpex_venue.endpoints_for_simulator,
+    ),
+    ocx_venue.KEY: VenueSettings(
+        configured=lambda: ocx_venue.endpoints(settings.OCX_API_URL),
+        custom_allowed=lambda: bool(settings.OCX_ALLOW_CUSTOM_ENDPOINTS),
+        for_simulator=ocx_venue.endpoints_for_simulator,
+        key_days=lambda: int(settings.OCX_KEY_DAYS),
     ),
 }
 
@@ -71,6 +80,10 @@ def configured_endpoints(venue: str) -> Endpoints:
 
 def custom_endpoints_allowed(venue: str) -> bool:
     return venue_settings(venue).custom_allowed()
+
+
+def minted_key_days(venue: str) -> int:
+    return venue_settings(venue).key_days()
 
 
 def endpoints_at(venue: str, url: str) -> Endpoints:

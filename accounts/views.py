@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from accounts import selectors, services, venue_config
+from accounts import minting, selectors, services, venue_config
 from accounts.forms import (
     ImportTokenForm,
     WalletBeginForm,
@@ -38,11 +38,10 @@ def _owned(request: HttpRequest, pk: int) -> ExchangeAccount:
 
 @login_required
 def account_list(request: HttpRequest) -> HttpResponse:
-    return render(
-        request,
-        "accounts/account_list.html",
-        {"accounts": selectors.accounts_with_history(_user(request))},
-    )
+    accounts = list(selectors.accounts_with_history(_user(request)))
+    wallets = selectors.wallets_of(accounts)
+    rows = [(account, wallets.get(account.pk)) for account in accounts]
+    return render(request, "accounts/account_list.html", {"accounts": rows})
 
 
 def _link_context(request: HttpRequest, import_form: ImportTokenForm) -> dict[str, object]:
@@ -142,14 +141,15 @@ def wallet_complete(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"redirect": reverse("account_list")})
 
 
+@transaction.non_atomic_requests  # it may revoke minted keys at the venue: no transaction across
 @login_required
 @require_POST
 @step_up_required(back_to="account_list")
 def account_unlink(request: HttpRequest, pk: int) -> HttpResponse:
     account = _owned(request, pk)
     label = account.label
-    services.account_unlink(account=account)
-    messages.success(request, f"Unlinked “{label}”; its token and key are deleted.")
+    words = minting.account_unlink_revoking(owner=_user(request), account=account)
+    messages.success(request, f"Unlinked “{label}”: {words}")
     return redirect("account_list")
 
 

@@ -16,7 +16,10 @@ class OCXError(ClientError):
 
 
 class LoginError(OCXError):
-    """Sign-in with Ethereum failed: a bad nonce, message or signature."""
+    """Sign-in with Ethereum failed: a bad nonce, message or signature (``code``: OCX's, when
+    OCX refused it)."""
+
+    code: str = ""
 
 
 class KeyFormatError(OCXError, ValueError):

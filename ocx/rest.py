@@ -343,7 +343,9 @@ class OCXClient:
             )
         except errors.APIError as exc:
             if exc.status in (400, 401):
-                raise errors.LoginError(f"OCX refused the sign-in: {exc.message}") from None
+                refused = errors.LoginError(f"OCX refused the sign-in: {exc.message}")
+                refused.code = exc.code
+                raise refused from None
             raise
         identity = self._parsed(models.Identity.parse, response.json(), "/auth/siwe")
         token = _session_cookie(response)

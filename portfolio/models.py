@@ -122,7 +122,8 @@ class FundingRate(models.Model):
 
 
 class Position(models.Model):
-    """The current open position of an account in a symbol (deleted when it closes)."""
+    """The current open position of an account in a symbol, or in a symbol and margin mode
+    where the venue keys them so (deleted when it closes)."""
 
     account = models.ForeignKey(ExchangeAccount, on_delete=models.CASCADE, related_name="positions")
     symbol = models.CharField(max_length=30)
@@ -145,10 +146,15 @@ class Position(models.Model):
     bankruptcy_price = money(null=True)
     opened_at = models.DateTimeField(null=True)
     synced_at = models.DateTimeField()
+    # Tells apart two positions in one symbol where a venue holds more than one (OCX keys them
+    # by market and margin mode: "isolated" beside the portfolio one); empty otherwise.
+    position_key = models.CharField(max_length=20, blank=True, default="")
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["account", "symbol"], name="one_position_per_symbol")
+            models.UniqueConstraint(
+                fields=["account", "symbol", "position_key"], name="one_position_per_key"
+            )
         ]
 
     def __str__(self) -> str:

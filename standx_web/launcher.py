@@ -155,6 +155,8 @@ def run_demo() -> int:
     sim_url = f"http://127.0.0.1:{sim_port}"
     perpex_port = os.environ.get("PERPEX_SIM_PORT", "8101")
     perpex_url = f"http://127.0.0.1:{perpex_port}"
+    ocx_port = os.environ.get("OCX_SIM_PORT", "8102")
+    ocx_url = f"http://127.0.0.1:{ocx_port}"
     env_defaults = {
         "STANDX_DEMO": "1",
         "SECRET_KEY": _persistent_secret("secret_key", lambda: secrets.token_urlsafe(50)),
@@ -177,6 +179,8 @@ def run_demo() -> int:
         # And PerpEx's is its simulator: the REST API and the WebSocket on one origin.
         "PERPEX_API_URL": perpex_url,
         "PERPEX_WS_URL": f"ws://127.0.0.1:{perpex_port}/ws",
+        # And OCX's: REST and SSE on one origin (its SIWE messages name that host).
+        "OCX_API_URL": ocx_url,
         # Links in alert and verification emails point at this server, on whatever PORT.
         "SITE_URL": demo_site_url(host, port),
     }
@@ -205,13 +209,27 @@ def run_demo() -> int:
             [PY, "-m", "perpex_sim", "--host", "127.0.0.1", "--port", perpex_port,
              "--scenario", "demo"],
         )  # fmt: skip
+        supervisor.start(
+            "OCX simulator",
+            [PY, "-m", "ocx_sim", "--host", "127.0.0.1", "--port", ocx_port, "--scenario", "demo"],
+        )
         if not _wait_http(f"{sim_url}/api/health", timeout=30):
             raise embedded.EmbeddedServiceError(f"the simulator did not answer on {sim_url}")
         if not _wait_http(f"{perpex_url}/api/v1/markets", timeout=30):
             raise embedded.EmbeddedServiceError(
                 f"the PerpEx simulator did not answer on {perpex_url}"
             )
-        _manage("demo_setup", "--sim-url", sim_url, "--perpex-sim-url", perpex_url)
+        if not _wait_http(f"{ocx_url}/health", timeout=30):
+            raise embedded.EmbeddedServiceError(f"the OCX simulator did not answer on {ocx_url}")
+        _manage(
+            "demo_setup",
+            "--sim-url",
+            sim_url,
+            "--perpex-sim-url",
+            perpex_url,
+            "--ocx-sim-url",
+            ocx_url,
+        )
         schedule = str(VAR_DIR / "celerybeat-schedule")
         supervisor.start(
             "daphne",
@@ -238,8 +256,8 @@ def run_demo() -> int:
         else:
             _log("the web server did not answer within 60 s; see its output above")
         _log(
-            f"simulated StandX on {sim_url} and PerpEx on {perpex_url}; the demo login has an "
-            "account linked on each"
+            f"simulated StandX on {sim_url}, PerpEx on {perpex_url} and OCX on {ocx_url}; the "
+            "demo login has an account linked on each"
         )
         _log("press Ctrl-C to stop everything")
         while not stopping:

@@ -221,9 +221,16 @@ PERPEX_ALLOW_CUSTOM_ENDPOINTS = env_bool(
     "PERPEX_ALLOW_CUSTOM_ENDPOINTS", default=DEBUG or DEMO_MODE
 )
 
+# OCX ENDPOINTS (default: OCX's gateway; `python -m ocx_sim` serves REST and SSE on one origin).
+OCX_API_URL = env_url("OCX_API_URL", "https://api.ocx.global", schemes=("http", "https"))
+# Linking OCX accounts on another origin (the simulator). On in demo mode and under DEBUG.
+OCX_ALLOW_CUSTOM_ENDPOINTS = env_bool("OCX_ALLOW_CUSTOM_ENDPOINTS", default=DEBUG or DEMO_MODE)
+# The lifetime of the API keys a wallet sign-in mints on OCX (OCX's expiresInDays).
+OCX_KEY_DAYS = env_int("OCX_KEY_DAYS", 90, minimum=1)
+
 # The venues this server offers: their accounts can be linked, and their price feeds and
 # public market data run (keys of venues.registry).
-VENUES = env_list("VENUES", ["standx", "perpex"])
+VENUES = env_list("VENUES", ["standx", "perpex", "ocx"])
 
 # CHANNELS
 # https://channels.readthedocs.io/en/latest/topics/channel_layers.html

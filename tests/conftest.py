@@ -166,10 +166,14 @@ def perpex_sim_url() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def daphne_url(
-    django_db_setup: None, django_db_blocker: Any, sim_url: str, perpex_sim_url: str
+    django_db_setup: None,
+    django_db_blocker: Any,
+    sim_url: str,
+    perpex_sim_url: str,
+    ocx_sim_url: str,
 ) -> Iterator[str]:
     """daphne serving the real ASGI app in a fresh interpreter, on the test database, with the
-    simulators as its StandX and its PerpEx (as in demo mode)."""
+    simulators as its StandX, its PerpEx and its OCX (as in demo mode)."""
     ws = "ws" + sim_url.removeprefix("http")
     with django_db_blocker.unblock():
         env = child_env(
@@ -179,6 +183,7 @@ def daphne_url(
             STANDX_WS_API_URL=f"{ws}/ws-api/v1",
             PERPEX_API_URL=perpex_sim_url,
             PERPEX_WS_URL="ws" + perpex_sim_url.removeprefix("http") + "/ws",
+            OCX_API_URL=ocx_sim_url,
         )
     args = ["-m", "daphne", "-b", "127.0.0.1", "-p", "{port}", "standx_web.asgi:application"]
     with child_server("daphne", args, ready_path="/accounts/login/", env=env) as url:
@@ -333,3 +338,42 @@ def fresh_ocx_sim() -> Iterator[str]:
     """An OCX simulator of its own, for tests that move the clock days ahead."""
     with ocx_simulator(seed=2) as url:
         yield url
+
+
+@pytest.fixture
+def ocx_wallet(ocx_sim_url: str) -> dict[str, Any]:
+    """A funded simulated OCX account: {"wallet_address", "wallet_private_key", "user_id",
+    "api_key", "read_api_key", "session", ...} (its wallet key signs in tests only)."""
+    import httpx
+
+    response = httpx.post(f"{ocx_sim_url}/sim/accounts", json={"deposit": "10000", "perps": "5000"})
+    response.raise_for_status()
+    return dict(response.json())
+
+
+def ocx_linked(
+    owner: User, url: str, wallet: dict[str, Any], mode: str, label: str = ""
+) -> ExchangeAccount:
+    """``owner`` with the simulated OCX account linked by its wallet's sign-in, in ``mode``
+    (the wallet signs here in Python, as the browser wallet would)."""
+    from accounts import minting
+    from ocx.auth import sign
+    from venues import ocx as ocx_venue
+
+    endpoints = ocx_venue.endpoints_for_simulator(url)
+    challenge, message = minting.account_mint_begin(
+        owner=owner,
+        venue_key="ocx",
+        address=wallet["wallet_address"],
+        mode=mode,
+        endpoints=endpoints,
+    )
+    assert wallet["wallet_address"] in message and "Nonce: " in message
+    return minting.account_mint_complete(
+        owner=owner,
+        venue_key="ocx",
+        challenge_id=challenge.pk,
+        signature=sign(wallet["wallet_private_key"], message),
+        label=label,
+        endpoints=endpoints,
+    )

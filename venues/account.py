@@ -81,6 +81,9 @@ class AccountPosition:
     liq_source: str = Source.REPORTED  # who said ``liq_price``
     bankruptcy_price: Decimal | None = None
     opened_at: datetime | None = None
+    # What tells apart two positions in one symbol where a venue holds more than one (OCX: an
+    # isolated position beside the portfolio-margined one); empty where it holds one.
+    position_key: str = ""
 
 
 @dataclass(frozen=True)
@@ -269,6 +272,10 @@ class Linked:
     scopes: Mapping[str, tuple[str, ...]]
     public_ids: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     chain: str = ""
+    # The kinds this link minted at the venue (unlinking revokes them), and each kind's own
+    # expiry where it differs from ``expires_at`` (the earliest, for the expiry alert).
+    minted: frozenset[str] = frozenset()
+    expiries: Mapping[str, datetime] = field(default_factory=lambda: MappingProxyType({}))
 
     def __repr__(self) -> str:
         return (
@@ -332,3 +339,54 @@ class WalletLink(Protocol):
     def link_complete_wallet(
         self, endpoints: Any, state: Mapping[str, str], signature: str
     ) -> Linked: ...
+
+
+@dataclass(frozen=True)
+class LinkMode:
+    """One way a wallet sign-in can link an account (what it mints, what is kept), as the
+    linking page explains it."""
+
+    key: str
+    label: str
+    explanation: str
+    can_trade: bool
+
+
+class MintSession(Protocol):
+    """A signed-in session at the venue, held only while a link is minted or revoked (its repr
+    names no secret; it is never stored unless the mode keeps it)."""
+
+    identity: str
+    label_hint: str
+
+    def mint(self, mode: str, days: int) -> Linked:
+        """Mint the mode's API key(s), valid ``days``; the session is among the secrets only
+        when the mode keeps it."""
+        ...
+
+    def revoke(self, key_ids: list[str]) -> None: ...
+
+    def discard(self) -> None:
+        """End the session at the venue (a mode that does not keep it)."""
+        ...
+
+
+@runtime_checkable
+class KeyMintLink(Protocol):
+    """A venue linked by a wallet sign-in in the trader's browser whose session mints scoped
+    API keys (OCX): the trader picks a mode; unlinking revokes the keys it minted."""
+
+    mint_modes: tuple[LinkMode, ...]
+    keys_path: str  # the venue's route for its API keys (for the Activity log)
+
+    def mint_begin(self, endpoints: Any, address: str) -> WalletChallenge:
+        """The venue's sign-in message for ``address``'s wallet to sign (nothing secret)."""
+        ...
+
+    def mint_sign_in(
+        self, endpoints: Any, state: Mapping[str, str], signature: str
+    ) -> MintSession: ...
+
+    def minted_revoke(self, endpoints: Any, secrets: Mapping[str, str], key_ids: list[str]) -> None:
+        """Revoke minted keys with a stored session; ``VenueError`` when none can."""
+        ...

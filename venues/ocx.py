@@ -5,7 +5,8 @@ prices and maintenance margin are the truth and are never recomputed here.
 
 Gaps between :mod:`venues.base` and OCX, handled here and nowhere else:
 
-- :class:`~venues.base.Instrument` has no expiry: a dated future's comes from :func:`expiry`.
+- A dated future's expiry is its market's ``expiresAt``, else the date in its id
+  (:func:`expiry`).
 - OCX publishes no minimum size, maximum leverage or price band (portfolio margin has no
   per-market leverage): ``min_order_qty`` is one size step, ``max_leverage`` is 0 ("not
   published"; OCX takes no leverage on orders), the bands are None.
@@ -31,7 +32,7 @@ from ocx import errors as ocx_errors
 from ocx import models as ox
 from ocx.rest import OCXClient
 from venues import errors, ocx_account
-from venues.account import Linked, LinkField, SignedCheck
+from venues.account import Linked, LinkField, LinkMode, SignedCheck, WalletChallenge
 from venues.base import (
     Candle,
     Capabilities,
@@ -157,6 +158,8 @@ class OCXPublic:
                 price_floor_ratio=None,
                 enabled=True,
                 status="trading",
+                underlying=m.base if m.is_future else "",
+                expiry=expiry(m.id, markets) if m.is_future else None,
             )
             for m in markets
             if _kind(m) in CAPABILITIES.kinds
@@ -289,6 +292,23 @@ class OCXAdapter:
         self, endpoints: Endpoints, fields: Mapping[str, str], check: SignedCheck | None = None
     ) -> Linked:
         return ocx_account.link_pasted(endpoints["api"], fields, check)
+
+    # A wallet sign-in in the trader's browser that mints keys (venues.account.KeyMintLink).
+    mint_modes: tuple[LinkMode, ...] = ocx_account.MINT_MODES
+    keys_path = ocx_account.KEYS_PATH
+
+    def mint_begin(self, endpoints: Endpoints, address: str) -> WalletChallenge:
+        return ocx_account.mint_begin(endpoints["api"], address)
+
+    def mint_sign_in(
+        self, endpoints: Endpoints, state: Mapping[str, str], signature: str
+    ) -> ocx_account.OCXMintSession:
+        return ocx_account.mint_sign_in(endpoints["api"], state, signature)
+
+    def minted_revoke(
+        self, endpoints: Endpoints, secrets: Mapping[str, str], key_ids: list[str]
+    ) -> None:
+        ocx_account.minted_revoke(endpoints["api"], secrets, key_ids)
 
 
 ADAPTER = OCXAdapter()

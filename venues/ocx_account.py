@@ -36,10 +36,11 @@ import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from decimal import Decimal
 from types import MappingProxyType
+from typing import Any
 
 from ocx import errors as ocx_errors
 from ocx import models as ox
-from ocx.auth import ApiKey, Session
+from ocx.auth import ApiKey, PendingSignIn, Session
 from ocx.ratelimit import RateLimiter
 from ocx.rest import OCXClient
 from venues import errors
@@ -53,11 +54,13 @@ from venues.account import (
     BucketBalance,
     Linked,
     LinkField,
+    LinkMode,
     OrderRequest,
     Placed,
     ReadPlan,
     SignedCheck,
     Source,
+    WalletChallenge,
 )
 from venues.ocx_common import NAME, translate, translated
 
@@ -227,6 +230,8 @@ def position(p: ox.Position) -> AccountPosition:
         liq_price=p.liquidation_price,
         liq_source=Source.REPORTED,
         opened_at=p.created_at,
+        # OCX keys a position by (market, margin mode): the isolated one stands apart.
+        position_key="isolated" if p.margin_mode == "isolated" else "",
     )
 
 
@@ -747,3 +752,127 @@ def link_pasted(
         scopes=MappingProxyType({kind: SCOPES[kind] for kind in secrets}),
         public_ids=MappingProxyType({kind: i for kind, i in ids.items() if i}),
     )
+
+
+# --- linking by a wallet sign-in that mints keys -------------------------------------------
+
+MONITOR, TRADING = "monitor", "trading"
+MINT_MODES = (
+    LinkMode(
+        MONITOR,
+        "Monitor only",
+        "Mints a read key and keeps only that: balances, positions and orders follow, nothing "
+        "can trade. The sign-in session is ended at once.",
+        can_trade=False,
+    ),
+    LinkMode(
+        TRADING,
+        "Trading",
+        "Mints a trade key (cancel-all: the kill switch keeps working after the session "
+        "expires) and keeps the 7-day sign-in session, encrypted, to place and close orders. "
+        "An OCX session could also move funds between buckets or withdraw; this server has no "
+        "call that does either, and you can unlink at any time.",
+        can_trade=True,
+    ),
+)
+KEYS_PATH = "/perps/me/api-keys"
+KEY_NAMES = {MONITOR: "standx-portfolio-read", TRADING: "standx-portfolio-trade"}
+
+
+def mint_begin(base_url: str, address: str) -> WalletChallenge:
+    """OCX's nonce and the EIP-4361 message for the wallet (it names OCX's host)."""
+    with translated():
+        pending = OCXClient(base_url).begin_sign_in(address)
+    state = {"address": pending.address, "nonce": pending.nonce, "message": pending.message}
+    return WalletChallenge(pending.address, pending.message, MappingProxyType(state))
+
+
+class OCXMintSession:
+    """A fresh OCX session from the trader's signature, for minting (or revoking) keys."""
+
+    def __init__(self, client: OCXClient, session: Session) -> None:
+        self._client = client
+        self._session = session
+        self.identity = session.user_id or ""
+        wallet = session.wallet_address or ""
+        self.label_hint = _label(self.identity, wallet)
+
+    def __repr__(self) -> str:
+        return f"OCXMintSession(identity={self.identity!r})"
+
+    def __reduce__(self) -> Any:
+        raise TypeError("an OCX sign-in cannot be pickled; pass an account id instead")
+
+    def mint(self, mode: str, days: int) -> Linked:
+        if mode not in KEY_NAMES:
+            raise errors.BadInput(NAME, "Choose monitor only or trading.")
+        scope = "trade" if mode == TRADING else "read"
+        with translated():
+            created = self._client.create_api_key(KEY_NAMES[mode], scope, expires_in_days=days)
+        kind = TRADE_KEY_KIND if mode == TRADING else READ_KEY_KIND
+        key_expiry = created.key.expires_at
+        secrets = {kind: created.secret}
+        expiries = {kind: key_expiry} if key_expiry is not None else {}
+        if mode == TRADING:
+            secrets[SESSION_KIND] = self._session.token
+            if self._session.expires_at is not None:
+                expiries[SESSION_KIND] = self._session.expires_at
+        return Linked(
+            identity=self.identity,
+            label_hint=self.label_hint,
+            can_trade=mode == TRADING,
+            expires_at=min(expiries.values()) if expiries else None,
+            secrets=MappingProxyType(secrets),
+            scopes=MappingProxyType(
+                {
+                    kind: SCOPES[kind],
+                    **({SESSION_KIND: ("read", "trade")} if mode == TRADING else {}),
+                }
+            ),
+            public_ids=MappingProxyType({kind: created.key.id}),
+            minted=frozenset({kind}),
+            expiries=MappingProxyType(expiries),
+        )
+
+    def revoke(self, key_ids: list[str]) -> None:
+        _revoke(self._client, key_ids)
+
+    def discard(self) -> None:
+        with translated():
+            self._client.logout()
+
+
+def _revoke(client: OCXClient, key_ids: list[str]) -> None:
+    with translated():
+        for key_id in key_ids:
+            try:
+                client.revoke_api_key(key_id)
+            except ocx_errors.NotFoundError:
+                continue  # revoked or deleted on OCX already: nothing left to end
+
+
+def mint_sign_in(base_url: str, state: Mapping[str, str], signature: str) -> OCXMintSession:
+    """Exchange the wallet's signature of the message from :func:`mint_begin` for a session."""
+    pending = PendingSignIn(state["address"], state["nonce"], state["message"])
+    client = OCXClient(base_url)
+    with translated():
+        session = client.complete_sign_in(pending, signature.strip())
+    if not session.user_id:
+        raise errors.Unavailable(NAME, "OCX's sign-in did not name the account")
+    return OCXMintSession(client, session)
+
+
+def minted_revoke(base_url: str, secrets: Mapping[str, str], key_ids: list[str]) -> None:
+    """Revoke the keys with the stored session (OCX manages keys only from a session)."""
+    token = secrets.get(SESSION_KIND)
+    try:
+        session = Session(token) if token else None
+    except ocx_errors.KeyFormatError:
+        session = None
+    if session is None or session.expired():
+        raise errors.AuthExpired(
+            NAME,
+            "OCX revokes keys only from a signed-in session, and this link keeps none that is "
+            "still valid",
+        )
+    _revoke(OCXClient(base_url, session=session), key_ids)

@@ -301,15 +301,21 @@ def load_views(
 
 
 def ticks_for(keys: Iterable[MarketKey]) -> dict[MarketKey, Decimal]:
+    return ticks_and_expiries_for(keys)[0]
+
+
+def ticks_and_expiries_for(
+    keys: Iterable[MarketKey],
+) -> tuple[dict[MarketKey, Decimal], dict[MarketKey, datetime]]:
+    """Each market's price tick, and the expiry of those that expire (dated futures), in one
+    query."""
     wanted = set(keys)
     rows = MarketSymbol.objects.filter(
         venue__in={v for v, _ in wanted}, symbol__in={s for _, s in wanted}
     )
-    return {
-        (s.venue, s.symbol): Decimal(1).scaleb(-s.price_tick_decimals)
-        for s in rows
-        if (s.venue, s.symbol) in wanted
-    }
+    found = [s for s in rows if (s.venue, s.symbol) in wanted]
+    ticks = {(s.venue, s.symbol): Decimal(1).scaleb(-s.price_tick_decimals) for s in found}
+    return ticks, {(s.venue, s.symbol): s.expiry for s in found if s.expiry is not None}
 
 
 def funding_for(keys: Iterable[MarketKey]) -> dict[MarketKey, Decimal]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -21,7 +21,7 @@ from portfolio.alerts.evaluation import (
     market_keys,
     risk_inputs_of,
     scope_health,
-    ticks_for,
+    ticks_and_expiries_for,
 )
 from portfolio.dashboard import history
 from portfolio.domain import risk
@@ -148,6 +148,7 @@ class PositionRow:
     level: str  # "", "warn" or "bad" by the user's own health rules
     funding: Decimal  # since the position opened: received positive, paid negative
     can_trade: bool = False  # the account is linked for trading: show the close buttons
+    expires_at: datetime | None = None  # a dated future's expiry
 
 
 def _display_price(price: Decimal | None, tick: Decimal | None, like: Decimal) -> Decimal | None:
@@ -167,6 +168,7 @@ class RiskContext:
     ticks: dict[MarketKey, Decimal]
     levels: dict[str, Decimal]  # the user's enabled health rule triggers, by rule key
     now: datetime
+    expiries: dict[MarketKey, datetime] = field(default_factory=dict)  # dated futures'
 
     @property
     def account_ids(self) -> list[int]:
@@ -182,7 +184,8 @@ def risk_context(user_id: int) -> RiskContext:
             user_id=user_id, key__in=["health-warning", "health-critical"], enabled=True
         ).values_list("key", "trigger")
     )
-    return RiskContext(views, ticks_for(market_keys(views)), levels, now)
+    ticks, expiries = ticks_and_expiries_for(market_keys(views))
+    return RiskContext(views, ticks, levels, now, expiries)
 
 
 def health_level(health: Decimal | None, levels: dict[str, Decimal]) -> str:
@@ -216,6 +219,12 @@ def funding_of_positions(account_ids: list[int]) -> dict[tuple[int, str], Decima
         return {(a, s): amount for a, s, amount in cursor.fetchall()}
 
 
+def position_anchor(account_id: int, symbol: str, position_key: str) -> str:
+    """The row's id on the page: "pos-<account id>-<symbol>", with the position key where a
+    venue holds two positions in one symbol (OCX's isolated one)."""
+    return f"pos-{account_id}-{symbol}" + (f"-{position_key}" if position_key else "")
+
+
 def positions_for_user(ctx: RiskContext, *, with_funding: bool = False) -> list[PositionRow]:
     """Every open position of the user's accounts with its risk, worst health first."""
     rows: list[PositionRow] = []
@@ -226,7 +235,7 @@ def positions_for_user(ctx: RiskContext, *, with_funding: bool = False) -> list[
             health = scope_health(p, pr, ar, has_balance=view.balance is not None)
             rows.append(
                 PositionRow(
-                    anchor=f"pos-{view.account.pk}-{p.symbol}",
+                    anchor=position_anchor(view.account.pk, p.symbol, p.position_key),
                     venue=view.account.venue,
                     account_id=view.account.pk,
                     account=view.account.label,
@@ -252,6 +261,7 @@ def positions_for_user(ctx: RiskContext, *, with_funding: bool = False) -> list[
                     level=health_level(health, ctx.levels),
                     funding=funding.get((view.account.pk, p.symbol), Decimal(0)),
                     can_trade=view.account.can_trade,
+                    expires_at=ctx.expiries.get((view.account.venue, p.symbol)),
                 )
             )
     rows.sort(key=lambda r: (r.health is None, r.health or 0))
@@ -398,7 +408,7 @@ def stress_for_user(ctx: RiskContext, symbol: str, pct: Decimal) -> StressView:
             tick = ctx.ticks.get((view.account.venue, p.symbol))
             positions.append(
                 StressPosition(
-                    anchor=f"pos-{view.account.pk}-{p.symbol}",
+                    anchor=position_anchor(view.account.pk, p.symbol, p.position_key),
                     account=view.account.label,
                     symbol=p.symbol,
                     mark=mark.quantize(tick) if tick else mark,

@@ -144,9 +144,9 @@ def _account_apply(
     pipeline.orders_upsert(account, orders, now)
     pipeline.fills_insert(account, fills)
     if shapes or wallet is not None:
-        current = {
-            p.symbol: p for p in Position.objects.select_for_update().filter(account=account)
-        }
+        # Streamed venues key a position by its symbol alone (the empty position key).
+        held = Position.objects.select_for_update().filter(account=account, position_key="")
+        current = {p.symbol: p for p in held}
         marks = dict(
             MarketPrice.objects.filter(venue=account.venue, symbol__in=list(shapes)).values_list(
                 "symbol", "mark_price"
@@ -161,7 +161,9 @@ def _account_apply(
             if incoming is None:
                 current.pop(symbol, None)
             else:
-                current[symbol] = Position.objects.get(account=account, symbol=symbol)
+                current[symbol] = Position.objects.get(
+                    account=account, symbol=symbol, position_key=""
+                )
         if wallet is not None:
             last = BalanceSnapshot.objects.filter(account=account).order_by("-taken_at").first()
             pipeline.balance_store(account, _balance(wallet, current, last), now)

@@ -351,6 +351,7 @@ _LIVE_UPDATE_SQL = (
     + ", ".join(f'"{_POSITION_FIELDS[n].column}" = %s' for n in ("synced_at", *LIVE_COLUMNS))
     + f' WHERE "{_POSITION_FIELDS["account"].column}" = %s'
     + f' AND "{_POSITION_FIELDS["symbol"].column}" = %s'
+    + f' AND "{_POSITION_FIELDS["position_key"].column}" = %s'
 )
 # Accounts polled every second need no per-second equity curve.
 BALANCE_EVERY = timedelta(seconds=10)
@@ -417,16 +418,22 @@ def position_store(
     current: Position | None,
     incoming: AccountPosition | None,
     now: datetime,
+    *,
+    position_key: str = "",
 ) -> None:
     """One position as the venue holds it now (None: closed), with its history point when its
-    shape changed. ``current`` is the stored row, locked by the caller."""
+    shape changed. ``current`` is the stored row, locked by the caller; ``position_key`` tells
+    apart two positions in one market (OCX's isolated one beside the portfolio one)."""
     _snapshot_if_changed(account, symbol, current, incoming, now)
     if incoming is None:
         if current is not None:
             current.delete()
         return
     Position.objects.update_or_create(
-        account=account, symbol=symbol, defaults=_position_values(incoming, now)
+        account=account,
+        symbol=symbol,
+        position_key=position_key,
+        defaults=_position_values(incoming, now),
     )
 
 
@@ -438,7 +445,7 @@ def store_live(
         for p in read.positions:
             # Prepared as the ORM prepares them (Postgres rounds to the column's scale).
             live = [prep(getattr(p, name), connection) for name, prep in _LIVE_PREP]
-            cursor.execute(_LIVE_UPDATE_SQL, [now, *live, account.pk, p.symbol])
+            cursor.execute(_LIVE_UPDATE_SQL, [now, *live, account.pk, p.symbol, p.position_key])
     return _balance_fields(account, read, state, now, force=False)
 
 
@@ -479,12 +486,15 @@ def store(
     """
     orders_upsert(account, [*read.new_orders, *read.open_orders, *read.refreshed_orders], now)
     fills_insert(account, read.new_fills)
-    current = {p.symbol: p for p in Position.objects.select_for_update().filter(account=account)}
-    incoming = {p.symbol: p for p in read.positions}
-    for symbol in current.keys() - incoming.keys():
-        position_store(account, symbol, current[symbol], None, now)
-    for symbol, p in incoming.items():
-        position_store(account, symbol, current.get(symbol), p, now)
+    # A position is one per (symbol, position key): OCX's isolated one stands beside the
+    # portfolio one in the same market.
+    held = Position.objects.select_for_update().filter(account=account)
+    current = {(p.symbol, p.position_key): p for p in held}
+    incoming = {(p.symbol, p.position_key): p for p in read.positions}
+    for symbol, key in current.keys() - incoming.keys():
+        position_store(account, symbol, current[symbol, key], None, now, position_key=key)
+    for (symbol, key), p in incoming.items():
+        position_store(account, symbol, current.get((symbol, key)), p, now, position_key=key)
     _store_buckets(account, read, now)
     fields = _balance_fields(account, read, state, now, force=True)
     fields["last_full_sync_at"] = now

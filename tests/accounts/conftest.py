@@ -42,6 +42,12 @@ def alice_2fa(alice: User) -> TwoFactor:
     return enrol_totp(alice)
 
 
+@pytest.fixture
+def alice_client(client: Client, alice: User) -> Client:
+    client.force_login(alice)
+    return client
+
+
 def sign_in(client: Client, username: str, password: str, ip: str = "127.0.0.1") -> Any:
     return client.post(
         "/accounts/login/", {"username": username, "password": password}, REMOTE_ADDR=ip

@@ -90,26 +90,63 @@ def test_the_demo_links_its_wallet_once_whatever_port_its_simulator_ran_on(
     assert (moved.origin, moved.label) == (second, "Demo (simulated)")
 
 
-def test_demo_setup_links_the_perpex_demo_once_replacing_an_earlier_run(
-    settings: Any, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    ("venue", "simulator", "ready_path", "urls", "label", "said"),
+    [
+        (
+            "perpex",
+            "perpex_sim",
+            "/api/v1/markets",
+            {"PERPEX_API_URL": "{url}", "PERPEX_WS_URL": "{ws}/ws"},
+            "PerpEx demo (simulated)",
+            "Linked the PerpEx simulator's demo account",
+        ),
+        (
+            "ocx",
+            "ocx_sim",
+            "/health",
+            {"OCX_API_URL": "{url}"},
+            "OCX demo (simulated)",
+            "Linked the OCX simulator's demo wallet",
+        ),
+    ],
+)
+def test_demo_setup_links_each_venues_demo_for_trading_once_replacing_an_earlier_run(
+    settings: Any,
+    capsys: pytest.CaptureFixture[str],
+    venue: str,
+    simulator: str,
+    ready_path: str,
+    urls: dict[str, str],
+    label: str,
+    said: str,
 ) -> None:
-    from accounts.management.commands.demo_setup import PERPEX_DEMO_LABEL
     from tests.conftest import child_server
 
     settings.DEMO_MODE = True
-    args = ["-m", "perpex_sim", "--host", "127.0.0.1", "--port", "{port}", "--scenario", "demo"]
-    with child_server("the PerpEx demo", args, ready_path="/api/v1/markets") as url:
-        settings.PERPEX_API_URL = url
-        settings.PERPEX_WS_URL = "ws" + url[4:] + "/ws"
-        call_command("demo_setup", "--perpex-sim-url", url)
-        first = ExchangeAccount.objects.get(owner__username="demo", venue="perpex")
+    args = ["-m", simulator, "--host", "127.0.0.1", "--port", "{port}", "--scenario", "demo"]
+    option = f"--{venue}-sim-url"
+    with child_server(f"the {venue} demo", args, ready_path=ready_path) as url:
+        for name, value in urls.items():
+            setattr(settings, name, value.format(url=url, ws="ws" + url[4:]))
+        call_command("demo_setup", option, url)
+        first = ExchangeAccount.objects.get(owner__username="demo", venue=venue)
         ExchangeAccount.objects.filter(pk=first.pk).update(label="Renamed by the demo user")
-        call_command("demo_setup", "--perpex-sim-url", url)  # `make run` again
-    [account] = ExchangeAccount.objects.filter(owner__username="demo", venue="perpex")
+        call_command("demo_setup", option, url)  # `make run` again
+    [account] = ExchangeAccount.objects.filter(owner__username="demo", venue=venue)
     assert account.pk != first.pk
-    assert (account.label, account.identity, account.mode) == (
-        PERPEX_DEMO_LABEL,
-        first.identity,
-        "trading",
-    )
-    assert "Linked the PerpEx simulator's demo account" in capsys.readouterr().out
+    assert (account.label, account.identity, account.mode) == (label, first.identity, "trading")
+    assert said in capsys.readouterr().out
+
+
+def test_the_ocx_demo_holds_a_minted_trade_key_and_the_session(settings: Any) -> None:
+    from tests.conftest import child_server
+
+    settings.DEMO_MODE = True
+    args = ["-m", "ocx_sim", "--host", "127.0.0.1", "--port", "{port}", "--scenario", "demo"]
+    with child_server("the OCX demo", args, ready_path="/health") as url:
+        settings.OCX_API_URL = url
+        call_command("demo_setup", "--ocx-sim-url", url)
+    account = ExchangeAccount.objects.get(owner__username="demo", venue="ocx")
+    kinds = dict(account.credentials.values_list("kind", "meta"))
+    assert kinds == {"ocx_api_key_trade": {"minted": True}, "ocx_session": {}}

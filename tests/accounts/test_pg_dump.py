@@ -103,3 +103,23 @@ def test_the_dump_holds_no_second_factor_secret_and_no_session_key(alice: User) 
     for code in factor.recovery_codes:
         assert code not in dump and recovery.normalize(code) not in dump
     assert session_key not in dump
+
+
+def test_the_dump_contains_no_ocx_session_or_key(
+    alice: User, bob: User, ocx_sim_url: str, ocx_wallet: dict[str, Any]
+) -> None:
+    from accounts.credentials import credentials_open
+    from tests.conftest import ocx_linked
+
+    trading = ocx_linked(alice, ocx_sim_url, ocx_wallet, "trading")
+    monitor = ocx_linked(bob, ocx_sim_url, ocx_wallet, "monitor")
+    secrets = [*credentials_open(trading).values(), *credentials_open(monitor).values()]
+    assert len(secrets) == 3  # alice's session and trade key, bob's read key
+    dump = dump_database()
+    assert ocx_wallet["user_id"] in dump  # public data is there
+    for secret in secrets:
+        parts = [secret.encode(), *(p.encode() for p in secret.split(".") if len(p) >= 16)]
+        for part in parts:
+            for form in encodings(part):
+                if len(form) >= 16:
+                    assert form not in dump

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import shlex
 from pathlib import Path
 from typing import Any
@@ -80,3 +81,16 @@ def test_account_stream_workers_scale_out(compose: dict[str, Any]) -> None:
     # No fixed name and no single replica: `--scale accountstreams=N` starts N of them.
     assert "container_name" not in streams
     assert streams.get("deploy", {}).get("replicas") is None
+
+
+def test_the_ocx_simulator_runs_only_with_the_sim_profile_on_its_contract_port(
+    compose: dict[str, Any],
+) -> None:
+    sim = compose["services"]["ocx-sim"]
+    argv = command_of(sim)
+    assert argv[:3] == ["python", "-m", "ocx_sim"]
+    assert argv[argv.index("--port") + 1] == "8102"
+    assert importlib.util.find_spec(argv[2]) is not None
+    assert sim["profiles"] == ["sim"]  # never started beside real accounts by default
+    assert sim["ports"] == ["127.0.0.1:8102:8102"]
+    assert compose["x-venues"]["OCX_API_URL"] == "${OCX_API_URL:-https://api.ocx.global}"

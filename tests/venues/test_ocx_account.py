@@ -13,7 +13,7 @@ import pytest
 
 from exchange_common.ratelimit import CountingLimiter, NoRateLimit
 from tests.ocx.conftest import quiet_sim, sim_account, sim_control
-from venues import errors, ocx_account, registry
+from venues import errors, ocx_account, ocx_common, registry
 from venues import ocx as ocx_venue
 from venues.account import AccountRead, OrderRequest, Placed, ReadPlan
 from venues.base import AccountAdapter
@@ -472,3 +472,32 @@ def test_a_liquidation_reads_as_a_liquidation_order(fresh_ocx_sim: str) -> None:
         True,
     )
     assert len(read.new_fills) == 2
+
+
+def test_a_replayed_sign_in_and_a_revoked_key_are_refused_in_the_error_maps_words(
+    quiet_sim: str, alice: dict[str, Any]
+) -> None:
+    from ocx.auth import sign
+
+    endpoints = ocx_venue.endpoints_for_simulator(quiet_sim)
+    challenge = ocx_venue.ADAPTER.mint_begin(endpoints, alice["wallet_address"])
+    signature = sign(alice["wallet_private_key"], challenge.message)
+    signed = ocx_venue.ADAPTER.mint_sign_in(endpoints, challenge.state, signature)
+    assert signed.identity == alice["user_id"] and "0x" not in repr(signed)
+    with pytest.raises(errors.BadInput) as replayed:
+        ocx_venue.ADAPTER.mint_sign_in(endpoints, challenge.state, signature)
+    assert replayed.value.message == ocx_common.WORDS["NONCE_MISMATCH"]
+    linked = signed.mint("monitor", 30)
+    assert (linked.can_trade, set(linked.secrets), linked.minted) == (
+        False,
+        {ocx_account.READ_KEY_KIND},
+        frozenset({ocx_account.READ_KEY_KIND}),
+    )
+    assert "ocx_sk" not in repr(linked)
+    signed.revoke(list(linked.public_ids.values()))
+    with pytest.raises(errors.AuthExpired) as revoked:
+        account(quiet_sim, dict(linked.secrets)).positions()
+    assert revoked.value.message == "the API key was revoked on OCX"
+    signed.discard()
+    with pytest.raises(errors.AuthExpired, match="OCX revokes keys only from a signed-in session"):
+        ocx_venue.ADAPTER.minted_revoke(endpoints, dict(linked.secrets), ["any"])

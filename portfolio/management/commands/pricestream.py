@@ -43,7 +43,9 @@ class Command(BaseCommand):
             endpoints = venue_config.configured_endpoints(key)
             feed = adapter.mark_feed(endpoints)
             runners.append(PriceStreamRunner(key, feed, public_session(adapter, endpoints)))
-            self.stdout.write(f"price stream: {adapter.name} on {endpoints['ws']}")
+            # A venue whose marks are polled (OCX) has no socket: its API origin is named.
+            where = endpoints.urls.get("ws") or endpoints.origin
+            self.stdout.write(f"price stream: {adapter.name} on {where}")
         asyncio.run(self._run(runners))
 
     async def _run(self, runners: list[PriceStreamRunner]) -> None:

@@ -214,10 +214,11 @@ def mark_for_health(p: Position, health: Decimal) -> Decimal:
 
 
 async def test_each_venue_has_its_feed_and_a_mark_on_one_never_touches_the_other(
-    alice_linked: ExchangeAccount, sim_url: str, perpex_sim_url: str
+    alice_linked: ExchangeAccount, sim_url: str, perpex_sim_url: str, settings: Any
 ) -> None:
     """StandX and PerpEx both list SOL-USD: PerpEx's mark falls toward liquidation, its position
     is repriced and alerted; StandX's position of the same symbol is untouched."""
+    settings.VENUES = ["standx", "perpex"]  # the two feeds this test runs
     perpex, held = await sync_to_async(hold_sol_on_both_venues)(alice_linked, perpex_sim_url)
     standx_before = await Position.objects.aget(account=alice_linked, symbol="SOL-USD")
     px_endpoints = perpex_venue.endpoints_for_simulator(perpex_sim_url)
