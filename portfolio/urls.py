@@ -35,6 +35,11 @@ urlpatterns = [
         name="position_close",
     ),
     path(
+        "positions/<int:account_id>/<str:symbol>/fix/",
+        position_views.position_fix,
+        name="position_fix",
+    ),
+    path(
         "orders/<int:account_id>/<str:order_id>/cancel/",
         trade_views.order_cancel,
         name="order_cancel",

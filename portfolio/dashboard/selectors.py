@@ -11,6 +11,7 @@ from django.db import connection
 from django.db.models import Prefetch
 from django.utils import timezone
 
+from portfolio.alerts import fixes as fix_of
 from portfolio.alerts.evaluation import (
     ALL_METRICS,
     AccountView,
@@ -24,8 +25,9 @@ from portfolio.alerts.evaluation import (
     ticks_for,
 )
 from portfolio.dashboard import history
-from portfolio.domain import risk
+from portfolio.domain import alert_text, risk
 from portfolio.domain.alert_rules import Metric
+from portfolio.domain.fixes import Fix, Lot
 from portfolio.health import health_report
 from portfolio.models import (
     Alert,
@@ -147,6 +149,9 @@ class PositionRow:
     level: str  # "", "warn" or "bad" by the user's own health rules
     funding: Decimal  # since the position opened: received positive, paid negative
     can_trade: bool = False  # the account is linked for trading: show the close buttons
+    fix: Fix | None = None  # in warning or critical: what brings it back to the clear level
+    fix_sentence: str = ""  # "Reduce SOL-USD by 6 to get back to 2.30×."
+    fix_result: str = ""  # "health 2.31×, liquidation 81.40 (9.56 % away)"
 
 
 def _display_price(price: Decimal | None, tick: Decimal | None, like: Decimal) -> Decimal | None:
@@ -166,6 +171,7 @@ class RiskContext:
     ticks: dict[MarketKey, Decimal]
     levels: dict[str, Decimal]  # the user's enabled health rule triggers, by rule key
     now: datetime
+    fix_levels: fix_of.Levels | None = None  # below which a position gets a fix, and to where
 
     @property
     def account_ids(self) -> list[int]:
@@ -176,12 +182,14 @@ def risk_context(user_id: int) -> RiskContext:
     now = timezone.now()
     metrics = ALL_METRICS - {Metric.DRAWDOWN_PCT, Metric.LIQUIDATED}
     views = sorted(load_views(None, metrics, now, owner_id=user_id), key=lambda v: v.account.pk)
-    levels = dict(
-        AlertRule.objects.filter(
-            user_id=user_id, key__in=["health-warning", "health-critical"], enabled=True
-        ).values_list("key", "trigger")
+    health = list(
+        AlertRule.objects.filter(user_id=user_id, metric=Metric.HEALTH, enabled=True).values_list(
+            "key", "trigger", "clear"
+        )
     )
-    return RiskContext(views, ticks_for(market_keys(views)), levels, now)
+    levels = {k: t for k, t, _ in health if k in ("health-warning", "health-critical")}
+    fix_levels = fix_of.levels_of((t, c) for _, t, c in health)
+    return RiskContext(views, ticks_for(market_keys(views)), levels, now, fix_levels)
 
 
 def health_level(health: Decimal | None, levels: dict[str, Decimal]) -> str:
@@ -219,10 +227,22 @@ def positions_for_user(ctx: RiskContext, *, with_funding: bool = False) -> list[
     """Every open position of the user's accounts with its risk, worst health first."""
     rows: list[PositionRow] = []
     funding = funding_of_positions(ctx.account_ids) if with_funding else {}
+    lots: dict[MarketKey, Lot] | None = None  # read once, when a position needs a fix
     for view in ctx.views:
-        ar = account_risk_of(view, ctx.ticks)
+        account_in, positions_in = risk_inputs_of(view, ctx.ticks)
+        ar = risk.account_risk(account_in, positions_in)
+        fixes = {}
+        worst = ar.worst_health
+        troubled = ctx.fix_levels and worst is not None and worst < ctx.fix_levels.warning
+        if troubled and view.balance is not None:  # a cross health needs the balance
+            if lots is None:
+                lots = fix_of.lots_for(market_keys(ctx.views))
+            venue = view.account.venue
+            fixes = fix_of.account_fixes(venue, account_in, positions_in, lots, ctx.fix_levels)
         for p, pr in zip(view.positions, ar.positions, strict=True):
             health = scope_health(p, pr, ar, has_balance=view.balance is not None)
+            fix = fixes.get(p.symbol)
+            first = fix.actions[0] if fix and fix.actions else None
             rows.append(
                 PositionRow(
                     anchor=f"pos-{view.account.pk}-{p.symbol}",
@@ -251,6 +271,11 @@ def positions_for_user(ctx: RiskContext, *, with_funding: bool = False) -> list[
                     level=health_level(health, ctx.levels),
                     funding=funding.get((view.account.pk, p.symbol), Decimal(0)),
                     can_trade=view.account.can_trade,
+                    fix=fix,
+                    fix_sentence=alert_text.fix_sentence(first, fix.target)
+                    if fix and first
+                    else "",
+                    fix_result=alert_text.fix_outcome(first) if first else "",
                 )
             )
     rows.sort(key=lambda r: (r.health is None, r.health or 0))
