@@ -28,7 +28,7 @@ HUNDRED = Decimal(100)
 @login_required
 def positions(request: HttpRequest) -> HttpResponse:
     ctx = selectors.risk_context(user_id_of(request))
-    rows = selectors.positions_for_user(ctx, with_funding=True)
+    rows = selectors.positions_for_user(ctx, with_funding=True, with_odds=True)
     symbols = sorted({r.symbol for r in rows})
     # Without JavaScript the stress form submits here and the result renders in the page.
     form = StressForm(request.GET if "pct" in request.GET else None, symbols=symbols)

@@ -28,6 +28,7 @@ from portfolio.dashboard import history
 from portfolio.domain import alert_text, risk
 from portfolio.domain.alert_rules import Metric
 from portfolio.domain.fixes import Fix, Lot
+from portfolio.domain.volatility import LiquidationOdds, liquidation_odds
 from portfolio.health import health_report
 from portfolio.models import (
     Alert,
@@ -152,6 +153,7 @@ class PositionRow:
     fix: Fix | None = None  # in warning or critical: what brings it back to the clear level
     fix_sentence: str = ""  # "Reduce SOL-USD by 6 to get back to 2.30×."
     fix_result: str = ""  # "health 2.31×, liquidation 81.40 (9.56 % away)"
+    odds: LiquidationOdds | None = None  # the distance in the mark's hourly sigmas
 
 
 def _display_price(price: Decimal | None, tick: Decimal | None, like: Decimal) -> Decimal | None:
@@ -223,10 +225,41 @@ def funding_of_positions(account_ids: list[int]) -> dict[tuple[int, str], Decima
         return {(a, s): amount for a, s, amount in cursor.fetchall()}
 
 
-def positions_for_user(ctx: RiskContext, *, with_funding: bool = False) -> list[PositionRow]:
-    """Every open position of the user's accounts with its risk, worst health first."""
+VOLATILITY_WINDOW = timedelta(days=7)  # the funding history the market sync keeps
+
+
+def mark_history(
+    keys: set[MarketKey], since: datetime
+) -> dict[MarketKey, list[tuple[datetime, Decimal]]]:
+    """The stored marks of these markets since ``since``, oldest first: the mark at every
+    funding time (the history the market sync keeps for held symbols)."""
+    if not keys:
+        return {}
+    rows = (
+        FundingRate.objects.filter(
+            venue__in={v for v, _ in keys},
+            symbol__in={s for _, s in keys},
+            time__gte=since,
+            mark_price__isnull=False,
+        )
+        .order_by("time")
+        .values_list("venue", "symbol", "time", "mark_price")
+    )
+    found: dict[MarketKey, list[tuple[datetime, Decimal]]] = {}
+    for venue, symbol, time, mark in rows:
+        if (venue, symbol) in keys:
+            found.setdefault((venue, symbol), []).append((time, mark))
+    return found
+
+
+def positions_for_user(
+    ctx: RiskContext, *, with_funding: bool = False, with_odds: bool = False
+) -> list[PositionRow]:
+    """Every open position of the user's accounts with its risk, worst health first; with its
+    funding since it opened and its distance in hourly sigmas where asked."""
     rows: list[PositionRow] = []
     funding = funding_of_positions(ctx.account_ids) if with_funding else {}
+    history = mark_history(market_keys(ctx.views), ctx.now - VOLATILITY_WINDOW) if with_odds else {}
     lots: dict[MarketKey, Lot] | None = None  # read once, when a position needs a fix
     for view in ctx.views:
         account_in, positions_in = risk_inputs_of(view, ctx.ticks)
@@ -243,6 +276,12 @@ def positions_for_user(ctx: RiskContext, *, with_funding: bool = False) -> list[
             health = scope_health(p, pr, ar, has_balance=view.balance is not None)
             fix = fixes.get(p.symbol)
             first = fix.actions[0] if fix and fix.actions else None
+            marks = history.get((view.account.venue, p.symbol))
+            odds = (
+                liquidation_odds(marks, p.mark_price, pr.liq_price)
+                if marks and p.mark_price
+                else None
+            )
             rows.append(
                 PositionRow(
                     anchor=f"pos-{view.account.pk}-{p.symbol}",
@@ -276,6 +315,7 @@ def positions_for_user(ctx: RiskContext, *, with_funding: bool = False) -> list[
                     if fix and first
                     else "",
                     fix_result=alert_text.fix_outcome(first) if first else "",
+                    odds=odds,
                 )
             )
     rows.sort(key=lambda r: (r.health is None, r.health or 0))
