@@ -80,6 +80,17 @@ def position_fix(request: HttpRequest, account_id: int, symbol: str) -> HttpResp
 
 
 @login_required
+def exposure(request: HttpRequest) -> HttpResponse:
+    """Net position per asset across venues and accounts, hedges, and funding per venue."""
+    ctx = selectors.risk_context(user_id_of(request))
+    return render(
+        request,
+        "portfolio/exposure.html",
+        {"has_accounts": bool(ctx.views), "page": selectors.exposure_for_user(ctx)},
+    )
+
+
+@login_required
 def positions_stress(request: HttpRequest) -> HttpResponse:
     """The stress result as an HTML fragment for the slider (GET, so it has no side effects)."""
     ctx = selectors.risk_context(user_id_of(request))

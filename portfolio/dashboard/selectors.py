@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection
-from django.db.models import Prefetch
+from django.db.models import Prefetch, Q, Sum
 from django.utils import timezone
 
 from portfolio.alerts import fixes as fix_of
@@ -27,6 +27,7 @@ from portfolio.alerts.evaluation import (
 from portfolio.dashboard import history
 from portfolio.domain import alert_text, risk
 from portfolio.domain.alert_rules import Metric
+from portfolio.domain.exposure import AssetExposure, Leg, asset_of, exposures
 from portfolio.domain.fixes import Fix, Lot
 from portfolio.domain.volatility import LiquidationOdds, liquidation_odds
 from portfolio.health import health_report
@@ -543,3 +544,76 @@ def symbol_page(ctx: RiskContext, venue: str, symbol: str) -> SymbolPage:
         markers=markers,
         positions=[p for p in positions_for_user(ctx) if p.venue == venue and p.symbol == symbol],
     )
+
+
+# -- cross-venue exposure -----------------------------------------------------------------------
+
+EXPOSURE_FUNDING_DAYS = 30
+
+
+@dataclass(frozen=True)
+class VenueFunding:
+    venue: str
+    paid: Decimal  # negative or zero
+    received: Decimal
+
+    @property
+    def net(self) -> Decimal:
+        return self.paid + self.received
+
+
+@dataclass(frozen=True)
+class ExposurePage:
+    assets: list[AssetExposure]
+    funding: list[VenueFunding]  # the last EXPOSURE_FUNDING_DAYS days, per venue
+
+
+def exposure_for_user(ctx: RiskContext) -> ExposurePage:
+    """Every open position as a leg of its asset across venues and accounts, and the funding
+    each venue paid or charged lately."""
+    keys = market_keys(ctx.views)
+    info = {
+        (m.venue, m.symbol): m
+        for m in MarketSymbol.objects.filter(
+            venue__in={v for v, _ in keys}, symbol__in={s for _, s in keys}
+        ).only("venue", "symbol", "base_asset", "underlying", "kind", "contract_size")
+    }
+    deltas = {
+        (m.venue, m.symbol): m.delta
+        for m in MarketPrice.objects.filter(
+            venue__in={v for v, _ in keys}, symbol__in={s for _, s in keys}
+        ).only("venue", "symbol", "delta")
+    }
+    legs: list[Leg] = []
+    for view in ctx.views:
+        ar = account_risk_of(view, ctx.ticks)
+        venue = view.account.venue
+        for p, pr in zip(view.positions, ar.positions, strict=True):
+            m = info.get((venue, p.symbol))
+            option = m is not None and m.kind == "option"
+            known = p.margin_mode == "isolated" or view.balance is not None
+            legs.append(
+                Leg(
+                    asset=asset_of(p.symbol, m.underlying if m else "", m.base_asset if m else ""),
+                    venue=venue,
+                    account=view.account.label,
+                    symbol=p.symbol,
+                    qty=p.qty,
+                    contract_size=m.contract_size if m else Decimal(1),
+                    mark=p.mark_price or p.entry_price,
+                    distance_pct=pr.distance_pct if known else None,
+                    delta=deltas.get((venue, p.symbol)) if option else Decimal(1),
+                )
+            )
+    since = ctx.now - timedelta(days=EXPOSURE_FUNDING_DAYS)
+    rows = (
+        FundingPayment.objects.filter(account_id__in=ctx.account_ids, funding_time__gte=since)
+        .values("account__venue")
+        .annotate(
+            paid=Sum("amount", filter=Q(amount__lt=0), default=Decimal(0)),
+            received=Sum("amount", filter=Q(amount__gt=0), default=Decimal(0)),
+        )
+        .order_by("account__venue")
+    )
+    funding = [VenueFunding(r["account__venue"], r["paid"], r["received"]) for r in rows]
+    return ExposurePage(exposures(legs), funding)

@@ -20,7 +20,8 @@ from accounts.models import ExchangeAccount, User
 from portfolio.alerts import email as notify
 from portfolio.alerts import evaluation as alerting
 from portfolio.alerts import push
-from portfolio.models import Alert, AlertEvent, AlertSettings, AuditEntry, MarketSymbol, Position
+from portfolio.models import Alert, AlertEvent, AlertSettings, AuditEntry, Position
+from tests import factories
 from tests.portfolio.alerts.test_evaluation import NOW, balance, hold_sol, make_account, move
 
 pytestmark = pytest.mark.django_db
@@ -34,21 +35,7 @@ def account(alice: User) -> ExchangeAccount:
 
 
 def listed_sol() -> None:
-    MarketSymbol.objects.create(
-        venue="standx",
-        symbol="SOL-USD",
-        base_asset="SOL",
-        quote_asset="DUSD",
-        price_tick_decimals=3,
-        qty_tick_decimals=2,
-        min_order_qty=D("0.01"),
-        max_order_qty=D(5000),
-        max_leverage=D(20),
-        maker_fee=D("0.0001"),
-        taker_fee=D("0.0004"),
-        price_cap_ratio=D("0.3"),
-        price_floor_ratio=D("0.3"),
-    )
+    factories.make_market_symbol("standx", "SOL-USD", "SOL", qty_tick_decimals=2)
 
 
 def hold_sol_cross(account: ExchangeAccount) -> Position:
