@@ -495,6 +495,9 @@ class Alert(models.Model):
     acknowledged_at = models.DateTimeField(null=True, blank=True)
     title = models.CharField(max_length=200, blank=True)
     body = models.CharField(max_length=500, blank=True)
+    # A health alert's suggested action in one sentence ("Reduce SOL-USD by 6 to get back to
+    # 2.30×"), as its last notification said it; its link opens the position's current fix.
+    fix = models.CharField(max_length=200, blank=True)
 
     class Meta:
         constraints = [

@@ -14,6 +14,7 @@ urlpatterns = [
     path("equity.json", position_views.equity_data, name="equity_data"),
     path("positions/", position_views.positions, name="positions"),
     path("positions/stress/", position_views.positions_stress, name="positions_stress"),
+    path("exposure/", position_views.exposure, name="exposure"),
     path("orders/", history_views.orders, name="orders"),
     path("orders.csv", history_views.orders_csv, name="orders_csv"),
     path("trades/", history_views.trades, name="trades"),
@@ -33,6 +34,11 @@ urlpatterns = [
         "positions/<int:account_id>/<str:symbol>/close/",
         trade_views.position_close,
         name="position_close",
+    ),
+    path(
+        "positions/<int:account_id>/<str:symbol>/fix/",
+        position_views.position_fix,
+        name="position_fix",
     ),
     path(
         "orders/<int:account_id>/<str:order_id>/cancel/",

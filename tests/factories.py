@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from accounts import credentials
 from accounts.models import Credential, CredentialKind, ExchangeAccount, User
+from portfolio.models import MarketSymbol
 from venues import standx as standx_venue
 
 # Looks like a stored ciphertext; nothing can decrypt it (tests that never call the exchange).
@@ -63,3 +65,28 @@ def stored_secret(account: ExchangeAccount, kind: str = CredentialKind.STANDX_TO
 
 def replace_secret(account: ExchangeAccount, ciphertext: str, kind: str) -> None:
     Credential.objects.filter(account=account, kind=kind).update(secret_encrypted=ciphertext)
+
+
+def make_market_symbol(
+    venue: str, symbol: str, base_asset: str, *, qty_tick_decimals: int = 3, **fields: Any
+) -> MarketSymbol:
+    """A listed perp as the market sync stores it: a 4 bps taker fee, its lot the minimum order."""
+    values: dict[str, Any] = {
+        "quote_asset": "USD",
+        "price_tick_decimals": 3,
+        "min_order_qty": Decimal(1).scaleb(-qty_tick_decimals),
+        "max_order_qty": Decimal(5000),
+        "max_leverage": Decimal(20),
+        "maker_fee": Decimal("0.0001"),
+        "taker_fee": Decimal("0.0004"),
+        "price_cap_ratio": Decimal("0.3"),
+        "price_floor_ratio": Decimal("0.3"),
+        **fields,
+    }
+    return MarketSymbol.objects.create(
+        venue=venue,
+        symbol=symbol,
+        base_asset=base_asset,
+        qty_tick_decimals=qty_tick_decimals,
+        **values,
+    )

@@ -11,6 +11,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from portfolio.alerts.deliveries import delivery_record
+from portfolio.alerts.fixes import fix_url
 from portfolio.alerts.links import alert_url
 from portfolio.models import (
     AlertDelivery,
@@ -52,11 +53,18 @@ def alert_email_send(event_id: int) -> bool:
     if not _claim(event_id):
         return False
     link = f"{settings.SITE_URL}{alert_link(event)}"
+    fix = ""
+    if event.alert.fix:
+        form = f"{settings.SITE_URL}{fix_url(event.alert.account_id, event.alert.symbol)}"
+        fix = (
+            f"{event.alert.fix} Open it filled in, with its preview (nothing is sent until you "
+            f"confirm): {form}\n\n"
+        )
     try:
         send_mail(
             subject=f"[StandX Portfolio] {event.title}",
             message=(
-                f"{event.title}\n\n{event.body}\n\n"
+                f"{event.title}\n\n{event.body}\n\n{fix}"
                 f"Open the dashboard: {link}\n\n"
                 "You receive this because critical alerts are emailed; turn it off on the "
                 "alert rules page."

@@ -33,6 +33,7 @@ from django.utils import timezone
 from accounts.models import Credential, ExchangeAccount
 from accounts.selectors import with_credential_flags
 from portfolio import realtime
+from portfolio.alerts import fixes as fix_of
 from portfolio.alerts import push
 from portfolio.alerts.links import alert_url
 from portfolio.domain import alert_text, risk
@@ -49,6 +50,7 @@ from portfolio.domain.alert_rules import (
     deliverable,
     step,
 )
+from portfolio.domain.fixes import Fix, Lot
 from portfolio.domain.push_message import alert_tag
 from portfolio.jobs import queue_after_commit
 from portfolio.models import (
@@ -380,6 +382,8 @@ def alert_payload(alert: Alert, account_label: str) -> dict[str, Any]:
         "resolved_at": alert.resolved_at.isoformat() if alert.resolved_at else None,
         "acknowledged": alert.acknowledged_at is not None,
         "url": alert_url(alert.account_id, alert.symbol),
+        "fix": alert.fix,
+        "fix_url": fix_of.fix_url(alert.account_id, alert.symbol) if alert.fix else "",
     }
 
 
@@ -423,6 +427,7 @@ def alerts_evaluate(
             open_alerts[(found.rule_id, found.account_id)][found.symbol] = found
         work: list[_Pending] = []
         deleted: list[int] = []
+        suggest = _Suggestions(keys, ticks)
         for view in views:
             account = view.account
             observed = observe(view, metrics, now, ticks=ticks, funding=funding)
@@ -451,7 +456,14 @@ def alerts_evaluate(
                     else:
                         value = values.get(symbol, Decimal(0))
                         new_state, note = step(rule, state, scope, value, now)
-                    pending = _apply(rule_id, rule, account, symbol, alert, new_state, note, now)
+                    fix = ""
+                    if note and note.kind != Kind.RESOLVED and rule.metric == Metric.HEALTH:
+                        fix = suggest.sentence(
+                            view, [r for _, r in rules[account.owner_id]], symbol
+                        )
+                    pending = _apply(
+                        rule_id, rule, account, symbol, alert, new_state, note, now, fix=fix
+                    )
                     if pending is None:
                         if alert is not None and new_state is None:
                             deleted.append(alert.pk)
@@ -475,8 +487,11 @@ def _apply(
     new: AlertState | None,
     note: Notification | None,
     now: datetime,
+    *,
+    fix: str = "",
 ) -> _Pending | None:
-    """Turn a state change into an alert row to write (None: nothing to write)."""
+    """Turn a state change into an alert row to write (None: nothing to write). A notification
+    carries ``fix``, the health alert's suggested action (a resolution none)."""
     if new is None:
         return None
     if alert is not None and note is None and new.status == alert.status:
@@ -503,13 +518,41 @@ def _apply(
         alert.resolved_at = now
     kind = note.kind if note else Kind.FIRED
     alert.title = alert_text.title(kind, rule, account.label, symbol, new.value)[:200]
-    alert.body = alert_text.body(kind, rule, new.value)[:500]
+    if note is not None:
+        alert.fix = fix[:200] if note.kind != Kind.RESOLVED else ""
+    said = alert_text.body(kind, rule, new.value)
+    alert.body = (f"{said} {alert.fix}" if alert.fix else said)[:500]
     return _Pending(alert, rule, created, note)
+
+
+class _Suggestions:
+    """The fixes of one evaluation's accounts, computed only for a health notification."""
+
+    def __init__(self, keys: set[MarketKey], ticks: dict[MarketKey, Decimal]) -> None:
+        self.keys, self.ticks = keys, ticks
+        self.lots: dict[MarketKey, Lot] | None = None
+        self.done: dict[int, dict[str, Fix]] = {}  # account -> symbol -> fix
+
+    def sentence(self, view: AccountView, rules: list[Rule], symbol: str) -> str:
+        """ "Reduce SOL-USD by 6 to get back to 2.30×." ("" when no action reaches it)."""
+        if self.lots is None:
+            self.lots = fix_of.lots_for(self.keys)
+        key = view.account.pk  # one owner's rules per account
+        if key not in self.done:
+            account, positions = risk_inputs_of(view, self.ticks)
+            levels = fix_of.levels_of(fix_of.health_rules(rules))
+            self.done[key] = fix_of.account_fixes(
+                view.account.venue, account, positions, self.lots, levels
+            )
+        found = self.done[key].get(symbol)
+        if found is None or not found.actions:
+            return ""
+        return alert_text.fix_sentence(found.actions[0], found.target)
 
 
 ALERT_FIELDS = [
     "status", "since", "value", "last_notified", "notifications", "severity", "fired_at",
-    "resolved_at", "title", "body",
+    "resolved_at", "title", "body", "fix",
 ]  # fmt: skip
 
 
@@ -524,6 +567,7 @@ def _save(work: list[_Pending], views: list[AccountView], now: datetime) -> int:
             value = w.notification.value
             w.alert.title = alert_text.title(*args, label, w.alert.symbol, value, closed=True)
             w.alert.body = alert_text.body(*args, value, closed=True)
+            w.alert.fix = ""
     Alert.objects.bulk_create([w.alert for w in work if w.created])
     changed = [w.alert for w in work if not w.created]
     if changed:

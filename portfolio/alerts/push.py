@@ -29,6 +29,7 @@ from django.utils import timezone
 from py_vapid import Vapid
 from pywebpush import WebPushException, webpush
 
+from portfolio.alerts.fixes import fix_url
 from portfolio.alerts.links import alert_url
 from portfolio.domain import push_message
 from portfolio.domain.devices import Subscription, device_label, subscription_parse
@@ -188,7 +189,10 @@ def message_for(event: AlertEvent) -> PushMessage:
         title=event.title,
         body=event.body,
         tag=push_message.alert_tag(alert.account_id, alert.rule.metric, alert.symbol),
-        url=alert_url(alert.account_id, alert.symbol),
+        # A health alert with a fix opens its pre-filled order (or margin) form: never a send.
+        url=fix_url(alert.account_id, alert.symbol)
+        if alert.fix and event.kind != "resolved"
+        else alert_url(alert.account_id, alert.symbol),
         at=event.at,
     )
 

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import ExchangeAccount
 from accounts.venue_config import account_endpoints, configured_endpoints
+from portfolio.alerts import fixes as fix_of
 from portfolio.dashboard import charts, selectors
 from portfolio.dashboard.auth import user_id_of
 from portfolio.dashboard.forms import StressForm
+from portfolio.domain import fixes
 from portfolio.models import MarketSymbol, Position, Trade
 from venues import registry
 from venues.base import Endpoints
@@ -24,7 +28,7 @@ HUNDRED = Decimal(100)
 @login_required
 def positions(request: HttpRequest) -> HttpResponse:
     ctx = selectors.risk_context(user_id_of(request))
-    rows = selectors.positions_for_user(ctx, with_funding=True)
+    rows = selectors.positions_for_user(ctx, with_funding=True, with_odds=True)
     symbols = sorted({r.symbol for r in rows})
     # Without JavaScript the stress form submits here and the result renders in the page.
     form = StressForm(request.GET if "pct" in request.GET else None, symbols=symbols)
@@ -44,6 +48,45 @@ def positions(request: HttpRequest) -> HttpResponse:
             "stress": stress,
             "close_choices": [("1", "Close"), ("0.5", "Half"), ("0.25", "Quarter")],
         },
+    )
+
+
+@login_required
+def position_fix(request: HttpRequest, account_id: int, symbol: str) -> HttpResponse:
+    """A fix's link (alert centre, email, push, positions page): the position's fix as it
+    stands now, opened in its form filled in and previewed. Nothing is ever sent from here."""
+    ctx = selectors.risk_context(user_id_of(request))
+    rows = selectors.positions_for_user(ctx)
+    row = next((r for r in rows if r.account_id == account_id and r.symbol == symbol), None)
+    positions_url = reverse("portfolio:positions")
+    if row is None:
+        messages.info(request, f"{symbol} is no longer open on that account: nothing to fix.")
+        return redirect(positions_url)
+    back = f"{positions_url}#{row.anchor}"
+    if row.fix is None:
+        messages.info(request, f"{symbol} is back above your warning level: nothing to fix.")
+        return redirect(back)
+    if not row.fix.actions:
+        messages.info(request, f"No single action on {symbol} gets it back on its own.")
+        return redirect(back)
+    action = row.fix.actions[0]
+    if action.kind in (fixes.REDUCE, fixes.CLOSE) and row.can_trade:
+        return redirect(fix_of.order_form_url(account_id, action))
+    if action.kind == fixes.ADD_MARGIN and row.can_trade:
+        query = f"account={account_id}&symbol={symbol}&amount={action.amount}"
+        return redirect(f"{reverse('portfolio:order_new')}?{query}#adjust-title")
+    messages.info(request, f"{row.fix_sentence} ({row.fix_result})")
+    return redirect(back)
+
+
+@login_required
+def exposure(request: HttpRequest) -> HttpResponse:
+    """Net position per asset across venues and accounts, hedges, and funding per venue."""
+    ctx = selectors.risk_context(user_id_of(request))
+    return render(
+        request,
+        "portfolio/exposure.html",
+        {"has_accounts": bool(ctx.views), "page": selectors.exposure_for_user(ctx)},
     )
 
 

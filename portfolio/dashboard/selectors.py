@@ -8,9 +8,10 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection
-from django.db.models import Prefetch
+from django.db.models import Prefetch, Q, Sum
 from django.utils import timezone
 
+from portfolio.alerts import fixes as fix_of
 from portfolio.alerts.evaluation import (
     ALL_METRICS,
     AccountView,
@@ -24,8 +25,11 @@ from portfolio.alerts.evaluation import (
     ticks_and_expiries_for,
 )
 from portfolio.dashboard import history
-from portfolio.domain import risk
+from portfolio.domain import alert_text, risk
 from portfolio.domain.alert_rules import Metric
+from portfolio.domain.exposure import AssetExposure, Leg, asset_of, exposures
+from portfolio.domain.fixes import Fix, Lot
+from portfolio.domain.volatility import LiquidationOdds, liquidation_odds
 from portfolio.health import health_report
 from portfolio.models import (
     Alert,
@@ -149,6 +153,10 @@ class PositionRow:
     funding: Decimal  # since the position opened: received positive, paid negative
     can_trade: bool = False  # the account is linked for trading: show the close buttons
     expires_at: datetime | None = None  # a dated future's expiry
+    fix: Fix | None = None  # in warning or critical: what brings it back to the clear level
+    fix_sentence: str = ""  # "Reduce SOL-USD by 6 to get back to 2.30×."
+    fix_result: str = ""  # "health 2.31×, liquidation 81.40 (9.56 % away)"
+    odds: LiquidationOdds | None = None  # the distance in the mark's hourly sigmas
 
 
 def _display_price(price: Decimal | None, tick: Decimal | None, like: Decimal) -> Decimal | None:
@@ -169,6 +177,7 @@ class RiskContext:
     levels: dict[str, Decimal]  # the user's enabled health rule triggers, by rule key
     now: datetime
     expiries: dict[MarketKey, datetime] = field(default_factory=dict)  # dated futures'
+    fix_levels: fix_of.Levels | None = None  # below which a position gets a fix, and to where
 
     @property
     def account_ids(self) -> list[int]:
@@ -179,13 +188,15 @@ def risk_context(user_id: int) -> RiskContext:
     now = timezone.now()
     metrics = ALL_METRICS - {Metric.DRAWDOWN_PCT, Metric.LIQUIDATED}
     views = sorted(load_views(None, metrics, now, owner_id=user_id), key=lambda v: v.account.pk)
-    levels = dict(
-        AlertRule.objects.filter(
-            user_id=user_id, key__in=["health-warning", "health-critical"], enabled=True
-        ).values_list("key", "trigger")
+    health = list(
+        AlertRule.objects.filter(user_id=user_id, metric=Metric.HEALTH, enabled=True).values_list(
+            "key", "trigger", "clear"
+        )
     )
+    levels = {k: t for k, t, _ in health if k in ("health-warning", "health-critical")}
+    fix_levels = fix_of.levels_of((t, c) for _, t, c in health)
     ticks, expiries = ticks_and_expiries_for(market_keys(views))
-    return RiskContext(views, ticks, levels, now, expiries)
+    return RiskContext(views, ticks, levels, now, expiries, fix_levels)
 
 
 def health_level(health: Decimal | None, levels: dict[str, Decimal]) -> str:
@@ -225,14 +236,63 @@ def position_anchor(account_id: int, symbol: str, position_key: str) -> str:
     return f"pos-{account_id}-{symbol}" + (f"-{position_key}" if position_key else "")
 
 
-def positions_for_user(ctx: RiskContext, *, with_funding: bool = False) -> list[PositionRow]:
-    """Every open position of the user's accounts with its risk, worst health first."""
+VOLATILITY_WINDOW = timedelta(days=7)  # the funding history the market sync keeps
+
+
+def mark_history(
+    keys: set[MarketKey], since: datetime
+) -> dict[MarketKey, list[tuple[datetime, Decimal]]]:
+    """The stored marks of these markets since ``since``, oldest first: the mark at every
+    funding time (the history the market sync keeps for held symbols)."""
+    if not keys:
+        return {}
+    rows = (
+        FundingRate.objects.filter(
+            venue__in={v for v, _ in keys},
+            symbol__in={s for _, s in keys},
+            time__gte=since,
+            mark_price__isnull=False,
+        )
+        .order_by("time")
+        .values_list("venue", "symbol", "time", "mark_price")
+    )
+    found: dict[MarketKey, list[tuple[datetime, Decimal]]] = {}
+    for venue, symbol, time, mark in rows:
+        if (venue, symbol) in keys:
+            found.setdefault((venue, symbol), []).append((time, mark))
+    return found
+
+
+def positions_for_user(
+    ctx: RiskContext, *, with_funding: bool = False, with_odds: bool = False
+) -> list[PositionRow]:
+    """Every open position of the user's accounts with its risk, worst health first; with its
+    funding since it opened and its distance in hourly sigmas where asked."""
     rows: list[PositionRow] = []
     funding = funding_of_positions(ctx.account_ids) if with_funding else {}
+    history = mark_history(market_keys(ctx.views), ctx.now - VOLATILITY_WINDOW) if with_odds else {}
+    lots: dict[MarketKey, Lot] | None = None  # read once, when a position needs a fix
     for view in ctx.views:
-        ar = account_risk_of(view, ctx.ticks)
+        account_in, positions_in = risk_inputs_of(view, ctx.ticks)
+        ar = risk.account_risk(account_in, positions_in)
+        fixes = {}
+        worst = ar.worst_health
+        troubled = ctx.fix_levels and worst is not None and worst < ctx.fix_levels.warning
+        if troubled and view.balance is not None:  # a cross health needs the balance
+            if lots is None:
+                lots = fix_of.lots_for(market_keys(ctx.views))
+            venue = view.account.venue
+            fixes = fix_of.account_fixes(venue, account_in, positions_in, lots, ctx.fix_levels)
         for p, pr in zip(view.positions, ar.positions, strict=True):
             health = scope_health(p, pr, ar, has_balance=view.balance is not None)
+            fix = fixes.get(p.symbol)
+            first = fix.actions[0] if fix and fix.actions else None
+            marks = history.get((view.account.venue, p.symbol))
+            odds = (
+                liquidation_odds(marks, p.mark_price, pr.liq_price)
+                if marks and p.mark_price
+                else None
+            )
             rows.append(
                 PositionRow(
                     anchor=position_anchor(view.account.pk, p.symbol, p.position_key),
@@ -262,6 +322,12 @@ def positions_for_user(ctx: RiskContext, *, with_funding: bool = False) -> list[
                     funding=funding.get((view.account.pk, p.symbol), Decimal(0)),
                     can_trade=view.account.can_trade,
                     expires_at=ctx.expiries.get((view.account.venue, p.symbol)),
+                    fix=fix,
+                    fix_sentence=alert_text.fix_sentence(first, fix.target)
+                    if fix and first
+                    else "",
+                    fix_result=alert_text.fix_outcome(first) if first else "",
+                    odds=odds,
                 )
             )
     rows.sort(key=lambda r: (r.health is None, r.health or 0))
@@ -492,3 +558,76 @@ def symbol_page(ctx: RiskContext, venue: str, symbol: str) -> SymbolPage:
         markers=markers,
         positions=[p for p in positions_for_user(ctx) if p.venue == venue and p.symbol == symbol],
     )
+
+
+# -- cross-venue exposure -----------------------------------------------------------------------
+
+EXPOSURE_FUNDING_DAYS = 30
+
+
+@dataclass(frozen=True)
+class VenueFunding:
+    venue: str
+    paid: Decimal  # negative or zero
+    received: Decimal
+
+    @property
+    def net(self) -> Decimal:
+        return self.paid + self.received
+
+
+@dataclass(frozen=True)
+class ExposurePage:
+    assets: list[AssetExposure]
+    funding: list[VenueFunding]  # the last EXPOSURE_FUNDING_DAYS days, per venue
+
+
+def exposure_for_user(ctx: RiskContext) -> ExposurePage:
+    """Every open position as a leg of its asset across venues and accounts, and the funding
+    each venue paid or charged lately."""
+    keys = market_keys(ctx.views)
+    info = {
+        (m.venue, m.symbol): m
+        for m in MarketSymbol.objects.filter(
+            venue__in={v for v, _ in keys}, symbol__in={s for _, s in keys}
+        ).only("venue", "symbol", "base_asset", "underlying", "kind", "contract_size")
+    }
+    deltas = {
+        (m.venue, m.symbol): m.delta
+        for m in MarketPrice.objects.filter(
+            venue__in={v for v, _ in keys}, symbol__in={s for _, s in keys}
+        ).only("venue", "symbol", "delta")
+    }
+    legs: list[Leg] = []
+    for view in ctx.views:
+        ar = account_risk_of(view, ctx.ticks)
+        venue = view.account.venue
+        for p, pr in zip(view.positions, ar.positions, strict=True):
+            m = info.get((venue, p.symbol))
+            option = m is not None and m.kind == "option"
+            known = p.margin_mode == "isolated" or view.balance is not None
+            legs.append(
+                Leg(
+                    asset=asset_of(p.symbol, m.underlying if m else "", m.base_asset if m else ""),
+                    venue=venue,
+                    account=view.account.label,
+                    symbol=p.symbol,
+                    qty=p.qty,
+                    contract_size=m.contract_size if m else Decimal(1),
+                    mark=p.mark_price or p.entry_price,
+                    distance_pct=pr.distance_pct if known else None,
+                    delta=deltas.get((venue, p.symbol)) if option else Decimal(1),
+                )
+            )
+    since = ctx.now - timedelta(days=EXPOSURE_FUNDING_DAYS)
+    rows = (
+        FundingPayment.objects.filter(account_id__in=ctx.account_ids, funding_time__gte=since)
+        .values("account__venue")
+        .annotate(
+            paid=Sum("amount", filter=Q(amount__lt=0), default=Decimal(0)),
+            received=Sum("amount", filter=Q(amount__gt=0), default=Decimal(0)),
+        )
+        .order_by("account__venue")
+    )
+    funding = [VenueFunding(r["account__venue"], r["paid"], r["received"]) for r in rows]
+    return ExposurePage(exposures(legs), funding)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
+from portfolio.domain import fixes
 from portfolio.domain.alert_rules import Direction, Kind, Metric, Rule, Severity
 
 
@@ -108,3 +109,30 @@ def body(kind: Kind, rule: Rule, value: Decimal, *, closed: bool = False) -> str
         f"{info.label} is {shown}: alert {side} {fmt_value(rule.metric, rule.trigger)}, "
         f"clears at {fmt_value(rule.metric, rule.clear)}."
     )
+
+
+def fix_sentence(action: fixes.Action, target: Decimal) -> str:
+    """What to do, in one sentence: "Reduce SOL-USD by 6 to get back to 2.00×."."""
+    back = f"to get back to {fmt_value(Metric.HEALTH, target)}"
+    amount = f"{action.amount.normalize():f}"
+    if action.kind == fixes.REDUCE:
+        return f"Reduce {action.symbol} by {amount} {back}."
+    if action.kind == fixes.CLOSE:
+        return f"Close {action.symbol} ({amount}) {back}."
+    money = f"{action.amount:,.2f}"
+    if action.kind == fixes.ADD_MARGIN:
+        return f"Add {money} margin to {action.symbol} {back}."
+    return f"Transfer {money} into the cross margin {back}."
+
+
+def fix_outcome(action: fixes.Action) -> str:
+    """What the action leaves: "health 2.31×, liquidation 81.40 (9.56 % away)"."""
+    if action.health is None:
+        return "nothing left at risk in this margin"
+    parts = [f"health {fmt_value(Metric.HEALTH, action.health)}"]
+    if action.liq_price is not None and action.distance_pct is not None:
+        away = fmt_value(Metric.LIQ_DISTANCE_PCT, action.distance_pct)
+        parts.append(f"liquidation {action.liq_price:f} ({away} away)")
+    elif action.kind != fixes.CLOSE:
+        parts.append("no liquidation price in reach")
+    return ", ".join(parts)

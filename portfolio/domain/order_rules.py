@@ -13,7 +13,7 @@ the risk engine (``portfolio.domain.risk``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import ROUND_DOWN, Decimal
 
 from portfolio.domain import risk
@@ -277,6 +277,15 @@ def preview(
         if position.qty and position.maint_margin and mark
         else rules.maint_rate
     )
+    # The wallet (the cross balance) pays the fee, takes the closed share's PnL and the isolated
+    # margin it releases, and funds the isolated margin an opening order holds: as the venue
+    # books a fill, so a reduce previews the health the fixes promise (portfolio.domain.fixes).
+    closing = bool(position.qty) and (position.qty > 0) != (signed > 0)
+    closed = min(t.qty, abs(position.qty)) if closing else ZERO
+    realized = (closed if position.qty > 0 else -closed) * (price - position.entry_price)
+    wallet = realized - fee
+    if closing and position.margin_mode == "isolated" and position.holding_margin:
+        wallet += position.holding_margin * closed / abs(position.qty)
     liq = health = account_health = None
     if new_qty:
         assert entry is not None
@@ -286,19 +295,22 @@ def preview(
             kept = (position.holding_margin or ZERO) * min(ONE, size / abs(position.qty)) if (
                 position.qty and (position.qty > 0) == (new_qty > 0)
             ) else ZERO  # fmt: skip
-            added = t.qty * price / leverage if abs(new_qty) > abs(position.qty) else ZERO
+            added = (t.qty - closed) * price / leverage if t.qty > closed else ZERO
             holding = kept + added
+            wallet -= added
         moved = risk.PositionInput(
             symbol=t.symbol, qty=new_qty, entry_price=entry, mark_price=mark, margin_mode=mode,
             maint_margin=size * mark * rate, holding_margin=holding, leverage=leverage,
             price_tick=rules.price_tick,
         )  # fmt: skip
+        account = replace(account, cross_balance=account.cross_balance + wallet)
         result = risk.account_risk(account, [*others, moved])
         mine = result.positions[-1]
         liq = mine.liq_price
         health = mine.health if mode == "isolated" else result.cross_health
         account_health = result.worst_health
     elif others:
+        account = replace(account, cross_balance=account.cross_balance + wallet)
         account_health = risk.account_risk(account, others).worst_health
     return Preview(
         fill_price=price,

@@ -27,6 +27,17 @@ from portfolio.trading import services as trading
 from portfolio.trading.forms import KillSwitchForm, OrderForm, PositionAdjustForm
 
 ACTIVITY_PAGE = 50
+# What a link may fill in on the order form (a position's "Order" button, a fix).
+PREFILLED = (
+    "account",
+    "symbol",
+    "side",
+    "order_type",
+    "qty",
+    "price",
+    "reduce_only",
+    "time_in_force",
+)
 FRACTIONS = {"1": Decimal(1), "0.5": Decimal("0.5"), "0.25": Decimal("0.25")}
 
 
@@ -69,10 +80,17 @@ def order_new(request: HttpRequest) -> HttpResponse:
             "cl_ord_id": trading.new_cl_ord_id(), "order_type": "limit", "side": "buy",
             "time_in_force": "gtc",
         }  # fmt: skip
-        for name in ("account", "symbol", "side", "order_type", "qty", "price", "reduce_only"):
+        for name in PREFILLED:
             if name in request.GET:
                 initial[name] = request.GET[name]
-        form = OrderForm(initial=initial, user_id=user_id)
+        if request.GET.get("preview") and "qty" in request.GET:
+            # A fix's link: the order filled in and checked, with its preview; it is sent only
+            # when the trader presses "Sign and send" (a POST).
+            form = OrderForm(initial, user_id=user_id)
+            if form.is_valid():
+                preview = _preview(form, user_id)
+        else:
+            form = OrderForm(initial=initial, user_id=user_id)
     sent = None
     if (sent_id := row_id(request.GET.get("sent"))) is not None:
         sent = AuditEntry.objects.filter(pk=sent_id, user_id=user_id).first()
@@ -85,7 +103,11 @@ def order_new(request: HttpRequest) -> HttpResponse:
             "sent": sent,
             "has_trading": bool(form.trading_accounts),
             "adjust_form": PositionAdjustForm(
-                initial={"account": form["account"].value(), "symbol": form["symbol"].value()},
+                initial={
+                    "account": form["account"].value(),
+                    "symbol": form["symbol"].value(),
+                    "amount": request.GET.get("amount", ""),  # a fix's margin to add
+                },
                 user_id=user_id,
             ),
         },

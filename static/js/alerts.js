@@ -40,6 +40,14 @@ function alertItem(alert) {
   meta.className = "muted";
   meta.textContent = `${alert.severity} · since ${timeText(alert.fired_at || alert.since)}`;
   li.append(title, body, meta);
+  if (alert.fix_url) {
+    // The suggested fix opens its order (or margin) form filled in, with the preview: no send.
+    const fix = document.createElement("a");
+    fix.className = "button small alert-fix";
+    fix.href = alert.fix_url;
+    fix.textContent = alert.fix;
+    li.append(" ", fix);
+  }
   if (!alert.acknowledged) {
     const ack = document.createElement("button");
     ack.type = "button";
@@ -100,7 +108,7 @@ async function notify(msg) {
     renotify: msg.kind !== "resolved",
     requireInteraction: alert.severity === "critical" && msg.kind !== "resolved",
     icon: document.querySelector('link[rel="icon"]')?.href,
-    data: { url: alert.url, event: msg.event.id, severity: alert.severity, kind: msg.kind },
+    data: { url: alert.fix_url || alert.url, event: msg.event.id, severity: alert.severity, kind: msg.kind },
   };
   const reg = await window.standxPush?.registration;
   if (reg) {
@@ -111,7 +119,7 @@ async function notify(msg) {
   }
   try {
     const n = new Notification(msg.event.title, options);
-    n.addEventListener("click", () => { window.focus(); location.assign(alert.url); n.close(); });
+    n.addEventListener("click", () => { window.focus(); location.assign(alert.fix_url || alert.url); n.close(); });
     return true;
   } catch (error) {
     console.warn("notification failed", error); // e.g. a browser that only allows service-worker notifications

@@ -112,10 +112,10 @@ def price_stream_on(sim_url: str, perpex_sim_url: str | None = None) -> Iterator
         yield
 
 
-def demo_linked(sim_url: str) -> ExchangeAccount:
+def demo_linked(sim_url: str, deposit: str = "10000") -> ExchangeAccount:
     """The demo user (password ``PASSWORD``) with a funded simulator account, linked for trading."""
     demo = User.objects.create_user("demo", password=PASSWORD)
-    creds = sim_credentials(sim_url)
+    creds = sim_credentials(sim_url, deposit=deposit)
     return services.account_link_with_token(
         owner=demo, label="Demo", token=creds["token"], signing_key=creds["signing_key"],
         endpoints=endpoints_for_simulator(sim_url),
@@ -159,16 +159,16 @@ def wait_for_service_worker(context: Any, timeout: float = 15) -> Any:
     return context.wait_for_event("serviceworker", timeout=timeout * 1000)
 
 
-@pytest.fixture
-def demo_with_sol_long(sim_url: str) -> Iterator[ExchangeAccount]:
-    """The demo user with a linked simulator account holding an isolated SOL long at 10x."""
-    account = demo_linked(sim_url)
+@contextmanager
+def sol_long_held(sim_url: str, account: ExchangeAccount, margin_mode: str) -> Iterator[None]:
+    """``account`` buys 20 SOL-USD at 10x in ``margin_mode``, synced; the simulator's own price
+    walk is paused meanwhile, so only the test moves the mark."""
     httpx.post(f"{sim_url}/sim/pause", json={"paused": True}, timeout=10)
     try:
         with client_for(account, rate_limiter=NoRateLimit()) as client:
             client.new_order(
                 symbol="SOL-USD", side="buy", order_type="market", qty="20",
-                time_in_force="ioc", margin_mode="isolated", leverage=10,
+                time_in_force="ioc", margin_mode=margin_mode, leverage=10,
             )  # fmt: skip
 
         def synced() -> bool:
@@ -176,9 +176,17 @@ def demo_with_sol_long(sim_url: str) -> Iterator[ExchangeAccount]:
             return Position.objects.filter(account=account, symbol="SOL-USD").exists()
 
         wait_for(synced, 15)
-        yield account
+        yield
     finally:
         httpx.post(f"{sim_url}/sim/pause", json={"paused": False}, timeout=10)
+
+
+@pytest.fixture
+def demo_with_sol_long(sim_url: str) -> Iterator[ExchangeAccount]:
+    """The demo user with a linked simulator account holding an isolated SOL long at 10x."""
+    account = demo_linked(sim_url)
+    with sol_long_held(sim_url, account, "isolated"):
+        yield account
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from playwright.sync_api import Page, expect
 
 from accounts.models import ExchangeAccount
 from portfolio.alerts import push
-from portfolio.models import AlertDelivery, Position, PushSubscription
+from portfolio.models import Alert, AlertDelivery, Position, PushSubscription
 from tests.conftest import child_env, child_server, wait_for
 from tests.e2e.conftest import (
     CLICK_NOTIFICATION,
@@ -224,7 +224,9 @@ def test_a_push_reaches_the_service_worker_and_the_open_tab_shows_one_notificati
         [note] = wait_for(lambda: shown("Critical: SOL-USD (Demo) margin health"), 10)
         assert note["title"] == "Critical: SOL-USD (Demo) margin health 1.20×"
         assert note["requireInteraction"] is True
-        assert note["data"]["url"] == f"/#pos-{account.pk}-SOL-USD"
+        # It says what to do, and tapping it opens that, filled in (never a send).
+        assert note["body"].endswith(" margin to SOL-USD to get back to 2.30×.")
+        assert note["data"]["url"] == f"/positions/{account.pk}/SOL-USD/fix/"
         # The tab's own notification and the push share the tag: the trader sees one.
         assert [n["tag"] for n in sw_notifications(page)].count(tag) == 1
 
@@ -291,11 +293,14 @@ def test_with_the_tab_closed_the_worker_alone_shows_the_alert_and_a_gone_device_
         assert note["title"] == "Critical: SOL-USD (Demo) margin health 1.20×"
         assert note["requireInteraction"] is True
 
-        # With no tab to focus, the click opens the position in a new window.
+        # With no tab to focus, the click opens the position's fix in a new window: the margin
+        # form filled in with the amount the notification named.
         clicked = sw.evaluate(CLICK_NOTIFICATION, note["tag"])
-        assert clicked["opened"] == f"{daphne_url}/#pos-{account.pk}-SOL-USD"
+        assert clicked["opened"] == f"{daphne_url}/positions/{account.pk}/SOL-USD/fix/"
+        fix = Alert.objects.get(rule__key="health-critical", status="firing").fix
+        amount = fix.removeprefix("Add ").split(" ")[0].replace(",", "")
         page = context.new_page()
         page.goto(clicked["opened"])
-        expect(page.locator(f"#pos-{account.pk}-SOL-USD")).to_be_visible()
+        expect(page.get_by_label("Margin to add (DUSD)")).to_have_value(amount)
     finally:
         context.close()

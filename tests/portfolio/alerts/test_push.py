@@ -106,7 +106,8 @@ def test_a_critical_alert_reaches_every_device_encrypted_and_signed(
     assert received.payload["title"] == "Critical: SOL-USD (Main) margin health 1.21×"
     assert received.payload["tag"] == f"standx-alert-{account.pk}-health-SOL-USD"
     assert received.payload["requireInteraction"] is True
-    assert received.payload["url"] == f"/#pos-{account.pk}-SOL-USD"
+    # The health alert carries its fix: tapping opens it filled in (never a send).
+    assert received.payload["url"] == f"/positions/{account.pk}/SOL-USD/fix/"
     assert received.payload["event"] == event.pk
     assert received.headers["ttl"] == str(12 * 3600)
     assert received.headers["urgency"] == "high"

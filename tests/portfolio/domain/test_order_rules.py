@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from portfolio.domain import risk
+from portfolio.domain import fixes, risk
 from portfolio.domain.order_rules import PositionState, SymbolRules, Ticket, preview, validate
 
 SOL = SymbolRules(
@@ -179,3 +179,33 @@ def test_random_tickets_always_get_a_verdict_never_an_exception(
     if not errors:
         result = preview(t, SOL, position, MARK, risk.AccountInput(cross_balance=D(1000)), [])
         assert result.notional >= 0
+
+
+def test_a_reduce_previews_the_health_the_fix_promises() -> None:
+    # A losing cross long: the closed share's loss and the fee leave the wallet, so the bucket's
+    # equity only loses the fee (the preview once counted the realized loss as recovered).
+    cross = PositionState(
+        qty=D(20), entry_price=D(110), margin_mode="cross", leverage=D(10), maint_margin=D(100)
+    )
+    account = risk.AccountInput(cross_balance=D(400))
+    reduce = ticket(side="sell", order_type="market", price=None, qty=D("10.4"),
+                    reduce_only=True, time_in_force="ioc")  # fmt: skip
+    p = preview(reduce, SOL, cross, MARK, account, [])
+    held = risk.PositionInput(
+        symbol="SOL-USD", qty=D(20), entry_price=D(110), mark_price=MARK, margin_mode="cross",
+        maint_margin=D(100),
+    )  # fmt: skip
+    wallet, after = fixes.reduced(account, [held], 0, D("10.4"), SOL.taker_fee)
+    assert p.health == risk.account_risk(wallet, after).cross_health
+    # 400 - 200 - 10.4 x 100 x 0.0004 = 199.584 over 9.6 x 100 x 0.05 = 48
+    assert p.health == D("199.584") / D(48)
+
+
+def test_reducing_an_isolated_position_returns_its_margin_share_to_the_wallet() -> None:
+    p = preview(
+        ticket(side="sell", order_type="market", price=None, qty=D(5), reduce_only=True,
+               time_in_force="ioc"),
+        SOL, LONG, MARK, risk.AccountInput(cross_balance=D(0)), [],
+    )  # fmt: skip
+    # Half the holding margin goes with half the maintenance margin: health is unchanged.
+    assert p.health == (D(95) + 10 * (MARK - 95)) / 5

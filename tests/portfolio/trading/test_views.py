@@ -84,6 +84,28 @@ def test_preview_shows_the_figures_without_sending(
     assert not AuditEntry.objects.exclude(action="link_key_check").exists()  # nothing sent
 
 
+def test_a_fix_link_opens_the_order_filled_in_with_its_preview_and_sends_nothing(
+    alice: User, alice_trader: ExchangeAccount, sim_url: str
+) -> None:
+    query = {
+        "account": str(alice_trader.pk),
+        "symbol": "ETH-USD",
+        "side": "buy",
+        "order_type": "market",
+        "time_in_force": "ioc",
+        "qty": "0.1",
+        "preview": "1",
+    }
+    response = logged_in(alice).get(reverse("portfolio:order_new"), query)
+    page = response.content.decode()
+    preview = response.context["preview"]
+    assert preview.notional == D("0.1") * mark("ETH-USD")
+    assert 'id="order-preview"' in page
+    assert 'name="qty" value="0.1"' in page
+    assert not AuditEntry.objects.exclude(action="link_key_check").exists()  # nothing sent
+    assert ledger(sim_url, alice_trader)["orders"] == []
+
+
 def test_submitting_redirects_to_the_outcome_and_a_resubmit_sends_nothing_new(
     alice: User, alice_trader: ExchangeAccount, sim_url: str
 ) -> None:
