@@ -36,11 +36,14 @@ def test_keys_that_are_missing_expired_or_forged_get_401(sim: SimControl) -> Non
     assert answers == ["UNAUTHORIZED", "TOKEN_EXPIRED", "UNAUTHORIZED"]
 
 
-def test_the_121st_request_in_a_minute_gets_429_with_retry_after(sim: SimControl) -> None:
+def test_a_burst_past_120_requests_a_minute_gets_429_with_retry_after(sim: SimControl) -> None:
     key = sim.account()["api_key"]
-    statuses = [sim.api("GET", "/api/v1/account", key).status_code for _ in range(120)]
-    over = sim.api("GET", "/api/v1/account", key)
-    assert set(statuses) == {200}
+    # A bucket of 120 refilled at 2 a second: the burst is refused once it outruns the refill,
+    # after 120 answers and the few the refill allowed meanwhile (a slow machine sends fewer).
+    answered = 0
+    while (over := sim.api("GET", "/api/v1/account", key)).status_code == 200 and answered < 400:
+        answered += 1
+    assert answered >= 120
     assert (over.status_code, over.json()["error"]["code"]) == (429, "RATE_LIMITED")
     assert over.headers["retry-after"] == "1"
     assert sim.api("GET", "/api/v1/account", sim.account()["api_key"]).status_code == 200
