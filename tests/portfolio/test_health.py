@@ -49,6 +49,7 @@ def test_it_is_200_when_everything_is_up(client: Client, fresh_worker: None) -> 
     assert body["feeds"] == {
         "standx": {"status": "idle", "detail": "no symbols to watch"},
         "perpex": {"status": "idle", "detail": "no symbols to watch"},
+        "ocx": {"status": "idle", "detail": "no symbols to watch"},
     }
 
 
@@ -82,6 +83,7 @@ def test_each_venue_where_positions_are_held_needs_its_feed(
     assert body["feeds"] == {
         "standx": {"status": "idle", "detail": "no symbols to watch"},
         "perpex": {"status": "down", "detail": "no feed heartbeat recorded"},
+        "ocx": {"status": "idle", "detail": "no symbols to watch"},
     }
     health.record_feed("perpex", watching=1, last_mark=None, started=now, client=redis_client)
     status, body = get(client)
