@@ -102,6 +102,8 @@ def price_stream_on(sim_url: str) -> Iterator[None]:
     env = child_env(
         STANDX_PERPS_URL=sim_url, STANDX_AUTH_URL=sim_url,
         STANDX_WS_URL=f"{ws}/ws-stream/v1", STANDX_WS_API_URL=f"{ws}/ws-api/v1",
+        # The StandX and PerpEx feeds these tests watch: OCX's would poll a gateway out of reach.
+        VENUES="standx,perpex",
     )  # fmt: skip
     with child_server("pricestream", ["manage.py", "pricestream"], ready_path=None, env=env):
         yield
