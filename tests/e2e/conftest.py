@@ -103,7 +103,12 @@ def price_stream_on(sim_url: str, perpex_sim_url: str | None = None) -> Iterator
     perpex: dict[str, str] = {"VENUES": "standx"}
     if perpex_sim_url is not None:
         perpex_ws = "ws" + perpex_sim_url.removeprefix("http") + "/ws"
-        perpex = {"PERPEX_API_URL": perpex_sim_url, "PERPEX_WS_URL": perpex_ws}
+        # The StandX and PerpEx feeds these tests watch: OCX's would poll a gateway out of reach.
+        perpex = {
+            "PERPEX_API_URL": perpex_sim_url,
+            "PERPEX_WS_URL": perpex_ws,
+            "VENUES": "standx,perpex",
+        }
     env = child_env(
         STANDX_PERPS_URL=sim_url, STANDX_AUTH_URL=sim_url,
         STANDX_WS_URL=f"{ws}/ws-stream/v1", STANDX_WS_API_URL=f"{ws}/ws-api/v1", **perpex,
