@@ -49,15 +49,16 @@ def lots_for(keys: Iterable[MarketKey]) -> dict[MarketKey, fixes.Lot]:
     rows = MarketSymbol.objects.filter(
         venue__in={v for v, _ in wanted}, symbol__in={s for _, s in wanted}
     ).only("venue", "symbol", "qty_tick_decimals", "min_order_qty", "taker_fee")
-    return {
-        (s.venue, s.symbol): fixes.Lot(
-            step=Decimal(1).scaleb(-s.qty_tick_decimals),
-            min_qty=s.min_order_qty,
-            taker_fee=s.taker_fee,
-        )
-        for s in rows
-        if (s.venue, s.symbol) in wanted
-    }
+    return {(s.venue, s.symbol): lot_of(s) for s in rows if (s.venue, s.symbol) in wanted}
+
+
+def lot_of(market: MarketSymbol) -> fixes.Lot:
+    """How the market's orders are sized: its quantity tick, minimum order and taker fee."""
+    return fixes.Lot(
+        step=Decimal(1).scaleb(-market.qty_tick_decimals),
+        min_qty=market.min_order_qty,
+        taker_fee=market.taker_fee,
+    )
 
 
 def account_fixes(

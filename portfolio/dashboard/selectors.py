@@ -22,13 +22,19 @@ from portfolio.alerts.evaluation import (
     market_keys,
     risk_inputs_of,
     scope_health,
-    ticks_and_expiries_for,
 )
 from portfolio.dashboard import history
 from portfolio.domain import alert_text, risk
 from portfolio.domain.alert_rules import Metric
-from portfolio.domain.exposure import AssetExposure, Leg, asset_of, exposures
-from portfolio.domain.fixes import Fix, Lot
+from portfolio.domain.exposure import (
+    AssetExposure,
+    Concentration,
+    Leg,
+    asset_of,
+    concentration,
+    exposures,
+)
+from portfolio.domain.fixes import Fix
 from portfolio.domain.volatility import LiquidationOdds, liquidation_odds
 from portfolio.health import health_report
 from portfolio.models import (
@@ -178,6 +184,7 @@ class RiskContext:
     now: datetime
     expiries: dict[MarketKey, datetime] = field(default_factory=dict)  # dated futures'
     fix_levels: fix_of.Levels | None = None  # below which a position gets a fix, and to where
+    markets: dict[MarketKey, MarketSymbol] = field(default_factory=dict)  # of the held symbols
 
     @property
     def account_ids(self) -> list[int]:
@@ -195,8 +202,17 @@ def risk_context(user_id: int) -> RiskContext:
     )
     levels = {k: t for k, t, _ in health if k in ("health-warning", "health-critical")}
     fix_levels = fix_of.levels_of((t, c) for _, t, c in health)
-    ticks, expiries = ticks_and_expiries_for(market_keys(views))
-    return RiskContext(views, ticks, levels, now, expiries, fix_levels)
+    keys = market_keys(views)
+    markets = {
+        (m.venue, m.symbol): m
+        for m in MarketSymbol.objects.filter(
+            venue__in={v for v, _ in keys}, symbol__in={s for _, s in keys}
+        )
+        if (m.venue, m.symbol) in keys
+    }
+    ticks = {k: Decimal(1).scaleb(-m.price_tick_decimals) for k, m in markets.items()}
+    expiries = {k: m.expiry for k, m in markets.items() if m.expiry is not None}
+    return RiskContext(views, ticks, levels, now, expiries, fix_levels, markets)
 
 
 def health_level(health: Decimal | None, levels: dict[str, Decimal]) -> str:
@@ -271,7 +287,7 @@ def positions_for_user(
     rows: list[PositionRow] = []
     funding = funding_of_positions(ctx.account_ids) if with_funding else {}
     history = mark_history(market_keys(ctx.views), ctx.now - VOLATILITY_WINDOW) if with_odds else {}
-    lots: dict[MarketKey, Lot] | None = None  # read once, when a position needs a fix
+    lots = {k: fix_of.lot_of(m) for k, m in ctx.markets.items()}
     for view in ctx.views:
         account_in, positions_in = risk_inputs_of(view, ctx.ticks)
         ar = risk.account_risk(account_in, positions_in)
@@ -279,8 +295,6 @@ def positions_for_user(
         worst = ar.worst_health
         troubled = ctx.fix_levels and worst is not None and worst < ctx.fix_levels.warning
         if troubled and view.balance is not None:  # a cross health needs the balance
-            if lots is None:
-                lots = fix_of.lots_for(market_keys(ctx.views))
             venue = view.account.venue
             fixes = fix_of.account_fixes(venue, account_in, positions_in, lots, ctx.fix_levels)
         for p, pr in zip(view.positions, ar.positions, strict=True):
@@ -586,18 +600,30 @@ def exposure_for_user(ctx: RiskContext) -> ExposurePage:
     """Every open position as a leg of its asset across venues and accounts, and the funding
     each venue paid or charged lately."""
     keys = market_keys(ctx.views)
-    info = {
-        (m.venue, m.symbol): m
-        for m in MarketSymbol.objects.filter(
-            venue__in={v for v, _ in keys}, symbol__in={s for _, s in keys}
-        ).only("venue", "symbol", "base_asset", "underlying", "kind", "contract_size")
-    }
     deltas = {
         (m.venue, m.symbol): m.delta
         for m in MarketPrice.objects.filter(
             venue__in={v for v, _ in keys}, symbol__in={s for _, s in keys}
         ).only("venue", "symbol", "delta")
     }
+    since = ctx.now - timedelta(days=EXPOSURE_FUNDING_DAYS)
+    rows = (
+        FundingPayment.objects.filter(account_id__in=ctx.account_ids, funding_time__gte=since)
+        .values("account__venue")
+        .annotate(
+            paid=Sum("amount", filter=Q(amount__lt=0), default=Decimal(0)),
+            received=Sum("amount", filter=Q(amount__gt=0), default=Decimal(0)),
+        )
+        .order_by("account__venue")
+    )
+    funding = [VenueFunding(r["account__venue"], r["paid"], r["received"]) for r in rows]
+    return ExposurePage(exposures(legs_of(ctx, deltas)), funding)
+
+
+def legs_of(ctx: RiskContext, deltas: dict[MarketKey, Decimal | None]) -> list[Leg]:
+    """Every open position as a leg of its asset (an option without a delta in ``deltas``
+    counts none)."""
+    info = ctx.markets
     legs: list[Leg] = []
     for view in ctx.views:
         ar = account_risk_of(view, ctx.ticks)
@@ -619,15 +645,9 @@ def exposure_for_user(ctx: RiskContext) -> ExposurePage:
                     delta=deltas.get((venue, p.symbol)) if option else Decimal(1),
                 )
             )
-    since = ctx.now - timedelta(days=EXPOSURE_FUNDING_DAYS)
-    rows = (
-        FundingPayment.objects.filter(account_id__in=ctx.account_ids, funding_time__gte=since)
-        .values("account__venue")
-        .annotate(
-            paid=Sum("amount", filter=Q(amount__lt=0), default=Decimal(0)),
-            received=Sum("amount", filter=Q(amount__gt=0), default=Decimal(0)),
-        )
-        .order_by("account__venue")
-    )
-    funding = [VenueFunding(r["account__venue"], r["paid"], r["received"]) for r in rows]
-    return ExposurePage(exposures(legs), funding)
+    return legs
+
+
+def concentration_for_user(ctx: RiskContext, equity: Decimal) -> Concentration | None:
+    """The book's concentration index and heat per asset and venue (no query of its own)."""
+    return concentration(legs_of(ctx, {}), equity)

@@ -19,6 +19,9 @@ def overview(request: HttpRequest) -> HttpResponse:
     ctx = selectors.risk_context(user_id) if accounts else None
     positions = selectors.positions_for_user(ctx) if ctx else []
     summary = selectors.portfolio_summary(ctx) if ctx else None
+    concentration = (
+        selectors.concentration_for_user(ctx, summary.equity) if ctx and summary else None
+    )
     curve = (
         charts.equity_curve(ctx.account_ids, charts.DEFAULT_RANGE, ctx.now).as_json()
         if ctx
@@ -33,6 +36,7 @@ def overview(request: HttpRequest) -> HttpResponse:
             "accounts": accounts,
             "positions": positions,
             "summary": summary,
+            "concentration": concentration,
             "curve": curve,
             "ranges": charts.RANGES.values(),
         },

@@ -15,7 +15,7 @@ short on PerpEx are two legs of one BTC exposure. Per asset:
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -112,3 +112,51 @@ def asset_of(symbol: str, underlying: str = "", base_asset: str = "") -> str:
     """The asset a market is on: its underlying, else its base asset, else the symbol's first
     part ("BTC-USD" -> "BTC")."""
     return underlying or base_asset or symbol.split("-")[0].split("_")[0].upper()
+
+
+@dataclass(frozen=True)
+class Share:
+    name: str  # the asset or the venue
+    gross: Decimal  # its legs' gross notional
+    share_pct: Decimal  # of the book's gross notional
+    heat_pct: Decimal | None  # its gross notional over the portfolio's equity (None: no equity)
+
+
+@dataclass(frozen=True)
+class Concentration:
+    """How concentrated the book is: the Herfindahl-Hirschman index of the gross notional's
+    shares, per asset and per venue (1 = everything in one, 1/n = spread evenly over n)."""
+
+    asset_index: Decimal
+    venue_index: Decimal
+    assets: tuple[Share, ...]  # largest first
+    venues: tuple[Share, ...]
+
+    @property
+    def equal_assets(self) -> Decimal:
+        """As concentrated as this many assets of equal size (the index's inverse)."""
+        return 1 / self.asset_index
+
+
+def concentration(legs: Iterable[Leg], equity: Decimal) -> Concentration | None:
+    """The book's concentration and heat (None: nothing held)."""
+    items = list(legs)
+    total = sum((abs(leg.notional) for leg in items), ZERO)
+    if not total:
+        return None
+
+    def shares(name_of: Callable[[Leg], str]) -> tuple[Share, ...]:
+        gross: dict[str, Decimal] = defaultdict(Decimal)
+        for leg in items:
+            gross[name_of(leg)] += abs(leg.notional)
+        found = (
+            Share(name, g, g / total * HUNDRED, g / equity * HUNDRED if equity > 0 else None)
+            for name, g in gross.items()
+        )
+        return tuple(sorted(found, key=lambda s: (-s.gross, s.name)))
+
+    def index(found: tuple[Share, ...]) -> Decimal:
+        return sum(((s.share_pct / HUNDRED) ** 2 for s in found), ZERO)
+
+    assets, venues = shares(lambda leg: leg.asset), shares(lambda leg: leg.venue)
+    return Concentration(index(assets), index(venues), assets, venues)

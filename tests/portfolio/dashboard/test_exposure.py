@@ -112,3 +112,18 @@ def test_bob_sees_none_of_alices_exposure(
     response = logged_in(bob).get(reverse("portfolio:exposure"))
     assert response.context["page"].assets == []
     assert "No account is linked yet" in response.content.decode()
+
+
+def test_the_overview_shows_the_concentration_index_beside_the_health(
+    alice: User, venues: tuple[ExchangeAccount, ExchangeAccount]
+) -> None:
+    response = logged_in(alice).get(reverse("portfolio:overview"))
+    found = response.context["concentration"]
+    # BTC: 30,000 long + 24,004 short of gross; ETH: 6,000
+    btc, eth, total = D(54004), D(6000), D(60004)
+    assert [s.name for s in found.assets] == ["BTC", "ETH"]
+    assert found.asset_index == (btc / total) ** 2 + (eth / total) ** 2
+    assert found.assets[0].heat_pct == btc / response.context["summary"].equity * 100
+    page = response.content.decode()
+    assert 'data-field="concentration">0.82' in page
+    assert "StandX 60% · PerpEx 40%" in page  # 36,000 and 24,004 of 60,004

@@ -6,7 +6,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from portfolio.domain.exposure import Leg, asset_of, exposures
+from portfolio.domain.exposure import Leg, asset_of, concentration, exposures
 
 
 def leg(venue: str, qty: str, *, asset: str = "BTC", mark: str = "60000", **more: object) -> Leg:
@@ -91,3 +91,30 @@ def test_the_asset_is_the_instruments_underlying(
     symbol: str, underlying: str, base: str, asset: str
 ) -> None:
     assert asset_of(symbol, underlying, base) == asset
+
+
+def test_the_concentration_index_of_one_asset_is_one_and_of_n_equal_ones_is_one_over_n() -> None:
+    one = concentration([leg("standx", "1")], D(20000))
+    assert one is not None
+    assert (one.asset_index, one.venue_index, one.equal_assets) == (1, 1, 1)
+    assert one.assets[0].heat_pct == 300  # 60,000 on 20,000 of equity
+    even = concentration(
+        [
+            leg("standx", "1"),
+            leg("perpex", "-20", asset="ETH", mark="3000"),
+            leg("standx", "400", asset="SOL", mark="150"),
+            leg("ocx", "-1"),
+        ],
+        D(100000),
+    )
+    assert even is not None
+    # BTC 120,000 (a hedge counts both legs: gross, not net), ETH 60,000, SOL 60,000
+    assert [(s.name, s.share_pct) for s in even.assets] == [("BTC", 50), ("ETH", 25), ("SOL", 25)]
+    assert even.asset_index == D("0.375")  # 0.5² + 0.25² + 0.25²
+    assert [(s.name, s.share_pct) for s in even.venues] == [
+        ("standx", 50),
+        ("ocx", 25),
+        ("perpex", 25),
+    ]
+    assert concentration([], D(1000)) is None
+    assert concentration([leg("standx", "1")], D(0)).assets[0].heat_pct is None  # type: ignore[union-attr]
