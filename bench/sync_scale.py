@@ -69,6 +69,16 @@ def _bench_database() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "standx_web.settings")
 
 
+def bench_django() -> None:
+    """Django set up on a fresh, migrated `standx_bench` database."""
+    _bench_database()
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", verbosity=0)
+
+
 def run_one(n: int, seconds: float, warmup_cap: float) -> dict[str, float]:
     from django.core.management import call_command
     from django.utils import timezone
@@ -337,12 +347,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--warmup-cap", type=float, default=400)
     args = parser.parse_args()
-    _bench_database()
-    import django
-    from django.core.management import call_command
-
-    django.setup()
-    call_command("migrate", verbosity=0)
+    bench_django()
     print(
         f"{'accounts':>8} {'warm-up':>8} {'settle':>7} {'req/s':>7} {'errors':>6} {'p99 age':>8} "
         f"{'risky max':>9} {'risky p50':>9} {'CPU ms/sync':>11} {'of it alerts':>12} "

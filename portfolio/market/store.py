@@ -25,6 +25,9 @@ STREAM_PRECEDENCE = timedelta(seconds=10)
 # The venue stamps rates finer than the whole milliseconds a query's bound has: a rate booked in
 # the same millisecond as ``now`` would otherwise wait for the next sync.
 FUNDING_READ_AHEAD = timedelta(seconds=1)
+# A position closed since the last market sync still owes the funding of its last interval:
+# the history of a symbol traded this recently is read even when nobody holds it any more.
+FUNDING_AFTER_CLOSE = timedelta(hours=24)
 
 
 def held_symbols(venue: str) -> set[str]:
@@ -109,15 +112,20 @@ def _reprice_positions(venue: str, symbol: str, mark: Decimal) -> None:
 
 def market_sync(session: PublicSession, *, now: datetime | None = None) -> int:
     """Symbol info, marks and funding rates for every listed symbol (a new user's first order
-    needs a mark in a symbol nobody holds); funding history for the held symbols (all listed
-    ones while nothing is held)."""
+    needs a mark in a symbol nobody holds); funding history for the held symbols and those
+    traded within ``FUNDING_AFTER_CLOSE`` (all listed ones while there are none)."""
     now = now or timezone.now()
     venue = session.venue
     infos = session.instruments()
     symbols_store(venue, infos)
     listed = {i.symbol for i in infos if i.enabled}
     held = held_symbols(venue)
-    with_history = held or listed
+    closed = set(
+        Trade.objects.filter(account__venue=venue, traded_at__gte=now - FUNDING_AFTER_CLOSE)
+        .values_list("symbol", flat=True)
+        .distinct()
+    )
+    with_history = (held | closed) or listed
     written = 0
     for symbol in sorted(listed | held):
         market = session.quote(symbol)

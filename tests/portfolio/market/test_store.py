@@ -114,3 +114,22 @@ def test_a_dated_future_is_stored_with_its_kind_underlying_and_expiry() -> None:
         Decimal(1),
     )
     assert not MarketSymbol.objects.filter(venue="standx", symbol=row.symbol).exists()
+
+
+def test_market_sync_reads_the_funding_of_a_symbol_closed_since_the_last_one(
+    alice_linked: ExchangeAccount, sim_url: str
+) -> None:
+    with client_for(alice_linked, rate_limiter=NoRateLimit()) as client:
+        client.new_order(symbol="BTC-USD", side="buy", order_type="market", qty="0.01")
+        client.new_order(symbol="SOL-USD", side="buy", order_type="market", qty="1")
+        wait_for(lambda: len(client.query_positions()) == 2, timeout=10)
+        httpx.post(f"{sim_url}/sim/funding", json={"symbol": "SOL-USD"}).raise_for_status()
+        client.new_order(
+            symbol="SOL-USD", side="sell", order_type="market", qty="1", reduce_only=True
+        )
+        wait_for(lambda: len(client.query_positions()) == 1, timeout=10)
+    sync.account_sync(alice_linked.pk, limiter=NoRateLimit())
+    assert set(Position.objects.values_list("symbol", flat=True)) == {"BTC-USD"}
+    market_data_synced(sim_url)
+    # Only BTC-USD is held now, but the SOL-USD position closed after the funding time owes it.
+    assert FundingRate.objects.filter(symbol="SOL-USD").exists()
