@@ -94,14 +94,19 @@ def off_loop(fn: Callable[[], T]) -> T:
 
 
 @contextmanager
-def price_stream_on(sim_url: str) -> Iterator[None]:
-    """``manage.py pricestream`` against the simulator, for as long as the block runs."""
+def price_stream_on(sim_url: str, perpex_sim_url: str | None = None) -> Iterator[None]:
+    """``manage.py pricestream`` against the simulator (and PerpEx's, when given; otherwise
+    StandX's feed alone), for as long as the block runs."""
     from tests.conftest import child_env, child_server
 
     ws = "ws" + sim_url.removeprefix("http")
+    perpex: dict[str, str] = {"VENUES": "standx"}
+    if perpex_sim_url is not None:
+        perpex_ws = "ws" + perpex_sim_url.removeprefix("http") + "/ws"
+        perpex = {"PERPEX_API_URL": perpex_sim_url, "PERPEX_WS_URL": perpex_ws}
     env = child_env(
         STANDX_PERPS_URL=sim_url, STANDX_AUTH_URL=sim_url,
-        STANDX_WS_URL=f"{ws}/ws-stream/v1", STANDX_WS_API_URL=f"{ws}/ws-api/v1",
+        STANDX_WS_URL=f"{ws}/ws-stream/v1", STANDX_WS_API_URL=f"{ws}/ws-api/v1", **perpex,
     )  # fmt: skip
     with child_server("pricestream", ["manage.py", "pricestream"], ready_path=None, env=env):
         yield

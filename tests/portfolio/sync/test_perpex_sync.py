@@ -184,8 +184,9 @@ def test_a_synced_perpex_account_equals_the_simulators_ledger(alice: User, sim: 
     assert all(p.liq_source == "reported" for p in positions)
 
 
-def market_synced(sim: SimControl) -> None:
-    endpoints = perpex_venue.endpoints_for_simulator(sim.base_url)
+def market_synced(sim_url: str) -> None:
+    """PerpEx's market sync against the simulator: symbol rules, marks, the last funding."""
+    endpoints = perpex_venue.endpoints_for_simulator(sim_url)
     with registry.adapter("perpex").public(endpoints, limiter=NO_LIMIT) as session:
         market.market_sync(session)
 
@@ -212,13 +213,13 @@ def test_perpex_funding_shows_as_funding_never_as_a_deposit_or_withdrawal(
     sim.call("POST", "/sim/funding", {"symbol": "SOL-USD", "rate": "0.000375"})
     force_full(account)
     assert synced(account) == sync.Outcome.SYNCED
-    market_synced(sim)
+    market_synced(sim.base_url)
     # One whose rate is read first; then a position change, and a negative rate (shorts pay).
     sim.call("POST", "/sim/funding", {"symbol": "ETH-USD", "rate": "0.0002"})
-    market_synced(sim)
+    market_synced(sim.base_url)
     place(client, symbol="SOL-USD", side="sell", type="market", quantity=Decimal("1.5"))
     sim.call("POST", "/sim/funding", {"symbol": "SOL-USD", "rate": "-0.00011"})
-    market_synced(sim)
+    market_synced(sim.base_url)
     force_full(account)
     assert synced(account) == sync.Outcome.SYNCED
 
