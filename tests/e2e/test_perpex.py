@@ -52,6 +52,9 @@ def test_alice_links_a_perpex_key_sees_its_risk_and_closes_it_from_the_dashboard
         )
         perp.place_order(OrderRequest("ETH-USD", "sell", "market", Decimal("0.5")))
     off_loop(lambda: market_synced(perpex_sim_url))  # PerpEx's symbol rules, for the close
+    opened_at = Decimal(
+        httpx.get(f"{perpex_sim_url}/sim/state", timeout=10).json()["marks"]["SOL-USD"]
+    )
 
     context = browser.new_context()
     context.grant_permissions(["notifications"], origin=daphne_url)
@@ -130,6 +133,8 @@ def test_alice_links_a_perpex_key_sees_its_risk_and_closes_it_from_the_dashboard
         page.screenshot(path=str(screenshot_dir / "perpex-closed.png"), full_page=True)
     finally:
         context.close()
+        # The shared simulator's SOL-USD back where it was, for the tests after this one.
+        set_perpex_mark(perpex_sim_url, opened_at)
         httpx.post(f"{perpex_sim_url}/sim/pause", json={"paused": False}, timeout=10)
 
     # The simulator's ledger since the link holds exactly the orders of the audit log.
