@@ -1,9 +1,10 @@
-"""Linked StandX accounts for the benches, written straight to the database (no verification)."""
+"""Linked accounts for the benches, written straight to the database (no verification)."""
 
 from __future__ import annotations
 
 from accounts import credentials
 from accounts.models import AccountMode, CredentialKind, ExchangeAccount, User
+from venues import perpex as perpex_venue
 from venues import standx as standx_venue
 
 # Imported inside the benches' functions, after django.setup().
@@ -42,4 +43,24 @@ def standx_linked(
             sim_account["signing_key"],
             scopes=["trade"],
         )
+    return account
+
+
+def perpex_linked(
+    owner: User, label: str, url: str, sim_account: dict[str, str]
+) -> ExchangeAccount:
+    """A saved PerpEx account holding the simulator's API key (read and trade)."""
+    endpoints = perpex_venue.endpoints_for_simulator(url)
+    account = ExchangeAccount.objects.create(
+        owner=owner,
+        label=label,
+        venue=perpex_venue.KEY,
+        identity=sim_account["account_id"],
+        endpoints=dict(endpoints.urls),
+        origin=endpoints.origin,
+        mode=AccountMode.TRADING,
+    )
+    credentials.credential_seal(
+        account, perpex_venue.BEARER_KIND, sim_account["api_key"], scopes=["read", "trade"]
+    )
     return account

@@ -1,4 +1,4 @@
-"""Start a throwaway `python -m standx_sim` on a free loopback port (for the benchmarks)."""
+"""Start a throwaway simulator (`standx_sim`, `perpex_sim`) on a free loopback port (benchmarks)."""
 
 from __future__ import annotations
 
@@ -21,9 +21,18 @@ def free_port() -> int:
 
 def start_sim(seed: int) -> tuple[subprocess.Popen[bytes], str]:
     """The simulator's process and base URL, once it answers /api/health (30 s at most)."""
+    return _start("standx_sim", "/api/health", seed)
+
+
+def start_perpex_sim(seed: int) -> tuple[subprocess.Popen[bytes], str]:
+    """`python -m perpex_sim` (its 120 requests a minute per key enforced), once it answers."""
+    return _start("perpex_sim", "/api/v1/markets", seed)
+
+
+def _start(module: str, ready_path: str, seed: int) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "standx_sim", "--host", "127.0.0.1", "--port", str(port),
+        [sys.executable, "-m", module, "--host", "127.0.0.1", "--port", str(port),
          "--seed", str(seed), "--log-level", "warning"],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
@@ -31,9 +40,9 @@ def start_sim(seed: int) -> tuple[subprocess.Popen[bytes], str]:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"{url}/api/health", timeout=1).status_code == 200:
+            if httpx.get(f"{url}{ready_path}", timeout=1).status_code == 200:
                 return proc, url
         except httpx.HTTPError:
             time.sleep(0.1)
     proc.kill()
-    raise SystemExit("the simulator did not start")
+    raise SystemExit(f"{module} did not start")

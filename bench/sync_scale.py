@@ -47,7 +47,9 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.simulator import start_sim  # noqa: E402
+from bench.simulator import start_perpex_sim, start_sim  # noqa: E402
+
+VENUES = ("standx", "perpex")
 
 
 def _bench_database() -> None:
@@ -79,7 +81,9 @@ def bench_django() -> None:
     call_command("migrate", verbosity=0)
 
 
-def run_one(n: int, seconds: float, warmup_cap: float) -> dict[str, float]:
+def run_one(
+    n: int, seconds: float, warmup_cap: float, venues: tuple[str, ...] = ("standx",)
+) -> dict[str, float]:
     from django.core.management import call_command
     from django.utils import timezone
 
@@ -95,12 +99,17 @@ def run_one(n: int, seconds: float, warmup_cap: float) -> dict[str, float]:
         SyncState,
         Trade,
     )
+    from portfolio.sync import dispatch
     from portfolio.sync import pipeline as sync
     from standx.rest import Credentials, Endpoints, StandXClient
     from standx_web.redis_client import redis_client
 
     call_command("flush", interactive=False, verbosity=0)
     proc, url = start_sim(seed=11)
+    perpex_proc, perpex_url = start_perpex_sim(seed=11) if "perpex" in venues else (None, "")
+    # The accounts split evenly between the venues (StandX takes the odd one).
+    n_perpex = n // len(venues) if "perpex" in venues else 0
+    n_all, n = n, n - n_perpex
     try:
         sim = httpx.Client(base_url=url, timeout=30)
         sim.post("/sim/pause", json={"paused": True})
@@ -126,6 +135,8 @@ def run_one(n: int, seconds: float, warmup_cap: float) -> dict[str, float]:
             ExchangeAccount.objects.filter(pk=account.pk).update(mode=AccountMode.TRADING)
             if i < risky_n:
                 risky_ids.append(account.pk)
+        if n_perpex:
+            risky_ids += _perpex_accounts(owner, n_perpex, perpex_url)
         # Bring the 10x SOL longs to ~1.3x health: polled every second from now on.
         first = ExchangeAccount.objects.get(pk=risky_ids[0])
         pos = httpx.get(
@@ -146,6 +157,9 @@ def run_one(n: int, seconds: float, warmup_cap: float) -> dict[str, float]:
         totals = {"syncs": 0, "failures": 0, "requests": 0, "sync_cpu": 0.0, "eval_cpu": 0.0}
         # CPU by kind of sync, told apart by its REST calls: (syncs, CPU seconds).
         kinds = {kind: [0, 0.0] for kind in KINDS}
+        for venue in venues:
+            totals[f"requests_{venue}"] = 0
+        venue_of = dict(ExchangeAccount.objects.values_list("pk", "venue"))
         # Worker processes, as Celery's prefork pool runs tasks (no GIL shared between them).
         spawn = get_context("spawn")
         pool = ProcessPoolExecutor(6, mp_context=spawn, initializer=_worker_init)
@@ -163,6 +177,7 @@ def run_one(n: int, seconds: float, warmup_cap: float) -> dict[str, float]:
                 totals["syncs"] += outcome == sync.Outcome.SYNCED
                 totals["failures"] += outcome == "transient"
                 totals["requests"] += requests
+                totals[f"requests_{venue_of[account_id]}"] += requests
                 totals["sync_cpu"] += cpu_used
                 if outcome == sync.Outcome.SYNCED and measuring.is_set():
                     kind = kinds[_kind(requests)]
@@ -184,14 +199,19 @@ def run_one(n: int, seconds: float, warmup_cap: float) -> dict[str, float]:
 
         redis_client().delete(alert_batches.DUE_KEY, alert_batches.SCHEDULED_KEY)
 
+        # Each venue within its own budget for a dispatch every 0.5 s, as `dispatch_syncs` plans.
+        budgets = dispatch.venue_budgets(0.5, cap_per_second=45)
+
         def dispatcher() -> None:
             while not stop.is_set():
-                due = sync.due_accounts(timezone.now(), limit=200, request_budget=22)
+                due = sync.due_accounts(timezone.now(), limit=200, request_budget=budgets)
                 for account_id, urgent in due:
                     if account_id in inflight:
                         continue
                     inflight.add(account_id)
-                    future = (urgent_pool if urgent else pool).submit(_sync_in_worker, account_id)
+                    venue = venue_of[account_id]
+                    each = urgent_pool if urgent else pool
+                    future = each.submit(_sync_in_worker, account_id, venue)
                     future.add_done_callback(partial(done, account_id))
                 time.sleep(0.5)
 
@@ -202,7 +222,7 @@ def run_one(n: int, seconds: float, warmup_cap: float) -> dict[str, float]:
         # Warm-up: every account's first (full backfill) sync.
         while time.monotonic() - started < warmup_cap:
             synced = SyncState.objects.filter(last_success_at__isnull=False).count()
-            if synced == n:
+            if synced == n_all:
                 break
             time.sleep(1)
         warmup = time.monotonic() - started
@@ -236,19 +256,23 @@ def run_one(n: int, seconds: float, warmup_cap: float) -> dict[str, float]:
 
         with lock:
             before = dict(totals)
+        refused0 = _perpex_refused(perpex_url)
         rows0, t0 = rows(), time.monotonic()
         measuring.set()
         ages: list[float] = []
         risky_ages: list[float] = []
+        venue_ages: dict[str, list[float]] = {venue: [] for venue in venues}
         while time.monotonic() - t0 < seconds:
             now = timezone.now()
             for account_id, last in SyncState.objects.values_list("account_id", "last_success_at"):
                 age = (now - last).total_seconds() if last else float("inf")
                 ages.append(age)
+                venue_ages[venue_of[account_id]].append(age)
                 if account_id in risky_ids:
                     risky_ages.append(age)
             time.sleep(0.5)
         elapsed = time.monotonic() - t0
+        refused = _perpex_refused(perpex_url) - refused0
         with lock:
             spent = {k: totals[k] - before[k] for k in totals}
             measuring.clear()
@@ -258,8 +282,16 @@ def run_one(n: int, seconds: float, warmup_cap: float) -> dict[str, float]:
         urgent_pool.shutdown(wait=True)
         syncs, cpu, evals = spent["syncs"], spent["sync_cpu"], spent["eval_cpu"]
         ages.sort()
+        per_venue: dict[str, float] = {}
+        for venue, seen in venue_ages.items():
+            seen.sort()
+            per_venue[f"{venue}_p99_age"] = seen[int(len(seen) * 0.99) - 1] if seen else 0
+            per_venue[f"{venue}_rps"] = spent[f"requests_{venue}"] / elapsed
         return {
-            "accounts": n,
+            "accounts": n_all,
+            "perpex_429": refused,
+            "perpex_429_total": _perpex_refused(perpex_url),
+            **per_venue,
             "warmup_s": warmup,
             "settle_s": settle,
             "rps": spent["requests"] / elapsed,
@@ -278,8 +310,61 @@ def run_one(n: int, seconds: float, warmup_cap: float) -> dict[str, float]:
             **{f"{kind}_n": count for kind, (count, _) in kinds.items()},
         }
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        for child in (proc, perpex_proc):
+            if child is not None:
+                child.terminate()
+                child.wait(timeout=10)
+
+
+def _perpex_accounts(owner: object, n: int, url: str) -> list[int]:
+    """``n`` PerpEx accounts on the simulator at ``url``, linked straight to the database, with
+    the StandX mix: 0.5 % 10x isolated SOL longs brought to ~1.3x health, 5 % BTC holders, the
+    rest flat. Returns the risky ones' ids."""
+    from bench.linked import perpex_linked
+    from exchange_common.ratelimit import NoRateLimit
+    from perpex.keys import ApiKey
+    from perpex.rest import OrderRequest, PerpExClient
+
+    sim = httpx.Client(base_url=url, timeout=30)
+    sim.post("/sim/pause", json={"paused": True})
+    risky_n, holders_n = max(1, n // 200), max(1, n // 20)
+    risky: list[int] = []
+    position = None
+    for i in range(n):
+        acct = sim.post("/sim/accounts", json={"deposit": "10000"}).json()
+        if i < risky_n + holders_n:
+            key = ApiKey(acct["api_key"])
+            with PerpExClient(key, api_url=url, rate_limiter=NoRateLimit()) as c:
+                if i < risky_n:
+                    c.place_order(
+                        OrderRequest(
+                            "SOL-USD", "buy", "market", Decimal(20), leverage=10,
+                            margin_mode="isolated",
+                        )
+                    )  # fmt: skip
+                    position = next(p for p in c.account().positions if p.symbol == "SOL-USD")
+                else:
+                    c.place_order(OrderRequest("BTC-USD", "buy", "market", Decimal("0.01")))
+        account = perpex_linked(owner, f"perpex bench {i}", url, acct)  # type: ignore[arg-type]
+        if i < risky_n:
+            risky.append(account.pk)
+    # Health 1.3 (equity / maintenance) for the 10x SOL longs: polled every second from now on.
+    assert position is not None
+    assert position.margin is not None
+    assert position.maintenance_margin is not None
+    assert position.mark_price
+    q, e, hm = position.size, position.entry_price, position.margin
+    r = position.maintenance_margin / (q * position.mark_price)
+    target = ((q * e - hm) / (q * (1 - Decimal("1.3") * r))).quantize(Decimal("0.01"))
+    sim.post("/sim/price", json={"symbol": "SOL-USD", "mark_price": str(target)})
+    return risky
+
+
+def _perpex_refused(url: str) -> int:
+    """The PerpEx simulator's 429s so far (0 without one)."""
+    if not url:
+        return 0
+    return int(httpx.get(f"{url}/sim/state", timeout=10).json()["rate_limited"])
 
 
 KINDS = ("quiet", "steady", "full")
@@ -303,7 +388,8 @@ def _worker_init() -> None:
     from standx_web.redis_client import redis_client
 
     connection.ensure_connection()
-    sync.shared_rate_limiter("standx")
+    for venue in VENUES:
+        sync.shared_rate_limiter(venue)
     shared_transport()
     redis_client().ping()
 
@@ -312,12 +398,12 @@ def _started() -> None:
     time.sleep(0.5)  # long enough that every process of the pool gets one
 
 
-def _sync_in_worker(account_id: int) -> tuple[str, float, int]:
+def _sync_in_worker(account_id: int, venue: str) -> tuple[str, float, int]:
     """One `account_sync` in a worker: (outcome, CPU seconds, REST requests)."""
     from exchange_common.ratelimit import CountingLimiter
     from portfolio.sync import pipeline as sync
 
-    counter = CountingLimiter(sync.shared_rate_limiter("standx"))
+    counter = CountingLimiter(sync.shared_rate_limiter(venue))
     cpu_start = time.thread_time()
     try:
         outcome = sync.account_sync(account_id, limiter=counter).value
@@ -346,7 +432,15 @@ def main() -> None:
     parser.add_argument("--accounts", type=int, nargs="+", default=[10, 100, 1000])
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--warmup-cap", type=float, default=400)
+    parser.add_argument(
+        "--venues",
+        default="standx",
+        help="comma-separated: standx, or standx,perpex (the accounts split evenly)",
+    )
     args = parser.parse_args()
+    venues = tuple(v.strip() for v in args.venues.split(",") if v.strip())
+    if "standx" not in venues or set(venues) - set(VENUES):
+        parser.error(f"--venues takes standx, optionally with perpex, not {args.venues!r}")
     bench_django()
     print(
         f"{'accounts':>8} {'warm-up':>8} {'settle':>7} {'req/s':>7} {'errors':>6} {'p99 age':>8} "
@@ -354,7 +448,7 @@ def main() -> None:
         f"{'syncs/s':>8} {'rows/s':>7}"
     )
     for n in args.accounts:
-        r = run_one(n, args.seconds, args.warmup_cap)
+        r = run_one(n, args.seconds, args.warmup_cap, venues)
         print(
             f"{r['accounts']:>8.0f} {r['warmup_s']:>7.0f}s {r['settle_s']:>6.0f}s "
             f"{r['rps']:>7.1f} {r['errors']:>6.0f} "
@@ -368,6 +462,17 @@ def main() -> None:
             + ", ".join(f"{k} {r[f'{k}_ms']:.1f} ({r[f'{k}_n']:.0f} syncs)" for k in KINDS),
             flush=True,
         )
+        if len(venues) > 1:
+            print(
+                "         by venue: "
+                + ", ".join(
+                    f"{v} {r[f'{v}_rps']:.1f} req/s, p99 age {r[f'{v}_p99_age']:.1f}s"
+                    for v in venues
+                )
+                + f"; PerpEx 429s {r['perpex_429']:.0f} measured,"
+                + f" {r['perpex_429_total']:.0f} in all",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

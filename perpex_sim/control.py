@@ -23,7 +23,8 @@ JSON in and out; decimals are strings.
   "amount", "cash_delta", "isolated_delta", "balance", "ref"}`` (kinds: deposit, fee,
   realized_pnl, funding, isolated_margin, insurance_fund) and the amounts sum to ``balance``.
 - ``GET /sim/demo`` -> the demo account's credentials (``--scenario demo``), else 404.
-- ``GET /sim/state`` -> seed, paused, config, faults, marks and counts.
+- ``GET /sim/state`` -> seed, paused, config, faults, marks and counts (``rate_limited``: the
+  429s answered since the start).
 """
 
 from __future__ import annotations
@@ -213,6 +214,7 @@ def control_routes(sim: Sim) -> list[Route]:
             "marks": {s: fmt(m.mark) for s, m in engine.markets.items()},
             "accounts": len(engine.accounts),
             "ws_connections": len(sim.hub.conns),
+            "rate_limited": sim.limits.refused,
         }
 
     table = [

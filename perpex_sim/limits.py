@@ -21,6 +21,7 @@ ANONYMOUS_PER_MINUTE = 1200
 class RateLimits:
     enabled: bool = True
     per_minute: int = 120
+    refused: int = 0  # 429s answered since the start (GET /sim/state: a bench reads it)
     _buckets: dict[str, tuple[float, float]] = field(default_factory=dict)  # tokens, stamp
 
     def reset(self) -> None:
@@ -37,6 +38,7 @@ class RateLimits:
             self._buckets[key] = (tokens - 1, now)
             return
         self._buckets[key] = (tokens, now)
+        self.refused += 1
         wait = (1 - tokens) / rate
         raise ApiError(
             429,

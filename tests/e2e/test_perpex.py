@@ -18,7 +18,7 @@ from accounts.models import ExchangeAccount, User
 from exchange_common.ratelimit import NoRateLimit
 from perpex.keys import ApiKey
 from perpex.rest import OrderRequest, PerpExClient
-from portfolio.models import AuditEntry, Position
+from portfolio.models import AuditEntry, MarketPrice, Position
 from portfolio.sync import pipeline as sync
 from tests.conftest import PASSWORD, perpex_credentials, wait_for
 from tests.e2e.conftest import mark_for_health, off_loop, price_stream_on, sw_notifications
@@ -52,6 +52,9 @@ def test_alice_links_a_perpex_key_sees_its_risk_and_closes_it_from_the_dashboard
         )
         perp.place_order(OrderRequest("ETH-USD", "sell", "market", Decimal("0.5")))
     off_loop(lambda: market_synced(perpex_sim_url))  # PerpEx's symbol rules, for the close
+    opened_at = Decimal(
+        httpx.get(f"{perpex_sim_url}/sim/state", timeout=10).json()["marks"]["SOL-USD"]
+    )
 
     context = browser.new_context()
     context.grant_permissions(["notifications"], origin=daphne_url)
@@ -111,7 +114,9 @@ def test_alice_links_a_perpex_key_sees_its_risk_and_closes_it_from_the_dashboard
         near = mark_for_health(held, Decimal("1.2"))
         assert held.liq_price is not None and held.liq_price < near < held.entry_price
         with price_stream_on(sim_url, perpex_sim_url):
-            wait_for(lambda: _price_stream_watches(perpex_sim_url), 20)
+            # The feed is live once it stored a PerpEx mark of its own (a busy machine takes
+            # a while to start it).
+            wait_for(_perpex_feed_live, 60)
             set_perpex_mark(perpex_sim_url, near)
             critical = wait_for(lambda: titled(page, "Critical: SOL-USD (Perp) margin health"), 30)
         assert critical[0]["requireInteraction"] is True
@@ -128,6 +133,8 @@ def test_alice_links_a_perpex_key_sees_its_risk_and_closes_it_from_the_dashboard
         page.screenshot(path=str(screenshot_dir / "perpex-closed.png"), full_page=True)
     finally:
         context.close()
+        # The shared simulator's SOL-USD back where it was, for the tests after this one.
+        set_perpex_mark(perpex_sim_url, opened_at)
         httpx.post(f"{perpex_sim_url}/sim/pause", json={"paused": False}, timeout=10)
 
     # The simulator's ledger since the link holds exactly the orders of the audit log.
@@ -148,10 +155,9 @@ def test_alice_links_a_perpex_key_sees_its_risk_and_closes_it_from_the_dashboard
     assert User.objects.get(username="alice").exchange_accounts.count() == 2
 
 
-def _price_stream_watches(perpex_sim_url: str) -> bool:
-    """The price stream holds a socket on the PerpEx simulator (so a mark set now is heard)."""
-    state = httpx.get(f"{perpex_sim_url}/sim/state", timeout=10).json()
-    return bool(state["ws_connections"])
+def _perpex_feed_live() -> bool:
+    found = MarketPrice.objects.filter(venue="perpex", symbol="SOL-USD", source="stream")
+    return found.exists()
 
 
 def set_perpex_mark(perpex_sim_url: str, mark: Decimal) -> None:

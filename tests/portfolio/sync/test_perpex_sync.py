@@ -198,8 +198,6 @@ def test_perpex_funding_shows_as_funding_never_as_a_deposit_or_withdrawal(
     account, creds = linked(alice, sim)
     assert synced(account) == sync.Outcome.SYNCED  # linked with 10,000 USDC and nothing held
     client = PerpExClient(ApiKey(creds["api_key"]), api_url=sim.base_url, rate_limiter=NO_LIMIT)
-    sim.price("SOL-USD", "151.37")
-    sim.price("ETH-USD", "3017.9")
     place(client, symbol="SOL-USD", side="buy", type="market", quantity=Decimal("4.33"))
     place(
         client, symbol="ETH-USD", side="sell", type="market", quantity=Decimal("0.57"),
