@@ -132,15 +132,23 @@ def session_cookie(user_id: int) -> str:
 
 def child(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, *args], cwd=ROOT, env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        [sys.executable, *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 async def measure(
-    ws_url: str, origin: str, cookie: str, sim_url: str, fire: Decimal, recover: Decimal,
+    ws_url: str,
+    origin: str,
+    cookie: str,
+    sim_url: str,
+    fire: Decimal,
+    recover: Decimal,
     rounds: int,
-) -> list[float]:  # fmt: skip
+) -> list[float]:
     import websockets
 
     latencies: list[float] = []

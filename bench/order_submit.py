@@ -62,13 +62,22 @@ def run(runs: int) -> None:
         def limit(factor: str, tif: str) -> order_rules.Ticket:
             price = (mark * Decimal(factor)).quantize(Decimal("0.01"))
             return order_rules.Ticket(
-                symbol="ETH-USD", side="buy", order_type="limit", qty=Decimal("0.01"),
-                price=price, time_in_force=tif,
-            )  # fmt: skip
+                symbol="ETH-USD",
+                side="buy",
+                order_type="limit",
+                qty=Decimal("0.01"),
+                price=price,
+                time_in_force=tif,
+            )
 
         def market_order(side: str) -> order_rules.Ticket:
-            return order_rules.Ticket(symbol="ETH-USD", side=side, order_type="market",
-                                      qty=Decimal("0.01"), time_in_force="ioc")  # fmt: skip
+            return order_rules.Ticket(
+                symbol="ETH-USD",
+                side=side,
+                order_type="market",
+                qty=Decimal("0.01"),
+                time_in_force="ioc",
+            )
 
         cases = {
             "resting limit": lambda: limit("0.9", "gtc"),
@@ -85,16 +94,20 @@ def run(runs: int) -> None:
                 for _ in range(runs):
                     t0 = time.perf_counter()
                     entry = trading.order_submit(
-                        user_id=user.pk, account_id=account.pk, ticket=ticket(),
+                        user_id=user.pk,
+                        account_id=account.pk,
+                        ticket=ticket(),
                         cl_ord_id=trading.new_cl_ord_id(),
-                    )  # fmt: skip
+                    )
                     times.append((time.perf_counter() - t0) * 1000)
                     outcomes[entry.status] += 1
                     if name == "market fill":
                         trading.order_submit(
-                            user_id=user.pk, account_id=account.pk,
-                            ticket=market_order("sell"), cl_ord_id=trading.new_cl_ord_id(),
-                        )  # fmt: skip
+                            user_id=user.pk,
+                            account_id=account.pk,
+                            ticket=market_order("sell"),
+                            cl_ord_id=trading.new_cl_ord_id(),
+                        )
                 times.sort()
                 print(
                     f"{name:<14} {'on' if stream else 'refused':<13} "

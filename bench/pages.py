@@ -92,11 +92,19 @@ def populate(n_trades: int, n_orders: int) -> int:
     d = Decimal
     for i, symbol in enumerate(SYMBOLS):
         MarketSymbol.objects.create(
-            symbol=symbol, base_asset=symbol[:2], quote_asset="DUSD", price_tick_decimals=2,
-            qty_tick_decimals=3, min_order_qty=d("0.001"), max_order_qty=d(1000),
-            max_leverage=d(20), maker_fee=d("0.0001"), taker_fee=d("0.0004"),
-            price_cap_ratio=d("0.1"), price_floor_ratio=d("0.1"),
-        )  # fmt: skip
+            symbol=symbol,
+            base_asset=symbol[:2],
+            quote_asset="DUSD",
+            price_tick_decimals=2,
+            qty_tick_decimals=3,
+            min_order_qty=d("0.001"),
+            max_order_qty=d(1000),
+            max_leverage=d(20),
+            maker_fee=d("0.0001"),
+            taker_fee=d("0.0004"),
+            price_cap_ratio=d("0.1"),
+            price_floor_ratio=d("0.1"),
+        )
         MarketPrice.objects.create(symbol=symbol, mark_price=d(100 + i), updated_at=now)
     positions: list[Position] = []
     balances: list[BalanceSnapshot] = []

@@ -98,9 +98,15 @@ def prepare(url: str) -> dict[str, Any]:
         orders = [
             {"symbol": "BTC-USD", "side": "buy", "order_type": "market", "qty": "0.05"},
             {"symbol": "ETH-USD", "side": "sell", "order_type": "market", "qty": "1"},
-            {"symbol": "BTC-USD", "side": "buy", "order_type": "limit", "qty": "0.01",
-             "price": "90000.00", "time_in_force": "gtc"},
-        ]  # fmt: skip
+            {
+                "symbol": "BTC-USD",
+                "side": "buy",
+                "order_type": "limit",
+                "qty": "0.01",
+                "price": "90000.00",
+                "time_in_force": "gtc",
+            },
+        ]
         for order in orders:
             body = json.dumps(
                 {"time_in_force": "ioc", "reduce_only": False, **order}, separators=(",", ":")
@@ -240,10 +246,19 @@ def main() -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "standx_sim", "--host", "127.0.0.1", "--port", str(port),
-         "--seed", "1"],
+        [
+            sys.executable,
+            "-m",
+            "standx_sim",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--seed",
+            "1",
+        ],
         cwd=ROOT,
-    )  # fmt: skip
+    )
     try:
         wait_healthy(url, proc)
         creds = prepare(url)

@@ -140,9 +140,10 @@ def run_one(
         # Bring the 10x SOL longs to ~1.3x health: polled every second from now on.
         first = ExchangeAccount.objects.get(pk=risky_ids[0])
         pos = httpx.get(
-            f"{url}/api/query_positions", params={"symbol": "SOL-USD"},
+            f"{url}/api/query_positions",
+            params={"symbol": "SOL-USD"},
             headers={"authorization": f"Bearer {_token(first)}"},
-        ).json()[0]  # fmt: skip
+        ).json()[0]
         q, e = Decimal(pos["qty"]), Decimal(pos["entry_price"])
         hm, r = (
             Decimal(pos["holding_margin"]),
@@ -338,10 +339,14 @@ def _perpex_accounts(owner: object, n: int, url: str) -> list[int]:
                 if i < risky_n:
                     c.place_order(
                         OrderRequest(
-                            "SOL-USD", "buy", "market", Decimal(20), leverage=10,
+                            "SOL-USD",
+                            "buy",
+                            "market",
+                            Decimal(20),
+                            leverage=10,
                             margin_mode="isolated",
                         )
-                    )  # fmt: skip
+                    )
                     position = next(p for p in c.account().positions if p.symbol == "SOL-USD")
                 else:
                     c.place_order(OrderRequest("BTC-USD", "buy", "market", Decimal("0.01")))

@@ -157,21 +157,27 @@ class KeepAliveTransport(httpx.BaseTransport):
             else:
                 conn.close()
             return httpx.Response(
-                status, headers=headers, content=content,
+                status,
+                headers=headers,
+                content=content,
                 extensions={"http_version": b"HTTP/1.1"},
-            )  # fmt: skip
+            )
 
     @staticmethod
     def _exchange(
-        conn: http.client.HTTPConnection, request: httpx.Request, body: bytes,
+        conn: http.client.HTTPConnection,
+        request: httpx.Request,
+        body: bytes,
         read_timeout: float | None,
-    ) -> tuple[int, list[tuple[str, str]], bytes, bool]:  # fmt: skip
+    ) -> tuple[int, list[tuple[str, str]], bytes, bool]:
         conn.sock.settimeout(read_timeout)
         try:
             conn.putrequest(
-                request.method, request.url.raw_path.decode("ascii"),
-                skip_host=True, skip_accept_encoding=True,
-            )  # fmt: skip
+                request.method,
+                request.url.raw_path.decode("ascii"),
+                skip_host=True,
+                skip_accept_encoding=True,
+            )
             # httpx.Request has set Host and Content-Length already.
             for name, value in request.headers.raw:
                 conn.putheader(name.decode("latin-1"), value.decode("latin-1"))

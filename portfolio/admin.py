@@ -48,9 +48,17 @@ class OwnedAdmin(ReadOnlyAdmin):
 @admin.register(SyncState)
 class SyncStateAdmin(OwnedAdmin):
     list_display = (
-        "account", "last_success_at", "stale", "consecutive_failures", "interval_s",
-        "next_due_at", "backfill_done", "backfill_trades", "backfill_orders", "last_error",
-    )  # fmt: skip
+        "account",
+        "last_success_at",
+        "stale",
+        "consecutive_failures",
+        "interval_s",
+        "next_due_at",
+        "backfill_done",
+        "backfill_trades",
+        "backfill_orders",
+        "last_error",
+    )
     list_filter = ("stale", "backfill_done")
 
 
@@ -89,23 +97,51 @@ class StreamLeaseAdmin(OwnedAdmin):
 
 @admin.register(Position)
 class PositionAdmin(OwnedAdmin):
-    list_display = ("account", "symbol", "qty", "entry_price", "mark_price", "upnl", "liq_price",
-                    "mmr", "margin_mode", "synced_at")  # fmt: skip
+    list_display = (
+        "account",
+        "symbol",
+        "qty",
+        "entry_price",
+        "mark_price",
+        "upnl",
+        "liq_price",
+        "mmr",
+        "margin_mode",
+        "synced_at",
+    )
     list_filter = ("symbol", "margin_mode")
 
 
 @admin.register(Order)
 class OrderAdmin(OwnedAdmin):
-    list_display = ("exchange_id", "account", "symbol", "side", "order_type", "qty", "price",
-                    "status", "created_at")  # fmt: skip
+    list_display = (
+        "exchange_id",
+        "account",
+        "symbol",
+        "side",
+        "order_type",
+        "qty",
+        "price",
+        "status",
+        "created_at",
+    )
     list_filter = ("status", "symbol", "side")
     search_fields = ("=exchange_id", "cl_ord_id")
 
 
 @admin.register(Trade)
 class TradeAdmin(OwnedAdmin):
-    list_display = ("exchange_id", "account", "symbol", "side", "qty", "price", "fee_qty", "pnl",
-                    "traded_at")  # fmt: skip
+    list_display = (
+        "exchange_id",
+        "account",
+        "symbol",
+        "side",
+        "qty",
+        "price",
+        "fee_qty",
+        "pnl",
+        "traded_at",
+    )
     list_filter = ("symbol", "side")
     search_fields = ("=exchange_id", "=order_exchange_id")
 
@@ -122,8 +158,15 @@ class MarketPriceAdmin(ReadOnlyAdmin):
 
 @admin.register(MarketSymbol)
 class MarketSymbolAdmin(ReadOnlyAdmin):
-    list_display = ("symbol", "price_tick_decimals", "qty_tick_decimals", "min_order_qty",
-                    "max_leverage", "maker_fee", "taker_fee")  # fmt: skip
+    list_display = (
+        "symbol",
+        "price_tick_decimals",
+        "qty_tick_decimals",
+        "min_order_qty",
+        "max_leverage",
+        "maker_fee",
+        "taker_fee",
+    )
 
 
 @admin.register(FundingRate)
@@ -136,8 +179,16 @@ class FundingRateAdmin(ReadOnlyAdmin):
 class AuditEntryAdmin(ReadOnlyAdmin):
     """Every signed request made from the dashboard (bodies hold no secrets)."""
 
-    list_display = ("created_at", "user", "account_label", "action", "status", "cl_ord_id",
-                    "exchange_order_id", "result")  # fmt: skip
+    list_display = (
+        "created_at",
+        "user",
+        "account_label",
+        "action",
+        "status",
+        "cl_ord_id",
+        "exchange_order_id",
+        "result",
+    )
     list_filter = ("status", "action")
     search_fields = ("cl_ord_id", "request_id", "account_label", "user__username")
     date_hierarchy = "created_at"
@@ -155,8 +206,14 @@ class PushSubscriptionAdmin(ReadOnlyAdmin):
     """Devices that get push alerts. The endpoint (a capability URL) and the keys are not
     shown; deleting a row stops the device's pushes."""
 
-    list_display = ("device_label", "user", "created_at", "last_success_at", "failures",
-                    "last_error")  # fmt: skip
+    list_display = (
+        "device_label",
+        "user",
+        "created_at",
+        "last_success_at",
+        "failures",
+        "last_error",
+    )
     fields = list_display
     search_fields = ("user__username", "device_label")
 
@@ -169,8 +226,15 @@ class PushSubscriptionAdmin(ReadOnlyAdmin):
 class AlertDeliveryAdmin(ReadOnlyAdmin):
     """Where each alert event went, and what the push service or mail server said."""
 
-    list_display = ("created_at", "event", "channel", "device_label", "status", "attempts",
-                    "detail")  # fmt: skip
+    list_display = (
+        "created_at",
+        "event",
+        "channel",
+        "device_label",
+        "status",
+        "attempts",
+        "detail",
+    )
     list_filter = ("channel", "status")
     exclude = ("subscription",)
 

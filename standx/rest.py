@@ -267,9 +267,16 @@ class StandXClient:
         return self.credentials.user or self.credentials.public_key or "token"
 
     def _send_once(
-        self, method: str, url: str, endpoint: str, *, params: dict[str, Any] | None,
-        content: bytes | None, headers: dict[str, str], account: str | None,
-    ) -> httpx.Response:  # fmt: skip
+        self,
+        method: str,
+        url: str,
+        endpoint: str,
+        *,
+        params: dict[str, Any] | None,
+        content: bytes | None,
+        headers: dict[str, str],
+        account: str | None,
+    ) -> httpx.Response:
         try:
             acquire(self.rate_limiter, account, sleep=self._sleep)
         except BudgetExhausted as exc:
@@ -277,9 +284,13 @@ class StandXClient:
                 "client-side rate budget exhausted", retry_after=exc.retry_after, endpoint="(local)"
             ) from None
         request = httpx.Request(
-            method, url, params=params, content=content, headers={**_BASE_HEADERS, **headers},
+            method,
+            url,
+            params=params,
+            content=content,
+            headers={**_BASE_HEADERS, **headers},
             extensions={"timeout": self._timeout},
-        )  # fmt: skip
+        )
         try:
             response = self._transport.handle_request(request)
             try:
@@ -347,9 +358,14 @@ class StandXClient:
                 )
             try:
                 response = self._send_once(
-                    method, url, endpoint, params=clean, content=content, headers=headers,
+                    method,
+                    url,
+                    endpoint,
+                    params=clean,
+                    content=content,
+                    headers=headers,
                     account=account,
-                )  # fmt: skip
+                )
                 return self._parse(response, endpoint, not_found_ok, expect_json)
             except errors.StandXError as exc:
                 # POSTs are never repeated blindly: the first may have reached the matcher.
@@ -376,9 +392,16 @@ class StandXClient:
         except (ValueError, UnicodeDecodeError):
             raise errors.BadResponseError(f"{endpoint}: the body is not JSON") from None
         # Some errors come back as 200 with a non-zero code.
-        if isinstance(data, dict) and isinstance(data.get("code"), int) and data["code"] not in (
-            0, 200,
-        ) and "result" not in data:  # fmt: skip
+        if (
+            isinstance(data, dict)
+            and isinstance(data.get("code"), int)
+            and data["code"]
+            not in (
+                0,
+                200,
+            )
+            and "result" not in data
+        ):
             message = redact(str(data.get("message") or "error"), self._secrets())
             raise map_error(data["code"], message, endpoint=endpoint)
         return data
@@ -500,9 +523,14 @@ class StandXClient:
         limit: int | None = None,
     ) -> Page[Order]:
         params = {
-            "symbol": symbol, "status": status, "order_type": order_type, "start": start,
-            "end": end, "last_id": last_id, "limit": limit,
-        }  # fmt: skip
+            "symbol": symbol,
+            "status": status,
+            "order_type": order_type,
+            "start": start,
+            "end": end,
+            "last_id": last_id,
+            "limit": limit,
+        }
         data = self._request("GET", "/api/query_orders", params=params, auth=True)
         return self._parsed(lambda d: Page.parse(d, Order.parse), data, "query_orders")
 
@@ -524,9 +552,13 @@ class StandXClient:
         limit: int | None = None,
     ) -> Page[Trade]:
         params = {
-            "symbol": symbol, "side": side, "start": start, "end": end, "last_id": last_id,
+            "symbol": symbol,
+            "side": side,
+            "start": start,
+            "end": end,
+            "last_id": last_id,
             "limit": limit,
-        }  # fmt: skip
+        }
         data = self._request("GET", "/api/query_trades", params=params, auth=True)
         return self._parsed(lambda d: Page.parse(d, Trade.parse), data, "query_trades")
 

@@ -375,10 +375,13 @@ class Engine:
             if pos_qty == 0 or (pos_qty > 0) == buying:
                 raise ApiError(400, "reduce_only order would not reduce the position")
             pending = sum(
-                (o.remaining for o in account.open_orders.values()
-                 if o.symbol == spec.symbol and o.reduce_only),
+                (
+                    o.remaining
+                    for o in account.open_orders.values()
+                    if o.symbol == spec.symbol and o.reduce_only
+                ),
                 ZERO,
-            )  # fmt: skip
+            )
             room = abs(pos_qty) - pending
             if qty > room:
                 raise ApiError(
@@ -416,12 +419,24 @@ class Engine:
                 )
         now = self.clock()
         order = Order(
-            id=next(self._order_ids), user=user, symbol=spec.symbol, side=side,
-            order_type=order_type, qty=qty, price=price, time_in_force=tif,
-            reduce_only=reduce_only, cl_ord_id=cl_ord_id, leverage=cfg.leverage,
-            margin_mode=cfg.margin_mode, position_id=self._position_for(account, spec).id,
-            created_at=now, updated_at=now, tp_price=tp_price, sl_price=sl_price,
-        )  # fmt: skip
+            id=next(self._order_ids),
+            user=user,
+            symbol=spec.symbol,
+            side=side,
+            order_type=order_type,
+            qty=qty,
+            price=price,
+            time_in_force=tif,
+            reduce_only=reduce_only,
+            cl_ord_id=cl_ord_id,
+            leverage=cfg.leverage,
+            margin_mode=cfg.margin_mode,
+            position_id=self._position_for(account, spec).id,
+            created_at=now,
+            updated_at=now,
+            tp_price=tp_price,
+            sl_price=sl_price,
+        )
         if order_type == "market":
             order.price = to_tick(ref_price, spec.price_tick)
         account.orders[order.id] = order
@@ -491,10 +506,15 @@ class Engine:
             cfg = account.config(spec)
             now = self.clock()
             position = Position(
-                id=next(self._position_ids), user=account.user, symbol=spec.symbol,
-                margin_mode=cfg.margin_mode, leverage=cfg.leverage, created_at=now,
-                updated_at=now, status="closed",
-            )  # fmt: skip
+                id=next(self._position_ids),
+                user=account.user,
+                symbol=spec.symbol,
+                margin_mode=cfg.margin_mode,
+                leverage=cfg.leverage,
+                created_at=now,
+                updated_at=now,
+                status="closed",
+            )
             account.positions[spec.symbol] = position
         return position
 
@@ -724,14 +744,26 @@ class Engine:
             if trigger_price is None:
                 continue
             child = Order(
-                id=next(self._order_ids), user=account.user, symbol=spec.symbol,
-                side="sell" if parent.side == "buy" else "buy", order_type="market",
-                qty=qty, price=trigger_price, time_in_force="ioc", reduce_only=True,
-                cl_ord_id=f"{parent.cl_ord_id}-{kind}"[:64], leverage=parent.leverage,
-                margin_mode=parent.margin_mode, position_id=parent.position_id,
-                created_at=now, updated_at=now, status="untriggered", remark=kind,
-                trigger=kind, parent_id=parent.id,
-            )  # fmt: skip
+                id=next(self._order_ids),
+                user=account.user,
+                symbol=spec.symbol,
+                side="sell" if parent.side == "buy" else "buy",
+                order_type="market",
+                qty=qty,
+                price=trigger_price,
+                time_in_force="ioc",
+                reduce_only=True,
+                cl_ord_id=f"{parent.cl_ord_id}-{kind}"[:64],
+                leverage=parent.leverage,
+                margin_mode=parent.margin_mode,
+                position_id=parent.position_id,
+                created_at=now,
+                updated_at=now,
+                status="untriggered",
+                remark=kind,
+                trigger=kind,
+                parent_id=parent.id,
+            )
             parent.children.append(child.id)
             account.orders[child.id] = child
             account.cl_index[child.cl_ord_id] = child.id
@@ -900,10 +932,19 @@ class Engine:
         qty = position.qty
         if qty == 0:
             zero: dict[str, Decimal | None] = {
-                "mark_price": mark, "position_value": ZERO, "upnl": ZERO, "maint_margin": ZERO,
-                "initial_margin": ZERO, "holding_margin": ZERO, "mmr": None, "liq_price": None,
-                "bankruptcy_price": None, "entry_price": ZERO, "entry_value": ZERO, "rate": None,
-            }  # fmt: skip
+                "mark_price": mark,
+                "position_value": ZERO,
+                "upnl": ZERO,
+                "maint_margin": ZERO,
+                "initial_margin": ZERO,
+                "holding_margin": ZERO,
+                "mmr": None,
+                "liq_price": None,
+                "bankruptcy_price": None,
+                "entry_price": ZERO,
+                "entry_value": ZERO,
+                "rate": None,
+            }
             return zero
         value = abs(qty) * mark
         rate = self.maint_rate(spec, value)
@@ -1116,13 +1157,24 @@ class Engine:
             qty = abs(position.qty)
             liq_id = next(self._liq_ids)
             order = Order(
-                id=next(self._order_ids), user=account.user, symbol=position.symbol,
-                side="sell" if position.qty > 0 else "buy", order_type="market", qty=qty,
-                price=market.mark, time_in_force="ioc", reduce_only=True,
-                cl_ord_id=f"liq-{liq_id}", leverage=position.leverage,
-                margin_mode=position.margin_mode, position_id=position.id, created_at=now,
-                updated_at=now, source="liquidation", remark="liquidation",
-            )  # fmt: skip
+                id=next(self._order_ids),
+                user=account.user,
+                symbol=position.symbol,
+                side="sell" if position.qty > 0 else "buy",
+                order_type="market",
+                qty=qty,
+                price=market.mark,
+                time_in_force="ioc",
+                reduce_only=True,
+                cl_ord_id=f"liq-{liq_id}",
+                leverage=position.leverage,
+                margin_mode=position.margin_mode,
+                position_id=position.id,
+                created_at=now,
+                updated_at=now,
+                source="liquidation",
+                remark="liquidation",
+            )
             order.liq_id = liq_id
             account.orders[order.id] = order
             account.cl_index[order.cl_ord_id] = order.id

@@ -33,21 +33,51 @@ def start_demo(sim: Sim) -> dict[str, Any]:
     creds = create_account(sim, "bsc", Decimal(10000))
     user = creds["user"]
     orders: list[dict[str, Any]] = [
-        {"symbol": "BTC-USD", "side": "buy", "order_type": "market", "qty": "0.05",
-         "time_in_force": "ioc", "reduce_only": False, "leverage": 10, "margin_mode": "cross"},
-        {"symbol": "ETH-USD", "side": "sell", "order_type": "market", "qty": "1.000",
-         "time_in_force": "ioc", "reduce_only": False, "leverage": 10, "margin_mode": "cross",
-         "tp_price": "3150.00", "sl_price": "3850.00"},
-        {"symbol": "SOL-USD", "side": "buy", "order_type": "market", "qty": "20",
-         "time_in_force": "ioc", "reduce_only": False, "leverage": 10,
-         "margin_mode": "isolated"},
-    ]  # fmt: skip
+        {
+            "symbol": "BTC-USD",
+            "side": "buy",
+            "order_type": "market",
+            "qty": "0.05",
+            "time_in_force": "ioc",
+            "reduce_only": False,
+            "leverage": 10,
+            "margin_mode": "cross",
+        },
+        {
+            "symbol": "ETH-USD",
+            "side": "sell",
+            "order_type": "market",
+            "qty": "1.000",
+            "time_in_force": "ioc",
+            "reduce_only": False,
+            "leverage": 10,
+            "margin_mode": "cross",
+            "tp_price": "3150.00",
+            "sl_price": "3850.00",
+        },
+        {
+            "symbol": "SOL-USD",
+            "side": "buy",
+            "order_type": "market",
+            "qty": "20",
+            "time_in_force": "ioc",
+            "reduce_only": False,
+            "leverage": 10,
+            "margin_mode": "isolated",
+        },
+    ]
     btc_mark = engine.markets["BTC-USD"].mark
     orders.append(
-        {"symbol": "BTC-USD", "side": "buy", "order_type": "limit", "qty": "0.01",
-         "price": str((btc_mark * Decimal("0.95")).quantize(Decimal("0.01"))),
-         "time_in_force": "gtc", "reduce_only": False}
-    )  # fmt: skip
+        {
+            "symbol": "BTC-USD",
+            "side": "buy",
+            "order_type": "limit",
+            "qty": "0.01",
+            "price": str((btc_mark * Decimal("0.95")).quantize(Decimal("0.01"))),
+            "time_in_force": "gtc",
+            "reduce_only": False,
+        }
+    )
     for params in orders:
         try:
             engine.place_order(user, params)

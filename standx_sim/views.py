@@ -158,10 +158,13 @@ def wallet_view(engine: Engine, account: Account) -> dict[str, Any]:
 def open_interest(engine: Engine, symbol: str) -> Decimal:
     spec = SYMBOLS[symbol]
     longs = sum(
-        (a.positions[symbol].qty for a in engine.accounts.values()
-         if symbol in a.positions and a.positions[symbol].qty > 0),
+        (
+            a.positions[symbol].qty
+            for a in engine.accounts.values()
+            if symbol in a.positions and a.positions[symbol].qty > 0
+        ),
         ZERO,
-    )  # fmt: skip
+    )
     return spec.synthetic_open_interest + longs
 
 

@@ -93,16 +93,24 @@ def redis_url() -> str:
     pid_file.unlink(missing_ok=True)
     args = [
         _redis_executable(),
-        "--bind", "127.0.0.1",
-        "--port", str(port),
-        "--dir", str(folder),
-        "--pidfile", str(pid_file),
-        "--logfile", str(folder / "redis.log"),
-        "--daemonize", "yes",
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--dir",
+        str(folder),
+        "--pidfile",
+        str(pid_file),
+        "--logfile",
+        str(folder / "redis.log"),
+        "--daemonize",
+        "yes",
         # The broker and channel layer hold nothing that must survive a restart.
-        "--save", "",
-        "--appendonly", "no",
-    ]  # fmt: skip
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+    ]
     try:
         subprocess.run(args, check=True, capture_output=True, timeout=30)
     except (OSError, subprocess.SubprocessError) as exc:

@@ -201,14 +201,32 @@ def run_demo() -> int:
         prepare_services()
         supervisor.start(
             "simulator",
-            [PY, "-m", "standx_sim", "--host", "127.0.0.1", "--port", sim_port,
-             "--scenario", "demo"],
-        )  # fmt: skip
+            [
+                PY,
+                "-m",
+                "standx_sim",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                sim_port,
+                "--scenario",
+                "demo",
+            ],
+        )
         supervisor.start(
             "PerpEx simulator",
-            [PY, "-m", "perpex_sim", "--host", "127.0.0.1", "--port", perpex_port,
-             "--scenario", "demo"],
-        )  # fmt: skip
+            [
+                PY,
+                "-m",
+                "perpex_sim",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                perpex_port,
+                "--scenario",
+                "demo",
+            ],
+        )
         supervisor.start(
             "OCX simulator",
             [PY, "-m", "ocx_sim", "--host", "127.0.0.1", "--port", ocx_port, "--scenario", "demo"],
@@ -242,10 +260,24 @@ def run_demo() -> int:
         )
         supervisor.start(
             "urgent worker",
-            [PY, "-m", "celery", "-A", "standx_web", "worker", "-l", "INFO", "--concurrency",
-             "1", "-Q", "sync_urgent", "-n", "urgent@%h"],
+            [
+                PY,
+                "-m",
+                "celery",
+                "-A",
+                "standx_web",
+                "worker",
+                "-l",
+                "INFO",
+                "--concurrency",
+                "1",
+                "-Q",
+                "sync_urgent",
+                "-n",
+                "urgent@%h",
+            ],
             env={"DATABASE_CONN_MAX_AGE": "60"},
-        )  # fmt: skip
+        )
         supervisor.start(
             "beat", [PY, "-m", "celery", "-A", "standx_web", "beat", "-l", "INFO", "-s", schedule]
         )
@@ -329,9 +361,17 @@ def run_tests(extra: list[str]) -> int:
         else:
             os.environ["CHROMIUM_PATH"] = browser
             browser_code = _pytest(
-                ["-m", "browser", "-p", "no:asyncio", "-W", "ignore::pytest.PytestConfigWarning",
-                 "tests/e2e", *extra]
-            )  # fmt: skip
+                [
+                    "-m",
+                    "browser",
+                    "-p",
+                    "no:asyncio",
+                    "-W",
+                    "ignore::pytest.PytestConfigWarning",
+                    "tests/e2e",
+                    *extra,
+                ]
+            )
             code = code or browser_code
     except (subprocess.CalledProcessError, embedded.EmbeddedServiceError) as exc:
         _log(f"test set-up failed: {exc}")

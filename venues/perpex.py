@@ -880,21 +880,27 @@ class PerpExAccountSession:
 
     def add_margin(self, symbol: str, amount: Decimal) -> str:
         raise errors.Rejected(
-            NAME, "PerpEx has no way to add margin to a position: an order with more margin is"
-            " the only way", "UNSUPPORTED",
-        )  # fmt: skip
+            NAME,
+            "PerpEx has no way to add margin to a position: an order with more margin is"
+            " the only way",
+            "UNSUPPORTED",
+        )
 
     def set_leverage(self, symbol: str, leverage: int) -> str:
         raise errors.Rejected(
-            NAME, "PerpEx takes the leverage with the order that opens a position: choose it on"
-            " the order form", "UNSUPPORTED",
-        )  # fmt: skip
+            NAME,
+            "PerpEx takes the leverage with the order that opens a position: choose it on"
+            " the order form",
+            "UNSUPPORTED",
+        )
 
     def set_margin_mode(self, symbol: str, mode: str) -> str:
         raise errors.Rejected(
-            NAME, "PerpEx takes the margin mode with the order that opens a position: choose it"
-            " on the order form", "UNSUPPORTED",
-        )  # fmt: skip
+            NAME,
+            "PerpEx takes the margin mode with the order that opens a position: choose it"
+            " on the order form",
+            "UNSUPPORTED",
+        )
 
 
 def order_request(r: OrderRequest) -> PxOrderRequest:
@@ -904,9 +910,11 @@ def order_request(r: OrderRequest) -> PxOrderRequest:
         raise errors.Rejected(NAME, "PerpEx has no post-only orders", "UNSUPPORTED")
     if r.tp_price is not None or r.sl_price is not None:
         raise errors.Rejected(
-            NAME, "PerpEx takes no take-profit or stop-loss with an order: place a reduce-only"
-            " stop order after it", "UNSUPPORTED",
-        )  # fmt: skip
+            NAME,
+            "PerpEx takes no take-profit or stop-loss with an order: place a reduce-only"
+            " stop order after it",
+            "UNSUPPORTED",
+        )
     if r.order_type not in CAPABILITIES.order_types:
         raise errors.Rejected(NAME, f"PerpEx has no {r.order_type} orders", "UNSUPPORTED")
     if r.time_in_force not in CAPABILITIES.time_in_force:

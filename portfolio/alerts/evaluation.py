@@ -118,9 +118,16 @@ def rules_create_defaults(user_id: int) -> None:
 
 
 RULE_FIELDS = (
-    "key", "metric", "direction", "trigger", "clear", "severity", "pending_seconds",
-    "repeat_seconds", "enabled",
-)  # fmt: skip
+    "key",
+    "metric",
+    "direction",
+    "trigger",
+    "clear",
+    "severity",
+    "pending_seconds",
+    "repeat_seconds",
+    "enabled",
+)
 
 
 @lru_cache(maxsize=4096)
@@ -447,9 +454,14 @@ def alerts_evaluate(
                             continue
                         value = alert.value
                         new_state: AlertState | None = AlertState(
-                            rule.key, scope, Status.RESOLVED, now, value,
-                            now, state.notifications + 1,
-                        )  # fmt: skip
+                            rule.key,
+                            scope,
+                            Status.RESOLVED,
+                            now,
+                            value,
+                            now,
+                            state.notifications + 1,
+                        )
                         note: Notification | None = Notification(
                             Kind.RESOLVED, rule.key, scope, rule.severity, value, now
                         )
@@ -551,9 +563,18 @@ class _Suggestions:
 
 
 ALERT_FIELDS = [
-    "status", "since", "value", "last_notified", "notifications", "severity", "fired_at",
-    "resolved_at", "title", "body", "fix",
-]  # fmt: skip
+    "status",
+    "since",
+    "value",
+    "last_notified",
+    "notifications",
+    "severity",
+    "fired_at",
+    "resolved_at",
+    "title",
+    "body",
+    "fix",
+]
 
 
 def _save(work: list[_Pending], views: list[AccountView], now: datetime) -> int:
@@ -616,12 +637,16 @@ def _save(work: list[_Pending], views: list[AccountView], now: datetime) -> int:
                 "notify": event.delivered,
                 # The push to this user's devices carries the same tag: one notification.
                 "tag": alert_tag(w.alert.account_id, w.rule.metric.value, w.alert.symbol),
-                "event": {"id": event.pk, "title": event.title, "body": event.body,
-                          "at": event.at.isoformat()},
+                "event": {
+                    "id": event.pk,
+                    "title": event.title,
+                    "body": event.body,
+                    "at": event.at.isoformat(),
+                },
                 "alert": alert_payload(w.alert, labels.get(w.alert.account_id, "")),
                 "firing": firing.get(user_id, 0),
             },
-        )  # fmt: skip
+        )
         wants_email = (
             event.severity == Severity.CRITICAL
             and event.kind != Kind.RESOLVED

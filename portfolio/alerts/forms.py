@@ -160,7 +160,12 @@ class AlertEmailForm(forms.Form):
 
 class SnoozeForm(forms.Form):
     minutes = forms.TypedChoiceField(
-        choices=[(0, "End snooze"), (30, "30 minutes"), (60, "1 hour"), (240, "4 hours"),
-                 (720, "12 hours")],
+        choices=[
+            (0, "End snooze"),
+            (30, "30 minutes"),
+            (60, "1 hour"),
+            (240, "4 hours"),
+            (720, "12 hours"),
+        ],
         coerce=int,
-    )  # fmt: skip
+    )

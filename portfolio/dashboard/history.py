@@ -253,14 +253,40 @@ def symbols_of(account_ids: Sequence[int]) -> list[str]:
 # -- CSV exports ----------------------------------------------------------------------------------
 
 TRADE_COLUMNS = [
-    "time_utc", "venue", "account", "symbol", "side", "qty", "price", "value",
-    "fee", "fee_asset", "realized_pnl", "trade_id", "order_id",
-]  # fmt: skip
+    "time_utc",
+    "venue",
+    "account",
+    "symbol",
+    "side",
+    "qty",
+    "price",
+    "value",
+    "fee",
+    "fee_asset",
+    "realized_pnl",
+    "trade_id",
+    "order_id",
+]
 ORDER_COLUMNS = [
-    "created_utc", "updated_utc", "venue", "account", "symbol", "side", "type", "status",
-    "time_in_force", "qty", "price", "filled_qty", "avg_fill_price", "reduce_only",
-    "leverage", "order_id", "cl_ord_id", "liquidation",
-]  # fmt: skip
+    "created_utc",
+    "updated_utc",
+    "venue",
+    "account",
+    "symbol",
+    "side",
+    "type",
+    "status",
+    "time_in_force",
+    "qty",
+    "price",
+    "filled_qty",
+    "avg_fill_price",
+    "reduce_only",
+    "leverage",
+    "order_id",
+    "cl_ord_id",
+    "liquidation",
+]
 
 
 def _iso(at: datetime | None) -> str:
@@ -288,20 +314,41 @@ class CsvAccounts:
 
 def trade_csv_row(t: Trade, accounts: CsvAccounts) -> list[str]:
     return [
-        _iso(t.traded_at), *accounts.of(t.account_id), t.symbol, t.side, _text(t.qty),
-        _text(t.price), _text(t.value if t.value is not None else t.price * t.qty),
-        _text(t.fee_qty), t.fee_asset, _text(t.pnl), str(t.exchange_id),
+        _iso(t.traded_at),
+        *accounts.of(t.account_id),
+        t.symbol,
+        t.side,
+        _text(t.qty),
+        _text(t.price),
+        _text(t.value if t.value is not None else t.price * t.qty),
+        _text(t.fee_qty),
+        t.fee_asset,
+        _text(t.pnl),
+        str(t.exchange_id),
         str(t.order_exchange_id),
-    ]  # fmt: skip
+    ]
 
 
 def order_csv_row(o: Order, accounts: CsvAccounts) -> list[str]:
     return [
-        _iso(o.created_at), _iso(o.updated_at), *accounts.of(o.account_id), o.symbol, o.side,
-        o.order_type, o.status, o.time_in_force, _text(o.qty), _text(o.price),
-        _text(o.fill_qty), _text(o.fill_avg_price), "yes" if o.reduce_only else "no",
-        _text(o.leverage), str(o.exchange_id), o.cl_ord_id, "yes" if o.is_liquidation else "no",
-    ]  # fmt: skip
+        _iso(o.created_at),
+        _iso(o.updated_at),
+        *accounts.of(o.account_id),
+        o.symbol,
+        o.side,
+        o.order_type,
+        o.status,
+        o.time_in_force,
+        _text(o.qty),
+        _text(o.price),
+        _text(o.fill_qty),
+        _text(o.fill_avg_price),
+        "yes" if o.reduce_only else "no",
+        _text(o.leverage),
+        str(o.exchange_id),
+        o.cl_ord_id,
+        "yes" if o.is_liquidation else "no",
+    ]
 
 
 def _csv_line(values: Iterable[str]) -> str:

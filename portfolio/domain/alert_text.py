@@ -21,7 +21,9 @@ class MetricInfo:
 
 METRICS: dict[Metric, MetricInfo] = {
     Metric.HEALTH: MetricInfo(
-        "Margin health", "×", 2,
+        "Margin health",
+        "×",
+        2,
         help="Equity over maintenance margin: liquidation at 1×. Cross positions share "
         "their account's cross health.",
     ),
@@ -29,32 +31,47 @@ METRICS: dict[Metric, MetricInfo] = {
         "Distance to liquidation", "%", 2, help="How far the mark may move before liquidation."
     ),
     Metric.DRAWDOWN_PCT: MetricInfo(
-        "Drawdown from 24 h peak", "%", 2, per_position=False,
+        "Drawdown from 24 h peak",
+        "%",
+        2,
+        per_position=False,
         help="Equity now against its highest point in the last 24 hours.",
     ),
     Metric.LEVERAGE: MetricInfo(
-        "Effective leverage", "×", 2, per_position=False,
+        "Effective leverage",
+        "×",
+        2,
+        per_position=False,
         help="Total position notional over account equity.",
     ),
     Metric.POSITION_NOTIONAL: MetricInfo(
         "Position size", " DUSD", 0, help="Notional at the mark price."
     ),
     Metric.FUNDING_RATE_ABS: MetricInfo(
-        "Funding rate", "%", 4, Decimal(100),
+        "Funding rate",
+        "%",
+        4,
+        Decimal(100),
         help="The current funding rate per interval, either sign, for a symbol you hold.",
     ),
     Metric.TOKEN_EXPIRY_HOURS: MetricInfo(
-        "API token expires in", " h", 0, per_position=False,
+        "API token expires in",
+        " h",
+        0,
+        per_position=False,
         help="Hours until the linked StandX token stops working: re-link before then.",
     ),
     Metric.DATA_AGE_S: MetricInfo(
-        "Data age", " s", 0, per_position=False,
+        "Data age",
+        " s",
+        0,
+        per_position=False,
         help="Seconds since the last successful sync: above this your monitor is blind.",
     ),
     Metric.LIQUIDATED: MetricInfo(
         "Liquidation", "", 0, help="A liquidation order ran on the account in the last hour."
     ),
-}  # fmt: skip
+}
 
 
 def fmt_value(metric: Metric, value: Decimal) -> str:

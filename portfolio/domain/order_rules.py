@@ -194,8 +194,10 @@ def validate(t: Ticket, rules: SymbolRules, position: PositionState, mark: Decim
             )
     # Take-profit and stop-loss on the right side of the price the order fills at.
     reference = t.price if t.order_type == "limit" and t.price else mark
-    for field, value, label in (("tp_price", t.tp_price, "Take-profit"),
-                                ("sl_price", t.sl_price, "Stop-loss")):  # fmt: skip
+    for field, value, label in (
+        ("tp_price", t.tp_price, "Take-profit"),
+        ("sl_price", t.sl_price, "Stop-loss"),
+    ):
         if value is None or t.side not in SIDES:
             continue
         if value <= 0:
@@ -292,17 +294,25 @@ def preview(
         size = abs(new_qty)
         holding = None
         if mode == "isolated":
-            kept = (position.holding_margin or ZERO) * min(ONE, size / abs(position.qty)) if (
-                position.qty and (position.qty > 0) == (new_qty > 0)
-            ) else ZERO  # fmt: skip
+            kept = (
+                (position.holding_margin or ZERO) * min(ONE, size / abs(position.qty))
+                if (position.qty and (position.qty > 0) == (new_qty > 0))
+                else ZERO
+            )
             added = (t.qty - closed) * price / leverage if t.qty > closed else ZERO
             holding = kept + added
             wallet -= added
         moved = risk.PositionInput(
-            symbol=t.symbol, qty=new_qty, entry_price=entry, mark_price=mark, margin_mode=mode,
-            maint_margin=size * mark * rate, holding_margin=holding, leverage=leverage,
+            symbol=t.symbol,
+            qty=new_qty,
+            entry_price=entry,
+            mark_price=mark,
+            margin_mode=mode,
+            maint_margin=size * mark * rate,
+            holding_margin=holding,
+            leverage=leverage,
             price_tick=rules.price_tick,
-        )  # fmt: skip
+        )
         account = replace(account, cross_balance=account.cross_balance + wallet)
         result = risk.account_risk(account, [*others, moved])
         mine = result.positions[-1]

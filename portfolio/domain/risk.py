@@ -253,9 +253,13 @@ def position_risk(
     bankruptcy = None
     if p.taker_fee is not None:
         bankruptcy = liquidation_price(
-            side=p.side, size=p.size, mark=p.mark_price, equity=equity,
-            maint=p.size * p.mark_price * p.taker_fee, rate=p.taker_fee,
-        )  # fmt: skip
+            side=p.side,
+            size=p.size,
+            mark=p.mark_price,
+            equity=equity,
+            maint=p.size * p.mark_price * p.taker_fee,
+            rate=p.taker_fee,
+        )
     liq = _round_price(liq, p.price_tick)
     bankruptcy = _round_price(bankruptcy, p.price_tick)
     source = COMPUTED

@@ -151,9 +151,13 @@ class PriceStreamRunner:
                     logger.exception("price stream: storing %s failed", symbol)
 
     async def _store(
-        self, symbol: str, mark: Decimal | None, index: Decimal | None, last: Decimal | None,
+        self,
+        symbol: str,
+        mark: Decimal | None,
+        index: Decimal | None,
+        last: Decimal | None,
         source: str,
-    ) -> None:  # fmt: skip
+    ) -> None:
         await self._in_thread(_store_and_evaluate, self.venue, symbol, mark, index, last, source)
 
     async def _heartbeat_and_fallback(self) -> None:

@@ -49,19 +49,28 @@ def symbols_store(venue: str, infos: list[Instrument]) -> None:
             venue=venue,
             symbol=info.symbol,
             defaults={
-                "base_asset": info.base_asset, "quote_asset": info.quote_asset,
+                "base_asset": info.base_asset,
+                "quote_asset": info.quote_asset,
                 "price_tick_decimals": info.price_tick_decimals,
                 "qty_tick_decimals": info.qty_tick_decimals,
                 "quote_decimals": info.quote_decimals,
-                "min_order_qty": info.min_order_qty, "max_order_qty": info.max_order_qty,
-                "max_leverage": info.max_leverage, "maker_fee": info.maker_fee,
-                "taker_fee": info.taker_fee, "price_cap_ratio": info.price_cap_ratio,
-                "price_floor_ratio": info.price_floor_ratio, "enabled": info.enabled,
-                "status": info.status, "kind": info.kind.value, "underlying": info.underlying,
-                "expiry": info.expiry, "strike": info.strike, "option_type": info.option_type,
+                "min_order_qty": info.min_order_qty,
+                "max_order_qty": info.max_order_qty,
+                "max_leverage": info.max_leverage,
+                "maker_fee": info.maker_fee,
+                "taker_fee": info.taker_fee,
+                "price_cap_ratio": info.price_cap_ratio,
+                "price_floor_ratio": info.price_floor_ratio,
+                "enabled": info.enabled,
+                "status": info.status,
+                "kind": info.kind.value,
+                "underlying": info.underlying,
+                "expiry": info.expiry,
+                "strike": info.strike,
+                "option_type": info.option_type,
                 "contract_size": info.contract_size,
             },
-        )  # fmt: skip
+        )
 
 
 def mark_store(
@@ -143,9 +152,14 @@ def market_sync(session: PublicSession, *, now: datetime | None = None) -> int:
         )
         if not fresh_stream:
             mark_store(
-                venue, symbol, mark=market.mark_price, index=market.index_price,
-                last=market.last_price, source="rest", at=now,
-            )  # fmt: skip
+                venue,
+                symbol,
+                mark=market.mark_price,
+                index=market.index_price,
+                last=market.last_price,
+                source="rest",
+                at=now,
+            )
         written += 1
         if symbol not in with_history:
             continue

@@ -98,10 +98,12 @@ TIME_IN_FORCE = [
 class OrderForm(forms.Form):
     account = forms.TypedChoiceField(coerce=int)
     symbol = TradableSymbolField()
-    side = forms.ChoiceField(choices=[("buy", "Buy / long"), ("sell", "Sell / short")],
-                             widget=forms.RadioSelect)  # fmt: skip
-    order_type = forms.ChoiceField(label="Type", choices=[("limit", "Limit"), ("market", "Market")],
-                                   widget=forms.RadioSelect)  # fmt: skip
+    side = forms.ChoiceField(
+        choices=[("buy", "Buy / long"), ("sell", "Sell / short")], widget=forms.RadioSelect
+    )
+    order_type = forms.ChoiceField(
+        label="Type", choices=[("limit", "Limit"), ("market", "Market")], widget=forms.RadioSelect
+    )
     qty = _decimal("Quantity", required=True)
     price = _decimal("Limit price")
     time_in_force = forms.ChoiceField(label="Time in force", choices=TIME_IN_FORCE)
@@ -113,10 +115,14 @@ class OrderForm(forms.Form):
     sl_price = _decimal("Stop-loss price")
     leverage = _leverage("Leverage (×)")
     margin_mode = forms.ChoiceField(
-        label="Margin mode", required=False,
-        choices=[("", "As the position (cross if none)"), ("cross", "Cross"),
-                 ("isolated", "Isolated")],
-    )  # fmt: skip
+        label="Margin mode",
+        required=False,
+        choices=[
+            ("", "As the position (cross if none)"),
+            ("cross", "Cross"),
+            ("isolated", "Isolated"),
+        ],
+    )
     cl_ord_id = forms.CharField(widget=forms.HiddenInput, max_length=64)
 
     def __init__(self, *args: Any, user_id: int, **kwargs: Any) -> None:
@@ -179,12 +185,19 @@ class OrderForm(forms.Form):
         if data["order_type"] == "market" and data["time_in_force"] == "gtc":
             data["time_in_force"] = "ioc"
         self.ticket = order_rules.Ticket(
-            symbol=symbol, side=data["side"], order_type=data["order_type"], qty=data["qty"],
-            price=data.get("price"), time_in_force=data["time_in_force"],
-            reduce_only=bool(data.get("reduce_only")), tp_price=data.get("tp_price"),
-            sl_price=data.get("sl_price"), leverage=data.get("leverage"),
-            margin_mode=data.get("margin_mode") or None, post_only=bool(data.get("post_only")),
-        )  # fmt: skip
+            symbol=symbol,
+            side=data["side"],
+            order_type=data["order_type"],
+            qty=data["qty"],
+            price=data.get("price"),
+            time_in_force=data["time_in_force"],
+            reduce_only=bool(data.get("reduce_only")),
+            tp_price=data.get("tp_price"),
+            sl_price=data.get("sl_price"),
+            leverage=data.get("leverage"),
+            margin_mode=data.get("margin_mode") or None,
+            post_only=bool(data.get("post_only")),
+        )
         for field, messages in order_rules.validate(
             self.ticket, self.rules, self.position, self.mark
         ).items():
@@ -202,10 +215,14 @@ def position_state(account_id: int, symbol: str) -> order_rules.PositionState:
         account_id=account_id, symbol=symbol, reduce_only=True, status__in=["open", "untriggered"]
     ).aggregate(left=Sum(F("qty") - F("fill_qty")))["left"] or Decimal(0)
     return order_rules.PositionState(
-        qty=p.qty, entry_price=p.entry_price, margin_mode=p.margin_mode, leverage=p.leverage,
-        holding_margin=p.holding_margin, maint_margin=p.maint_margin or Decimal(0),
+        qty=p.qty,
+        entry_price=p.entry_price,
+        margin_mode=p.margin_mode,
+        leverage=p.leverage,
+        holding_margin=p.holding_margin,
+        maint_margin=p.maint_margin or Decimal(0),
         pending_reduce_only=pending,
-    )  # fmt: skip
+    )
 
 
 class KillSwitchForm(forms.Form):
@@ -244,9 +261,10 @@ class PositionAdjustForm(forms.Form):
     amount = _decimal("Margin to add (DUSD)")
     leverage = _leverage("New leverage (×)")
     margin_mode = forms.ChoiceField(
-        label="New margin mode", required=False,
+        label="New margin mode",
+        required=False,
         choices=[("", "—"), ("cross", "Cross"), ("isolated", "Isolated")],
-    )  # fmt: skip
+    )
     action = forms.ChoiceField(choices=[(a, a) for a in ACTIONS], widget=forms.HiddenInput)
 
     def __init__(self, *args: Any, user_id: int, **kwargs: Any) -> None:

@@ -411,14 +411,21 @@ def position_close(
     if qty <= 0:
         raise TradingError(f"{fraction:.0%} of the position is less than one {tick} step.")
     ticket = order_rules.Ticket(
-        symbol=symbol, side="sell" if position.qty > 0 else "buy", order_type="market", qty=qty,
-        time_in_force="ioc", reduce_only=True,
-    )  # fmt: skip
+        symbol=symbol,
+        side="sell" if position.qty > 0 else "buy",
+        order_type="market",
+        qty=qty,
+        time_in_force="ioc",
+        reduce_only=True,
+    )
     action = "close_position" if fraction >= 1 else f"reduce_{int(fraction * 100)}pct"
     return order_submit(
-        user_id=user_id, account_id=account_id, ticket=ticket, cl_ord_id=new_cl_ord_id(),
+        user_id=user_id,
+        account_id=account_id,
+        ticket=ticket,
+        cl_ord_id=new_cl_ord_id(),
         action=action,
-    )  # fmt: skip
+    )
 
 
 def order_cancel(*, user_id: int, account_id: int, order_id: str) -> AuditEntry:
@@ -546,12 +553,18 @@ def symbol_rules(venue: str, symbol: str) -> order_rules.SymbolRules | None:
     if s is None:
         return None
     return order_rules.SymbolRules(
-        symbol=s.symbol, price_tick_decimals=s.price_tick_decimals,
-        qty_tick_decimals=s.qty_tick_decimals, min_qty=s.min_order_qty, max_qty=s.max_order_qty,
-        max_leverage=s.max_leverage, maker_fee=s.maker_fee, taker_fee=s.taker_fee,
-        price_cap_ratio=s.price_cap_ratio, price_floor_ratio=s.price_floor_ratio,
+        symbol=s.symbol,
+        price_tick_decimals=s.price_tick_decimals,
+        qty_tick_decimals=s.qty_tick_decimals,
+        min_qty=s.min_order_qty,
+        max_qty=s.max_order_qty,
+        max_leverage=s.max_leverage,
+        maker_fee=s.maker_fee,
+        taker_fee=s.taker_fee,
+        price_cap_ratio=s.price_cap_ratio,
+        price_floor_ratio=s.price_floor_ratio,
         status=s.status,
-    )  # fmt: skip
+    )
 
 
 def order_mark(account: ExchangeAccount, symbol: str) -> Decimal | None:

@@ -66,9 +66,11 @@ def order_new(request: HttpRequest) -> HttpResponse:
             assert form.ticket is not None
             try:
                 entry = trading.order_submit(
-                    user_id=user_id, account_id=form.cleaned_data["account"],
-                    ticket=form.ticket, cl_ord_id=form.cleaned_data["cl_ord_id"],
-                )  # fmt: skip
+                    user_id=user_id,
+                    account_id=form.cleaned_data["account"],
+                    ticket=form.ticket,
+                    cl_ord_id=form.cleaned_data["cl_ord_id"],
+                )
             except trading.TradingError as exc:
                 messages.error(request, str(exc))
             else:
@@ -77,9 +79,11 @@ def order_new(request: HttpRequest) -> HttpResponse:
             preview = _preview(form, user_id)
     else:
         initial = {
-            "cl_ord_id": trading.new_cl_ord_id(), "order_type": "limit", "side": "buy",
+            "cl_ord_id": trading.new_cl_ord_id(),
+            "order_type": "limit",
+            "side": "buy",
             "time_in_force": "gtc",
-        }  # fmt: skip
+        }
         for name in PREFILLED:
             if name in request.GET:
                 initial[name] = request.GET[name]
@@ -128,19 +132,35 @@ def position_adjust(request: HttpRequest) -> HttpResponse:
         return redirect("portfolio:order_new")
     d = form.cleaned_data
     if d["action"] == "add_margin":
-        _act(request, lambda: trading.margin_add(
-            user_id=user_id, account_id=d["account"], symbol=d["symbol"], amount=d["amount"],
-        ))  # fmt: skip
+        _act(
+            request,
+            lambda: trading.margin_add(
+                user_id=user_id,
+                account_id=d["account"],
+                symbol=d["symbol"],
+                amount=d["amount"],
+            ),
+        )
     elif d["action"] == "leverage":
-        _act(request, lambda: trading.leverage_change(
-            user_id=user_id, account_id=d["account"], symbol=d["symbol"],
-            leverage=d["leverage"],
-        ))  # fmt: skip
+        _act(
+            request,
+            lambda: trading.leverage_change(
+                user_id=user_id,
+                account_id=d["account"],
+                symbol=d["symbol"],
+                leverage=d["leverage"],
+            ),
+        )
     else:
-        _act(request, lambda: trading.margin_mode_change(
-            user_id=user_id, account_id=d["account"], symbol=d["symbol"],
-            mode=d["margin_mode"],
-        ))  # fmt: skip
+        _act(
+            request,
+            lambda: trading.margin_mode_change(
+                user_id=user_id,
+                account_id=d["account"],
+                symbol=d["symbol"],
+                mode=d["margin_mode"],
+            ),
+        )
     return redirect("portfolio:order_new")
 
 
@@ -166,9 +186,15 @@ def position_close(request: HttpRequest, account_id: int, symbol: str) -> HttpRe
     if fraction is None:
         messages.error(request, "Choose how much of the position to close.")
     else:
-        _act(request, lambda: trading.position_close(
-            user_id=user_id_of(request), account_id=account_id, symbol=symbol, fraction=fraction,
-        ))  # fmt: skip
+        _act(
+            request,
+            lambda: trading.position_close(
+                user_id=user_id_of(request),
+                account_id=account_id,
+                symbol=symbol,
+                fraction=fraction,
+            ),
+        )
     return back_to(request, "portfolio:positions")
 
 
@@ -176,9 +202,14 @@ def position_close(request: HttpRequest, account_id: int, symbol: str) -> HttpRe
 @login_required
 @require_POST
 def order_cancel(request: HttpRequest, account_id: int, order_id: str) -> HttpResponse:
-    _act(request, lambda: trading.order_cancel(
-        user_id=user_id_of(request), account_id=account_id, order_id=order_id,
-    ))  # fmt: skip
+    _act(
+        request,
+        lambda: trading.order_cancel(
+            user_id=user_id_of(request),
+            account_id=account_id,
+            order_id=order_id,
+        ),
+    )
     return back_to(request, "portfolio:orders")
 
 
@@ -186,9 +217,13 @@ def order_cancel(request: HttpRequest, account_id: int, order_id: str) -> HttpRe
 @login_required
 @require_POST
 def orders_cancel_all(request: HttpRequest, account_id: int) -> HttpResponse:
-    _act(request, lambda: trading.orders_cancel_all(
-        user_id=user_id_of(request), account_id=account_id,
-    ))  # fmt: skip
+    _act(
+        request,
+        lambda: trading.orders_cancel_all(
+            user_id=user_id_of(request),
+            account_id=account_id,
+        ),
+    )
     return back_to(request, "portfolio:orders")
 
 

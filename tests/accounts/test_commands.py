@@ -23,10 +23,19 @@ def test_link_standx_account_links_from_files(alice: User, sim_url: str, tmp_pat
     (tmp_path / "key").write_text(standx["signing_key"])
     out = StringIO()
     call_command(
-        "link_standx_account", "--user", "alice", "--token-file", str(tmp_path / "token"),
-        "--signing-key-file", str(tmp_path / "key"), "--perps-url", sim_url,
-        "--auth-url", sim_url, stdout=out,
-    )  # fmt: skip
+        "link_standx_account",
+        "--user",
+        "alice",
+        "--token-file",
+        str(tmp_path / "token"),
+        "--signing-key-file",
+        str(tmp_path / "key"),
+        "--perps-url",
+        sim_url,
+        "--auth-url",
+        sim_url,
+        stdout=out,
+    )
     account = ExchangeAccount.objects.get(owner=alice)
     assert account.mode == "trading"
     assert f"Linked account {account.pk}" in out.getvalue()
@@ -38,9 +47,14 @@ def test_link_standx_account_explains_failures(alice: User, sim_url: str, tmp_pa
     (tmp_path / "token").write_text("not a token")
     with pytest.raises(CommandError, match="not a JWT"):
         call_command(
-            "link_standx_account", "--user", "alice", "--token-file", str(tmp_path / "token"),
-            "--perps-url", sim_url,
-        )  # fmt: skip
+            "link_standx_account",
+            "--user",
+            "alice",
+            "--token-file",
+            str(tmp_path / "token"),
+            "--perps-url",
+            sim_url,
+        )
     with pytest.raises(CommandError, match="No user named"):
         call_command("link_standx_account", "--user", "nobody", "--token-file", "/x")
 

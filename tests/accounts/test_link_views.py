@@ -31,8 +31,11 @@ def bob_client(bob: User) -> Client:
 
 OWNED_POSTS = ["/accounts/links/{pk}/unlink/", "/accounts/links/{pk}/sync/"]
 PAGES = ["/accounts/links/", "/accounts/links/new/"]
-POSTS = ["/accounts/links/new/import/", "/accounts/links/wallet/begin/",
-         "/accounts/links/wallet/complete/"]  # fmt: skip
+POSTS = [
+    "/accounts/links/new/import/",
+    "/accounts/links/wallet/begin/",
+    "/accounts/links/wallet/complete/",
+]
 
 
 @pytest.mark.parametrize("url", PAGES + POSTS + OWNED_POSTS)
@@ -74,10 +77,14 @@ def test_import_through_the_form_links_and_says_so(alice_client: Client, sim_url
     standx = sim_credentials(sim_url)
     response = alice_client.post(
         "/accounts/links/new/import/",
-        {"label": "Bot", "token": standx["token"], "signing_key": standx["signing_key"],
-         "exchange_url": sim_url},
+        {
+            "label": "Bot",
+            "token": standx["token"],
+            "signing_key": standx["signing_key"],
+            "exchange_url": sim_url,
+        },
         follow=True,
-    )  # fmt: skip
+    )
     html = response.content.decode()
     assert response.redirect_chain[-1][0] == "/accounts/links/"
     assert "Linked “Bot” (trading)" in html
@@ -92,9 +99,13 @@ def test_a_bad_import_shows_field_errors_and_does_not_echo_secrets(
     standx = sim_credentials(sim_url)
     response = alice_client.post(
         "/accounts/links/new/import/",
-        {"label": "Bot", "token": standx["token"], "signing_key": "nonsense-key",
-         "exchange_url": sim_url},
-    )  # fmt: skip
+        {
+            "label": "Bot",
+            "token": standx["token"],
+            "signing_key": "nonsense-key",
+            "exchange_url": sim_url,
+        },
+    )
     assert response.status_code == 400
     html = response.content.decode()
     assert "not base58, hex or base64" in html
@@ -148,9 +159,13 @@ def test_the_wallet_endpoints_link_an_evm_wallet(alice_client: Client, sim_url: 
     ).json()
     done = alice_client.post(
         "/accounts/links/wallet/complete/",
-        {"challenge_id": begun["challenge_id"], "label": "MetaMask", "exchange_url": sim_url,
-         "signature": evm_sign(wallet.key.hex(), begun["message"])},
-    )  # fmt: skip
+        {
+            "challenge_id": begun["challenge_id"],
+            "label": "MetaMask",
+            "exchange_url": sim_url,
+            "signature": evm_sign(wallet.key.hex(), begun["message"]),
+        },
+    )
     assert done.status_code == 200
     assert done.json() == {"redirect": "/accounts/links/"}
     assert ExchangeAccount.objects.get().label == "MetaMask"
@@ -234,9 +249,14 @@ def test_the_accounts_page_shows_sync_progress_and_staleness(
     html = alice_client.get("/accounts/links/").content.decode()
     assert "first sync (backfill) pending" in html
     SyncState.objects.create(
-        account=alice_linked, next_due_at=timezone.now(), last_success_at=timezone.now(),
-        backfill_trades=12, backfill_orders=5, stale=True, last_error="ServerError: HTTP 500",
-    )  # fmt: skip
+        account=alice_linked,
+        next_due_at=timezone.now(),
+        last_success_at=timezone.now(),
+        backfill_trades=12,
+        backfill_orders=5,
+        stale=True,
+        last_error="ServerError: HTTP 500",
+    )
     html = alice_client.get("/accounts/links/").content.decode()
     assert "0 trades, 0 orders stored" in html
     assert "stale: ServerError: HTTP 500" in html

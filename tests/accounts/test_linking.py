@@ -86,9 +86,12 @@ def test_a_key_that_does_not_belong_to_the_token_is_refused_in_plain_words(
     other = base58.b58encode(bytes(nacl.signing.SigningKey.generate())).decode()
     with pytest.raises(services.LinkError, match="does not belong to this token"):
         services.account_link_with_token(
-            owner=alice, label="x", token=standx["token"], signing_key=other,
+            owner=alice,
+            label="x",
+            token=standx["token"],
+            signing_key=other,
             endpoints=sim_endpoints,
-        )  # fmt: skip
+        )
     assert not ExchangeAccount.objects.exists()
 
 
@@ -99,29 +102,41 @@ def test_an_expired_token_is_refused(alice: User, sim_url: str, sim_endpoints: E
     ).json()
     with pytest.raises(services.LinkError, match="expired"):
         services.account_link_with_token(
-            owner=alice, label="x", token=expired["token"], signing_key=None,
+            owner=alice,
+            label="x",
+            token=expired["token"],
+            signing_key=None,
             endpoints=sim_endpoints,
-        )  # fmt: skip
+        )
 
 
 def test_garbage_is_refused_without_echoing_it(alice: User, sim_endpoints: Endpoints) -> None:
     with pytest.raises(services.LinkError) as info:
         services.account_link_with_token(
-            owner=alice, label="x", token="eyJhbGciOi.not-a-token.x", signing_key=None,
+            owner=alice,
+            label="x",
+            token="eyJhbGciOi.not-a-token.x",
+            signing_key=None,
             endpoints=sim_endpoints,
-        )  # fmt: skip
+        )
     assert "not-a-token" not in str(info.value)
 
 
 def test_relinking_the_same_wallet_replaces_its_credentials(
-    alice: User, alice_linked: ExchangeAccount, alice_standx: dict[str, Any], sim_url: str,
+    alice: User,
+    alice_linked: ExchangeAccount,
+    alice_standx: dict[str, Any],
+    sim_url: str,
     sim_endpoints: Endpoints,
-) -> None:  # fmt: skip
+) -> None:
     fresh = sim_credentials(sim_url, address=alice_standx["address"], deposit="0")
     again = services.account_link_with_token(
-        owner=alice, label="Main", token=fresh["token"], signing_key=fresh["signing_key"],
+        owner=alice,
+        label="Main",
+        token=fresh["token"],
+        signing_key=fresh["signing_key"],
         endpoints=sim_endpoints,
-    )  # fmt: skip
+    )
     assert again.pk == alice_linked.pk
     assert credentials_for(again).token == fresh["token"]
 
@@ -208,9 +223,12 @@ def test_an_evm_wallet_sign_in_links_with_the_servers_temporary_key(
     # The temporary key is stored encrypted, bound to the challenge row.
     assert challenge.state_encrypted.startswith("v1.")
     account = services.account_link_complete_wallet(
-        owner=alice, challenge_id=challenge.pk, signature=evm_sign(wallet.key.hex(), message),
-        label="Wallet", endpoints=sim_endpoints,
-    )  # fmt: skip
+        owner=alice,
+        challenge_id=challenge.pk,
+        signature=evm_sign(wallet.key.hex(), message),
+        label="Wallet",
+        endpoints=sim_endpoints,
+    )
     assert account.address.lower() == wallet.address.lower()
     assert account.mode == AccountMode.TRADING
     assert not LinkChallenge.objects.exists()  # single use
@@ -228,9 +246,12 @@ def test_a_solana_wallet_sign_in_links(alice: User, sim_endpoints: Endpoints) ->
     )
     signature = base64.b64encode(wallet.sign(message.encode()).signature).decode()
     account = services.account_link_complete_wallet(
-        owner=alice, challenge_id=challenge.pk, signature=signature, label="",
+        owner=alice,
+        challenge_id=challenge.pk,
+        signature=signature,
+        label="",
         endpoints=sim_endpoints,
-    )  # fmt: skip
+    )
     assert account.chain == "solana"
     assert account.address == address
 
@@ -245,18 +266,27 @@ def test_a_challenge_is_single_use_and_only_for_its_owner(
     signature = evm_sign(wallet.key.hex(), message)
     with pytest.raises(services.LinkError, match="unknown"):
         services.account_link_complete_wallet(
-            owner=bob, challenge_id=challenge.pk, signature=signature, label="",
+            owner=bob,
+            challenge_id=challenge.pk,
+            signature=signature,
+            label="",
             endpoints=sim_endpoints,
-        )  # fmt: skip
+        )
     services.account_link_complete_wallet(
-        owner=alice, challenge_id=challenge.pk, signature=signature, label="",
+        owner=alice,
+        challenge_id=challenge.pk,
+        signature=signature,
+        label="",
         endpoints=sim_endpoints,
-    )  # fmt: skip
+    )
     with pytest.raises(services.LinkError, match="already used"):
         services.account_link_complete_wallet(
-            owner=alice, challenge_id=challenge.pk, signature=signature, label="",
+            owner=alice,
+            challenge_id=challenge.pk,
+            signature=signature,
+            label="",
             endpoints=sim_endpoints,
-        )  # fmt: skip
+        )
 
 
 def test_a_wrong_wallet_signature_is_refused(alice: User, sim_endpoints: Endpoints) -> None:
@@ -266,9 +296,12 @@ def test_a_wrong_wallet_signature_is_refused(alice: User, sim_endpoints: Endpoin
     )
     with pytest.raises(services.LinkError, match="another wallet"):
         services.account_link_complete_wallet(
-            owner=alice, challenge_id=challenge.pk,
-            signature=evm_sign(other.key.hex(), message), label="", endpoints=sim_endpoints,
-        )  # fmt: skip
+            owner=alice,
+            challenge_id=challenge.pk,
+            signature=evm_sign(other.key.hex(), message),
+            label="",
+            endpoints=sim_endpoints,
+        )
     assert not ExchangeAccount.objects.exists()
 
 
@@ -320,13 +353,19 @@ def test_linking_logs_no_secret(
         caplog.set_level("DEBUG", logger=name)
     with pytest.raises(services.LinkError):
         services.account_link_with_token(
-            owner=alice, label="x", token=standx["token"], signing_key=wrong,
+            owner=alice,
+            label="x",
+            token=standx["token"],
+            signing_key=wrong,
             endpoints=sim_endpoints,
-        )  # fmt: skip
+        )
     services.account_link_with_token(
-        owner=alice, label="x", token=standx["token"], signing_key=standx["signing_key"],
+        owner=alice,
+        label="x",
+        token=standx["token"],
+        signing_key=standx["signing_key"],
         endpoints=sim_endpoints,
-    )  # fmt: skip
+    )
     logged = caplog.text
     assert "query_balance" in logged  # the client did log its requests...
     for secret in (standx["token"], standx["signing_key"], wrong):

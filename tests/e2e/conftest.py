@@ -110,9 +110,12 @@ def price_stream_on(sim_url: str, perpex_sim_url: str | None = None) -> Iterator
             "VENUES": "standx,perpex",
         }
     env = child_env(
-        STANDX_PERPS_URL=sim_url, STANDX_AUTH_URL=sim_url,
-        STANDX_WS_URL=f"{ws}/ws-stream/v1", STANDX_WS_API_URL=f"{ws}/ws-api/v1", **perpex,
-    )  # fmt: skip
+        STANDX_PERPS_URL=sim_url,
+        STANDX_AUTH_URL=sim_url,
+        STANDX_WS_URL=f"{ws}/ws-stream/v1",
+        STANDX_WS_API_URL=f"{ws}/ws-api/v1",
+        **perpex,
+    )
     with child_server("pricestream", ["manage.py", "pricestream"], ready_path=None, env=env):
         yield
 
@@ -122,9 +125,12 @@ def demo_linked(sim_url: str, deposit: str = "10000") -> ExchangeAccount:
     demo = User.objects.create_user("demo", password=PASSWORD)
     creds = sim_credentials(sim_url, deposit=deposit)
     return services.account_link_with_token(
-        owner=demo, label="Demo", token=creds["token"], signing_key=creds["signing_key"],
+        owner=demo,
+        label="Demo",
+        token=creds["token"],
+        signing_key=creds["signing_key"],
         endpoints=endpoints_for_simulator(sim_url),
-    )  # fmt: skip
+    )
 
 
 # The service worker's notifications, as registration.getNotifications() lists them.
@@ -172,9 +178,14 @@ def sol_long_held(sim_url: str, account: ExchangeAccount, margin_mode: str) -> I
     try:
         with client_for(account, rate_limiter=NoRateLimit()) as client:
             client.new_order(
-                symbol="SOL-USD", side="buy", order_type="market", qty="20",
-                time_in_force="ioc", margin_mode=margin_mode, leverage=10,
-            )  # fmt: skip
+                symbol="SOL-USD",
+                side="buy",
+                order_type="market",
+                qty="20",
+                time_in_force="ioc",
+                margin_mode=margin_mode,
+                leverage=10,
+            )
 
         def synced() -> bool:
             off_loop(lambda: sync.account_sync(account.pk, limiter=NoRateLimit()))

@@ -61,17 +61,33 @@ def demo_trader(sim_url: str) -> Iterator[ExchangeAccount]:
         eth_bid = (sim_marks(sim_url)["ETH-USD"] * Decimal("0.95")).quantize(Decimal("0.01"))
         with client_for(account, rate_limiter=NoRateLimit()) as client:
             for order in (
-                {"symbol": "SOL-USD", "side": "buy", "qty": "20", "margin_mode": "isolated",
-                 "leverage": 10},
+                {
+                    "symbol": "SOL-USD",
+                    "side": "buy",
+                    "qty": "20",
+                    "margin_mode": "isolated",
+                    "leverage": 10,
+                },
                 {"symbol": "SOL-USD", "side": "sell", "qty": "5", "reduce_only": True},
-                {"symbol": "BTC-USD", "side": "sell", "qty": "0.05", "margin_mode": "cross",
-                 "leverage": 5},
-            ):  # fmt: skip
+                {
+                    "symbol": "BTC-USD",
+                    "side": "sell",
+                    "qty": "0.05",
+                    "margin_mode": "cross",
+                    "leverage": 5,
+                },
+            ):
                 client.new_order(order_type="market", time_in_force="ioc", **order)  # type: ignore[arg-type]
             client.new_order(
-                symbol="ETH-USD", side="buy", order_type="limit", qty="1", price=eth_bid,
-                time_in_force="gtc", margin_mode="cross", leverage=5,
-            )  # fmt: skip
+                symbol="ETH-USD",
+                side="buy",
+                order_type="limit",
+                qty="1",
+                price=eth_bid,
+                time_in_force="gtc",
+                margin_mode="cross",
+                leverage=5,
+            )
         httpx.post(f"{sim_url}/sim/funding", json={"symbol": "SOL-USD"}, timeout=10)
 
         def synced() -> bool:

@@ -38,9 +38,11 @@ def test_each_client_keeps_its_own_timeout_on_the_shared_pool(
     sim_url: str, endpoints: Endpoints
 ) -> None:
     sim_control(
-        sim_url, "POST", "/sim/faults",
+        sim_url,
+        "POST",
+        "/sim/faults",
         {"endpoint": "query_symbol_price", "latency_ms": 1500, "duration_s": 30},
-    )  # fmt: skip
+    )
     quick = StandXClient(endpoints=endpoints, timeout=0.5, max_retries=0)
     with pytest.raises(errors.RequestTimeoutError, match="no answer in time"):
         quick.query_symbol_price(symbol="BTC-USD")

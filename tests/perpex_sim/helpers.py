@@ -9,9 +9,13 @@ import httpx
 import pytest
 
 DEFAULT_CONFIG = {
-    "rate_limit": True, "requests_per_minute": 120, "heartbeat_s": 30, "pong_timeout_s": 10,
-    "max_subscriptions": 10, "warning_ratio": "0.8",
-}  # fmt: skip
+    "rate_limit": True,
+    "requests_per_minute": 120,
+    "heartbeat_s": 30,
+    "pong_timeout_s": 10,
+    "max_subscriptions": 10,
+    "warning_ratio": "0.8",
+}
 
 
 class SimControl:

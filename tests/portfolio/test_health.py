@@ -69,9 +69,14 @@ def hold_sol_on(venue: str) -> None:
     account = make_account(owner, identity=f"0x{venue}")
     ExchangeAccount.objects.filter(pk=account.pk).update(venue=venue)
     Position.objects.create(
-        account=account, symbol="SOL-USD", exchange_id="1", qty=Decimal(1),
-        entry_price=Decimal(100), margin_mode="cross", synced_at=timezone.now(),
-    )  # fmt: skip
+        account=account,
+        symbol="SOL-USD",
+        exchange_id="1",
+        qty=Decimal(1),
+        entry_price=Decimal(100),
+        margin_mode="cross",
+        synced_at=timezone.now(),
+    )
 
 
 def test_each_venue_where_positions_are_held_needs_its_feed(

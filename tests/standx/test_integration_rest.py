@@ -81,9 +81,13 @@ def test_a_funded_account_has_its_deposit_as_equity(alice: StandXClient) -> None
 def test_a_market_order_opens_a_position_found_by_cl_ord_id(alice: StandXClient) -> None:
     cl_ord_id = new_cl_ord_id()
     ack = alice.new_order(
-        symbol="BTC-USD", side="buy", order_type="market", qty="0.01",
-        time_in_force="ioc", cl_ord_id=cl_ord_id,
-    )  # fmt: skip
+        symbol="BTC-USD",
+        side="buy",
+        order_type="market",
+        qty="0.01",
+        time_in_force="ioc",
+        cl_ord_id=cl_ord_id,
+    )
     assert ack.code == 0
     order = wait_for(lambda: _filled(alice, cl_ord_id), timeout=10)
     assert order.fill_qty == Decimal("0.01")
@@ -116,9 +120,13 @@ def test_a_resting_limit_order_is_listed_and_cancelled(alice: StandXClient) -> N
     price = (mark * Decimal("0.8")).quantize(Decimal("0.01"))
     cl_ord_id = new_cl_ord_id()
     alice.new_order(
-        symbol="ETH-USD", side="buy", order_type="limit", qty="0.1", price=price,
+        symbol="ETH-USD",
+        side="buy",
+        order_type="limit",
+        qty="0.1",
+        price=price,
         cl_ord_id=cl_ord_id,
-    )  # fmt: skip
+    )
     order = wait_for(lambda: _open(alice, cl_ord_id), timeout=10)
     assert order.price == price
     assert [o.id for o in alice.query_open_orders(symbol="ETH-USD").result] == [order.id]

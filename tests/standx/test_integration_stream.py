@@ -86,11 +86,16 @@ async def test_the_order_response_stream_answers_and_rejects_a_taking_alo(
         # An ALO buy at the best ask would take liquidity: the matcher rejects it.
         response = await orders.new_order(
             {
-                "symbol": "BTC-USD", "side": "buy", "order_type": "limit", "qty": "0.001",
-                "price": str(book.best_ask.price), "time_in_force": "alo",
-                "reduce_only": False, "cl_ord_id": new_cl_ord_id(),
+                "symbol": "BTC-USD",
+                "side": "buy",
+                "order_type": "limit",
+                "qty": "0.001",
+                "price": str(book.best_ask.price),
+                "time_in_force": "alo",
+                "reduce_only": False,
+                "cl_ord_id": new_cl_ord_id(),
             }
-        )  # fmt: skip
+        )
         assert response.code == 400
         assert "alo" in response.message
 

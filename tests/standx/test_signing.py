@@ -73,9 +73,14 @@ def test_spaced_json_signs_to_a_different_value_so_the_sent_bytes_must_be_signed
 
 def test_encode_body_is_the_compact_docs_form_in_insertion_order() -> None:
     body = {
-        "symbol": "BTC-USD", "side": "buy", "order_type": "limit", "qty": "0.1",
-        "price": "50000", "time_in_force": "gtc", "reduce_only": False,
-    }  # fmt: skip
+        "symbol": "BTC-USD",
+        "side": "buy",
+        "order_type": "limit",
+        "qty": "0.1",
+        "price": "50000",
+        "time_in_force": "gtc",
+        "reduce_only": False,
+    }
     assert encode_body(body).decode() == ORDER
 
 

@@ -93,9 +93,13 @@ async def test_it_reports_seq_gaps_and_resubscribes_after_a_drop() -> None:
     events = await collect(stream, 6)
     kinds = [type(e).__name__ for e in events]
     assert kinds == [
-        "StreamMessage", "StreamMessage", "SeqGap", "StreamMessage", "Reconnected",
         "StreamMessage",
-    ]  # fmt: skip
+        "StreamMessage",
+        "SeqGap",
+        "StreamMessage",
+        "Reconnected",
+        "StreamMessage",
+    ]
     gap = events[2]
     assert gap == SeqGap("order", expected=4, got=6)
     assert isinstance(events[4], Reconnected)

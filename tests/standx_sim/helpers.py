@@ -14,62 +14,208 @@ from nacl.signing import SigningKey
 
 # Field sets of the docs' examples (shared/reference/standx-perps-http.md).
 ORDER_KEYS = {
-    "avail_locked", "cl_ord_id", "closed_block", "created_at", "created_block", "fill_avg_price",
-    "fill_qty", "id", "leverage", "liq_id", "margin", "order_type", "payload", "position_id",
-    "price", "qty", "reduce_only", "remark", "side", "source", "status", "symbol",
-    "time_in_force", "updated_at", "user",
-}  # fmt: skip
-TRADE_KEYS = {
-    "created_at", "fee_asset", "fee_qty", "id", "order_id", "pnl", "price", "qty", "side",
-    "symbol", "updated_at", "user", "value",
-}  # fmt: skip
-POSITION_KEYS = {
-    "bankruptcy_price", "created_at", "entry_price", "entry_value", "holding_margin", "id",
-    "initial_margin", "leverage", "liq_price", "maint_margin", "margin_asset", "margin_mode",
-    "mark_price", "mmr", "position_value", "qty", "realized_pnl", "status", "symbol", "time",
-    "updated_at", "upnl", "user",
-}  # fmt: skip
-POSITION_STREAM_KEYS = {
-    "created_at", "entry_price", "entry_value", "id", "initial_margin", "leverage",
-    "margin_asset", "margin_mode", "qty", "realized_pnl", "status", "symbol", "updated_at", "user",
-}  # fmt: skip
-BALANCE_KEYS = {
-    "isolated_balance", "isolated_upnl", "cross_balance", "cross_margin", "cross_upnl", "locked",
-    "cross_available", "balance", "upnl", "equity", "pnl_freeze",
-}  # fmt: skip
-WALLET_KEYS = {
-    "account_type", "created_at", "free", "id", "inbound", "is_enabled", "kind", "last_tx",
-    "last_tx_updated_at", "locked", "occupied", "outbound", "ref_id", "token", "total",
-    "updated_at", "version", "wallet_id",
-}  # fmt: skip
-SYMBOL_INFO_KEYS = {
-    "base_asset", "base_decimals", "created_at", "def_leverage", "depth_ticks", "enabled",
-    "maker_fee", "max_leverage", "max_open_orders", "max_order_qty", "max_position_size",
-    "min_order_qty", "price_cap_ratio", "price_floor_ratio", "price_tick_decimals",
-    "qty_tick_decimals", "quote_asset", "quote_decimals", "status", "symbol", "taker_fee",
+    "avail_locked",
+    "cl_ord_id",
+    "closed_block",
+    "created_at",
+    "created_block",
+    "fill_avg_price",
+    "fill_qty",
+    "id",
+    "leverage",
+    "liq_id",
+    "margin",
+    "order_type",
+    "payload",
+    "position_id",
+    "price",
+    "qty",
+    "reduce_only",
+    "remark",
+    "side",
+    "source",
+    "status",
+    "symbol",
+    "time_in_force",
     "updated_at",
-}  # fmt: skip
-MARKET_KEYS = {
-    "base", "funding_rate", "high_price_24h", "index_price", "last_price", "low_price_24h",
-    "mark_price", "mid_price", "next_funding_time", "open_interest", "quote", "spread", "symbol",
-    "time", "volume_24h",
-}  # fmt: skip
-PRICE_KEYS = {
-    "base", "index_price", "last_price", "mark_price", "mid_price", "quote", "spread_ask",
-    "spread_bid", "symbol", "time",
-}  # fmt: skip
-STREAM_PRICE_KEYS = {
-    "base", "index_price", "last_price", "mark_price", "mid_price", "quote", "spread", "symbol",
+    "user",
+}
+TRADE_KEYS = {
+    "created_at",
+    "fee_asset",
+    "fee_qty",
+    "id",
+    "order_id",
+    "pnl",
+    "price",
+    "qty",
+    "side",
+    "symbol",
+    "updated_at",
+    "user",
+    "value",
+}
+POSITION_KEYS = {
+    "bankruptcy_price",
+    "created_at",
+    "entry_price",
+    "entry_value",
+    "holding_margin",
+    "id",
+    "initial_margin",
+    "leverage",
+    "liq_price",
+    "maint_margin",
+    "margin_asset",
+    "margin_mode",
+    "mark_price",
+    "mmr",
+    "position_value",
+    "qty",
+    "realized_pnl",
+    "status",
+    "symbol",
     "time",
-}  # fmt: skip
+    "updated_at",
+    "upnl",
+    "user",
+}
+POSITION_STREAM_KEYS = {
+    "created_at",
+    "entry_price",
+    "entry_value",
+    "id",
+    "initial_margin",
+    "leverage",
+    "margin_asset",
+    "margin_mode",
+    "qty",
+    "realized_pnl",
+    "status",
+    "symbol",
+    "updated_at",
+    "user",
+}
+BALANCE_KEYS = {
+    "isolated_balance",
+    "isolated_upnl",
+    "cross_balance",
+    "cross_margin",
+    "cross_upnl",
+    "locked",
+    "cross_available",
+    "balance",
+    "upnl",
+    "equity",
+    "pnl_freeze",
+}
+WALLET_KEYS = {
+    "account_type",
+    "created_at",
+    "free",
+    "id",
+    "inbound",
+    "is_enabled",
+    "kind",
+    "last_tx",
+    "last_tx_updated_at",
+    "locked",
+    "occupied",
+    "outbound",
+    "ref_id",
+    "token",
+    "total",
+    "updated_at",
+    "version",
+    "wallet_id",
+}
+SYMBOL_INFO_KEYS = {
+    "base_asset",
+    "base_decimals",
+    "created_at",
+    "def_leverage",
+    "depth_ticks",
+    "enabled",
+    "maker_fee",
+    "max_leverage",
+    "max_open_orders",
+    "max_order_qty",
+    "max_position_size",
+    "min_order_qty",
+    "price_cap_ratio",
+    "price_floor_ratio",
+    "price_tick_decimals",
+    "qty_tick_decimals",
+    "quote_asset",
+    "quote_decimals",
+    "status",
+    "symbol",
+    "taker_fee",
+    "updated_at",
+}
+MARKET_KEYS = {
+    "base",
+    "funding_rate",
+    "high_price_24h",
+    "index_price",
+    "last_price",
+    "low_price_24h",
+    "mark_price",
+    "mid_price",
+    "next_funding_time",
+    "open_interest",
+    "quote",
+    "spread",
+    "symbol",
+    "time",
+    "volume_24h",
+}
+PRICE_KEYS = {
+    "base",
+    "index_price",
+    "last_price",
+    "mark_price",
+    "mid_price",
+    "quote",
+    "spread_ask",
+    "spread_bid",
+    "symbol",
+    "time",
+}
+STREAM_PRICE_KEYS = {
+    "base",
+    "index_price",
+    "last_price",
+    "mark_price",
+    "mid_price",
+    "quote",
+    "spread",
+    "symbol",
+    "time",
+}
 RECENT_TRADE_KEYS = {"is_buyer_taker", "price", "qty", "quote_qty", "symbol", "time"}
 FUNDING_RATE_KEYS = {
-    "id", "symbol", "funding_rate", "index_price", "mark_price", "premium", "time", "created_at",
+    "id",
+    "symbol",
+    "funding_rate",
+    "index_price",
+    "mark_price",
+    "premium",
+    "time",
+    "created_at",
     "updated_at",
-}  # fmt: skip
+}
 FUNDING_PAYMENT_KEYS = {
-    "id", "user", "asset", "symbol", "qty", "txn_type", "transact_time", "created_at", "updated_at",
-}  # fmt: skip
+    "id",
+    "user",
+    "asset",
+    "symbol",
+    "qty",
+    "txn_type",
+    "transact_time",
+    "created_at",
+    "updated_at",
+}
 
 
 def sign(seed_b58: str, request_id: str, timestamp: str, payload: bytes) -> str:

@@ -27,8 +27,14 @@ def engine_with_account(deposit: str = "10000") -> tuple[Engine, Account]:
 
 
 def order(**fields: Any) -> dict[str, Any]:
-    base = {"symbol": "BTC-USD", "side": "buy", "order_type": "market", "qty": "0.01",
-            "time_in_force": "ioc", "reduce_only": False}  # fmt: skip
+    base = {
+        "symbol": "BTC-USD",
+        "side": "buy",
+        "order_type": "market",
+        "qty": "0.01",
+        "time_in_force": "ioc",
+        "reduce_only": False,
+    }
     base.update(fields)
     return base
 

@@ -56,8 +56,13 @@ def test_a_full_evm_login_signs_orders_with_the_login_key(sim: str) -> None:
     signature = Account.sign_message(
         encode_defunct(text=payload["message"]), private_key=wallet.key
     )
-    response = login(sim, "bsc", "0x" + signature.signature.hex().removeprefix("0x"), signed_data,
-                     expiresSeconds=3600)  # fmt: skip
+    response = login(
+        sim,
+        "bsc",
+        "0x" + signature.signature.hex().removeprefix("0x"),
+        signed_data,
+        expiresSeconds=3600,
+    )
     assert response.status_code == 200, response.text
     body = response.json()
     assert set(body) == {"token", "address", "alias", "chain", "perpsAlpha"}
@@ -65,8 +70,11 @@ def test_a_full_evm_login_signs_orders_with_the_login_key(sim: str) -> None:
     assert body["chain"] == "bsc"
     claims = jwt.decode(body["token"], options={"verify_signature": False})
     assert claims["exp"] - claims["iat"] == 3600
-    creds = {"address": wallet.address, "token": body["token"],
-             "signing_key": base58.b58encode(bytes(request_key)).decode()}  # fmt: skip
+    creds = {
+        "address": wallet.address,
+        "token": body["token"],
+        "signing_key": base58.b58encode(bytes(request_key)).decode(),
+    }
     api = Api(sim, creds)
     try:
         unfunded = api.get("/api/query_balance")
@@ -74,8 +82,14 @@ def test_a_full_evm_login_signs_orders_with_the_login_key(sim: str) -> None:
         assert "user balance not found" in unfunded.json()["message"]
         assert api.get_json("/api/query_positions") == []
         api.control("POST", "/sim/deposit", {"address": wallet.address.lower(), "amount": "1000"})
-        order = {"symbol": "BTC-USD", "side": "buy", "order_type": "market", "qty": "0.001",
-                 "time_in_force": "ioc", "reduce_only": False}  # fmt: skip
+        order = {
+            "symbol": "BTC-USD",
+            "side": "buy",
+            "order_type": "market",
+            "qty": "0.001",
+            "time_in_force": "ioc",
+            "reduce_only": False,
+        }
         assert api.post("/api/new_order", order).json()["code"] == 0
         assert api.get_json("/api/query_positions")[0]["qty"] == "0.001"
     finally:
@@ -118,11 +132,16 @@ def solana_envelope(wallet: SigningKey, given_input: Any, message: bytes) -> str
 def wallet_standard_input(payload: dict[str, Any]) -> dict[str, Any]:
     """The Solana Wallet Standard `signIn` input: the challenge's fields, but no `message`."""
     return {
-        "domain": payload["domain"], "address": payload["address"],
-        "statement": payload["statement"], "uri": payload["uri"], "version": payload["version"],
-        "chainId": str(payload["chainId"]), "nonce": payload["nonce"],
-        "issuedAt": payload["issuedAt"], "requestId": payload["requestId"],
-    }  # fmt: skip
+        "domain": payload["domain"],
+        "address": payload["address"],
+        "statement": payload["statement"],
+        "uri": payload["uri"],
+        "version": payload["version"],
+        "chainId": str(payload["chainId"]),
+        "nonce": payload["nonce"],
+        "issuedAt": payload["issuedAt"],
+        "requestId": payload["requestId"],
+    }
 
 
 def test_a_full_solana_login(sim: str) -> None:
@@ -186,8 +205,11 @@ def stranger_api(sim: str, request: SigningKey | str) -> Api:
     )
     response = login(sim, "bsc", signature.signature.hex(), signed_data)
     assert response.status_code == 200, response.text
-    creds = {"address": wallet.address, "token": response.json()["token"],
-             "signing_key": base58.b58encode(bytes(SigningKey.generate())).decode()}  # fmt: skip
+    creds = {
+        "address": wallet.address,
+        "token": response.json()["token"],
+        "signing_key": base58.b58encode(bytes(SigningKey.generate())).decode(),
+    }
     return Api(sim, creds)
 
 
@@ -196,8 +218,14 @@ def test_a_uuid_request_id_logs_in_and_reads_but_cannot_sign(sim: str) -> None:
     api = stranger_api(sim, str(uuid.uuid4()))
     try:
         assert api.get_json("/api/query_positions") == []
-        order = {"symbol": "BTC-USD", "side": "buy", "order_type": "market", "qty": "0.001",
-                 "time_in_force": "ioc", "reduce_only": False}  # fmt: skip
+        order = {
+            "symbol": "BTC-USD",
+            "side": "buy",
+            "order_type": "market",
+            "qty": "0.001",
+            "time_in_force": "ioc",
+            "reduce_only": False,
+        }
         refused = api.post("/api/new_order", order)
         assert refused.status_code == 403
         assert refused.json() == {"code": 403, "message": "invalid body signature"}

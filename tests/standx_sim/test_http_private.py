@@ -20,8 +20,14 @@ from tests.standx_sim.helpers import (
     sign,
 )
 
-ORDER = {"symbol": "BTC-USD", "side": "buy", "order_type": "market", "qty": "0.01",
-         "time_in_force": "ioc", "reduce_only": False}  # fmt: skip
+ORDER = {
+    "symbol": "BTC-USD",
+    "side": "buy",
+    "order_type": "market",
+    "qty": "0.01",
+    "time_in_force": "ioc",
+    "reduce_only": False,
+}
 
 
 def test_private_endpoints_need_a_valid_token(sim: str, api: Api) -> None:
@@ -141,12 +147,16 @@ def test_order_validation_errors_are_400_with_clear_messages(api: Api) -> None:
     cases = {
         "below the minimum": {**ORDER, "qty": "0.0001"},
         "not a multiple of the qty tick": {**ORDER, "qty": "0.0105"},
-        "not a multiple of the price tick": {**ORDER, "order_type": "limit", "time_in_force": "gtc",
-                                             "price": "99000.001"},
+        "not a multiple of the price tick": {
+            **ORDER,
+            "order_type": "limit",
+            "time_in_force": "gtc",
+            "price": "99000.001",
+        },
         "exceeds the max leverage": {**ORDER, "leverage": 25},
         "unknown symbol": {**ORDER, "symbol": "FOO-USD"},
         "not a valid decimal": {**ORDER, "qty": "abc"},
-    }  # fmt: skip
+    }
     for text, body in cases.items():
         response = api.post("/api/new_order", body)
         assert response.status_code == 400, (text, response.text)
@@ -158,8 +168,14 @@ def test_alo_that_would_take_is_accepted_then_rejected(
     api: Api, set_price: Callable[[str, str], None]
 ) -> None:
     set_price("BTC-USD", "100000")
-    response = api.order(symbol="BTC-USD", side="buy", order_type="limit", qty="0.01",
-                         price="100100", time_in_force="alo")  # fmt: skip
+    response = api.order(
+        symbol="BTC-USD",
+        side="buy",
+        order_type="limit",
+        qty="0.01",
+        price="100100",
+        time_in_force="alo",
+    )
     assert response.json()["code"] == 0
     last = api.get_json("/api/query_orders", limit=1)["result"][0]
     assert last["status"] == "rejected"
@@ -217,7 +233,10 @@ def test_leverage_margin_mode_and_margin_transfer(api: Api) -> None:
         api.post("/api/change_leverage", {"symbol": "ETH-USD", "leverage": 5}).json()["code"] == 0
     )
     assert api.get_json("/api/query_position_config", symbol="ETH-USD") == {
-        "symbol": "ETH-USD", "leverage": "5", "margin_mode": "isolated"}  # fmt: skip
+        "symbol": "ETH-USD",
+        "leverage": "5",
+        "margin_mode": "isolated",
+    }
     api.order(symbol="ETH-USD", side="buy", order_type="market", qty="0.1")
     refused = api.post("/api/change_margin_mode", {"symbol": "ETH-USD", "margin_mode": "cross"})
     assert refused.status_code == 400

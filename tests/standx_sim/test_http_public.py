@@ -81,8 +81,12 @@ def test_funding_rates_are_an_array_filtered_by_milliseconds(sim: str) -> None:
     now_ms = int(time.time() * 1000)
     start_ms = now_ms - 6 * 3600 * 1000
     recent = get(
-        sim, "/api/query_funding_rates", symbol="BTC-USD", start_time=start_ms, end_time=now_ms,
-    ).json()  # fmt: skip
+        sim,
+        "/api/query_funding_rates",
+        symbol="BTC-USD",
+        start_time=start_ms,
+        end_time=now_ms,
+    ).json()
     # Six hourly settlements at least; other suites sharing this simulator may settle more.
     assert len(recent) >= 5
     assert len(recent) < len(rates)

@@ -17,11 +17,18 @@ def docs_position(engine: Engine) -> tuple[object, Position]:
     engine.deposit(account, Decimal("1088575.259316737"))
     engine.set_price("BTC-USD", Decimal("121715.05"))
     position = Position(
-        id=15, user=account.user, symbol="BTC-USD", margin_mode="isolated", leverage=10,
-        created_at=NOW, updated_at=NOW, qty=Decimal("0.940"),
+        id=15,
+        user=account.user,
+        symbol="BTC-USD",
+        margin_mode="isolated",
+        leverage=10,
+        created_at=NOW,
+        updated_at=NOW,
+        qty=Decimal("0.940"),
         entry_value=Decimal("0.940") * Decimal("121737.96"),
-        holding_margin=Decimal("11443.3682400"), opened=True,
-    )  # fmt: skip
+        holding_margin=Decimal("11443.3682400"),
+        opened=True,
+    )
     account.positions["BTC-USD"] = position
     return account, position
 

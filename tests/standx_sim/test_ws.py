@@ -24,8 +24,14 @@ from tests.standx_sim.helpers import (
     sign,
 )
 
-ORDER = {"symbol": "BTC-USD", "side": "buy", "order_type": "market", "qty": "0.01",
-         "time_in_force": "ioc", "reduce_only": False}  # fmt: skip
+ORDER = {
+    "symbol": "BTC-USD",
+    "side": "buy",
+    "order_type": "market",
+    "qty": "0.01",
+    "time_in_force": "ioc",
+    "reduce_only": False,
+}
 
 
 def ws_url(sim: str, path: str) -> str:
@@ -153,18 +159,22 @@ async def test_a_bad_token_gets_a_failed_auth_reply(sim: str) -> None:
         assert reply["data"]["code"] == 401
 
 
-def ws_order(api: Api, method: str, params: dict[str, Any], *, spaced: bool = False,
-             session_id: str = "s") -> dict[str, Any]:  # fmt: skip
+def ws_order(
+    api: Api, method: str, params: dict[str, Any], *, spaced: bool = False, session_id: str = "s"
+) -> dict[str, Any]:
     text = json.dumps(params) if spaced else json.dumps(params, separators=(",", ":"))
     rid, ts = str(uuid.uuid4()), now_ms()
     return {
         "session_id": session_id,
         "request_id": str(uuid.uuid4()),
         "method": method,
-        "header": {"x-request-id": rid, "x-request-timestamp": ts,
-                   "x-request-signature": sign(api.creds["signing_key"], rid, ts, text.encode())},
+        "header": {
+            "x-request-id": rid,
+            "x-request-timestamp": ts,
+            "x-request-signature": sign(api.creds["signing_key"], rid, ts, text.encode()),
+        },
         "params": text,
-    }  # fmt: skip
+    }
 
 
 async def test_ws_api_logs_in_places_rejects_and_cancels_orders(
@@ -175,8 +185,12 @@ async def test_ws_api_logs_in_places_rejects_and_cancels_orders(
         early = ws_order(api, "order:new", ORDER)
         await ws.send(json.dumps(early))
         assert (await recv(ws))["code"] == 401
-        login = {"session_id": "s", "request_id": "r-login", "method": "auth:login",
-                 "params": json.dumps({"token": api.token})}  # fmt: skip
+        login = {
+            "session_id": "s",
+            "request_id": "r-login",
+            "method": "auth:login",
+            "params": json.dumps({"token": api.token}),
+        }
         await ws.send(json.dumps(login))
         assert await recv(ws) == {"code": 0, "message": "success", "request_id": "r-login"}
         placed = ws_order(api, "order:new", ORDER, spaced=True)
@@ -186,16 +200,24 @@ async def test_ws_api_logs_in_places_rejects_and_cancels_orders(
             "message": "success",
             "request_id": placed["request_id"],
         }
-        alo = ws_order(api, "order:new", {**ORDER, "order_type": "limit", "price": "100100",
-                                          "time_in_force": "alo"})  # fmt: skip
+        alo = ws_order(
+            api,
+            "order:new",
+            {**ORDER, "order_type": "limit", "price": "100100", "time_in_force": "alo"},
+        )
         await ws.send(json.dumps(alo))
         assert await recv(ws) == {
             "code": 400,
             "message": "alo order rejected",
             "request_id": alo["request_id"],
         }
-        resting = {**ORDER, "order_type": "limit", "price": "90000", "time_in_force": "gtc",
-                   "cl_ord_id": "ws-rest"}  # fmt: skip
+        resting = {
+            **ORDER,
+            "order_type": "limit",
+            "price": "90000",
+            "time_in_force": "gtc",
+            "cl_ord_id": "ws-rest",
+        }
         rest = ws_order(api, "order:new", resting)
         await ws.send(json.dumps(rest))
         assert (await recv(ws))["code"] == 0
@@ -215,8 +237,12 @@ async def test_http_orders_with_a_session_id_push_results_to_that_ws_api_session
     set_price("BTC-USD", "100000")
     session = f"session-{uuid.uuid4()}"
     async with connect(ws_url(sim, "/ws-api/v1")) as ws:
-        login = {"session_id": session, "request_id": "r1", "method": "auth:login",
-                 "params": json.dumps({"token": api.token})}  # fmt: skip
+        login = {
+            "session_id": session,
+            "request_id": "r1",
+            "method": "auth:login",
+            "params": json.dumps({"token": api.token}),
+        }
         await ws.send(json.dumps(login))
         assert (await recv(ws))["code"] == 0
         response = await post_order(api, ORDER, **{"x-session-id": session})
@@ -229,8 +255,11 @@ async def test_http_orders_with_a_session_id_push_results_to_that_ws_api_session
         alo = {**ORDER, "order_type": "limit", "price": "100100", "time_in_force": "alo"}
         response = await post_order(api, alo, **{"x-session-id": session})
         assert response.json()["code"] == 0
-        assert await recv(ws) == {"code": 400, "message": "alo order rejected",
-                                  "request_id": response.json()["request_id"]}  # fmt: skip
+        assert await recv(ws) == {
+            "code": 400,
+            "message": "alo order rejected",
+            "request_id": response.json()["request_id"],
+        }
 
 
 async def test_drop_ws_closes_open_connections(sim: str) -> None:

@@ -42,8 +42,15 @@ def assert_entry_point_exists(argv: list[str]) -> None:
 
 def test_it_has_the_services_of_the_house_plan(compose: dict[str, Any]) -> None:
     assert {
-        "postgres", "redis", "migrate", "web", "worker", "worker-urgent", "beat", "pricestream",
-    } <= set(compose["services"])  # fmt: skip
+        "postgres",
+        "redis",
+        "migrate",
+        "web",
+        "worker",
+        "worker-urgent",
+        "beat",
+        "pricestream",
+    } <= set(compose["services"])
     assert compose["services"]["postgres"]["image"].startswith("postgres:16")
     assert compose["services"]["redis"]["image"].startswith("redis:7")
 

@@ -16,9 +16,17 @@ from standx_web.env import (
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
-    [("1", True), ("true", True), ("Yes", True), ("on", True), ("0", False), ("false", False),
-     ("off", False), ("", False)],
-)  # fmt: skip
+    [
+        ("1", True),
+        ("true", True),
+        ("Yes", True),
+        ("on", True),
+        ("0", False),
+        ("false", False),
+        ("off", False),
+        ("", False),
+    ],
+)
 def test_env_bool_parses_the_usual_spellings(
     monkeypatch: pytest.MonkeyPatch, raw: str, expected: bool
 ) -> None:

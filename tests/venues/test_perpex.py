@@ -238,9 +238,13 @@ def _plan(previous: AccountRead | None = None, *, full: bool = False, held: Any 
 
 def _request(symbol: str, side: str, kind: str, qty: str, **extra: Any) -> OrderRequest:
     return OrderRequest(
-        symbol=symbol, side=side, order_type=kind, qty=Decimal(qty),
-        client_order_id=extra.pop("client_order_id", f"t-{uuid.uuid4().hex[:16]}"), **extra,
-    )  # fmt: skip
+        symbol=symbol,
+        side=side,
+        order_type=kind,
+        qty=Decimal(qty),
+        client_order_id=extra.pop("client_order_id", f"t-{uuid.uuid4().hex[:16]}"),
+        **extra,
+    )
 
 
 def test_perpex_accounts_can_be_linked_by_pasting_a_key() -> None:
@@ -258,9 +262,16 @@ def test_a_full_read_gives_positions_balance_orders_and_fills_as_the_ledger_has_
     creds = sim.account()
     with _session(sim, creds) as session:
         sol = session.place(
-            _request("SOL-USD", "buy", "market", "10", leverage=10, margin_mode="isolated",
-                     time_in_force="ioc")
-        )  # fmt: skip
+            _request(
+                "SOL-USD",
+                "buy",
+                "market",
+                "10",
+                leverage=10,
+                margin_mode="isolated",
+                time_in_force="ioc",
+            )
+        )
         assert sol.accepted is True
         assert sol.order is not None
         assert sol.order.status == "filled"
@@ -384,9 +395,16 @@ def test_stops_reduce_only_and_client_ids_travel_with_the_order(sim: SimControl)
         mark = Decimal(sim.mark("BTC-USD"))
         stop_at = (mark * Decimal("0.9")).quantize(Decimal(1))
         stop = session.place(
-            _request("BTC-USD", "sell", "stop", "0.02", stop_price=stop_at, reduce_only=True,
-                     client_order_id="my-stop-1")
-        )  # fmt: skip
+            _request(
+                "BTC-USD",
+                "sell",
+                "stop",
+                "0.02",
+                stop_price=stop_at,
+                reduce_only=True,
+                client_order_id="my-stop-1",
+            )
+        )
         assert stop.accepted is True
         found = session.order_by_client_id("my-stop-1")
         assert found is not None

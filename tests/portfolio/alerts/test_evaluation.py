@@ -49,11 +49,21 @@ def make_account(owner: User, label: str = "Main", address: str = "0xa") -> Exch
 def hold_sol(account: ExchangeAccount, mark: str = "100") -> Position:
     m = D(mark)
     return Position.objects.create(
-        account=account, symbol="SOL-USD", exchange_id=1, qty=D(20), entry_price=D(100),
-        mark_price=m, position_value=20 * m, upnl=20 * (m - 100), margin_mode="isolated",
-        leverage=D(10), initial_margin=D(200), holding_margin=D(200),
-        maint_margin=20 * m * D("0.01"), synced_at=NOW,
-    )  # fmt: skip
+        account=account,
+        symbol="SOL-USD",
+        exchange_id=1,
+        qty=D(20),
+        entry_price=D(100),
+        mark_price=m,
+        position_value=20 * m,
+        upnl=20 * (m - 100),
+        margin_mode="isolated",
+        leverage=D(10),
+        initial_margin=D(200),
+        holding_margin=D(200),
+        maint_margin=20 * m * D("0.01"),
+        synced_at=NOW,
+    )
 
 
 def balance(account: ExchangeAccount, equity: str, at: datetime = NOW) -> None:
@@ -89,8 +99,17 @@ def open_alerts(key: str) -> list[Alert]:
 
 def test_new_users_get_the_default_rules_and_settings(alice: User) -> None:
     keys = set(AlertRule.objects.filter(user=alice).values_list("key", flat=True))
-    assert {"health-warning", "health-critical", "liq-distance", "liquidated", "drawdown",
-            "leverage", "funding-extreme", "token-expiring", "data-stale"} == keys  # fmt: skip
+    assert {
+        "health-warning",
+        "health-critical",
+        "liq-distance",
+        "liquidated",
+        "drawdown",
+        "leverage",
+        "funding-extreme",
+        "token-expiring",
+        "data-stale",
+    } == keys
     assert AlertSettings.objects.get(user=alice).email_critical is True
     alerting.rules_create_defaults(alice.pk)  # idempotent
     assert AlertRule.objects.filter(user=alice).count() == len(keys)
@@ -280,10 +299,18 @@ def test_a_token_expiring_within_a_day_warns(account: ExchangeAccount) -> None:
 
 def test_a_liquidation_order_fires_and_an_hour_later_resolves(account: ExchangeAccount) -> None:
     Order.objects.create(
-        account=account, exchange_id=9, symbol="SOL-USD", side="sell", order_type="market",
-        status="filled", qty=D(20), fill_qty=D(20), is_liquidation=True, created_at=NOW,
+        account=account,
+        exchange_id=9,
+        symbol="SOL-USD",
+        side="sell",
+        order_type="market",
+        status="filled",
+        qty=D(20),
+        fill_qty=D(20),
+        is_liquidation=True,
+        created_at=NOW,
         updated_at=NOW,
-    )  # fmt: skip
+    )
     alerting.alerts_evaluate([account.pk], now=NOW + timedelta(seconds=1))
     [alert] = open_alerts("liquidated")
     assert alert.title == "Critical: SOL-USD (Main) was liquidated"
@@ -328,9 +355,16 @@ def test_at_most_one_open_alert_per_rule_account_and_symbol(account: ExchangeAcc
     alert = open_alerts("health-critical")[0]
     with pytest.raises(IntegrityError), transaction.atomic():
         Alert.objects.create(
-            user_id=alert.user_id, account=account, rule=alert.rule, symbol="SOL-USD",
-            status="pending", severity="critical", since=NOW, value=D(1), opened_at=NOW,
-        )  # fmt: skip
+            user_id=alert.user_id,
+            account=account,
+            rule=alert.rule,
+            symbol="SOL-USD",
+            status="pending",
+            severity="critical",
+            since=NOW,
+            value=D(1),
+            opened_at=NOW,
+        )
 
 
 @pytest.mark.django_db(transaction=True)
@@ -377,10 +411,20 @@ def test_observations_cover_cross_positions_with_the_accounts_cross_health(
 ) -> None:
     # A cross BTC long: 0.1 at 100000, MM 1 %; the cross balance is 1000 DUSD.
     Position.objects.create(
-        account=account, symbol="BTC-USD", exchange_id=2, qty=D("0.1"), entry_price=D(100000),
-        mark_price=D(100000), position_value=D(10000), upnl=D(0), margin_mode="cross",
-        leverage=D(10), initial_margin=D(1000), maint_margin=D(100), synced_at=NOW,
-    )  # fmt: skip
+        account=account,
+        symbol="BTC-USD",
+        exchange_id=2,
+        qty=D("0.1"),
+        entry_price=D(100000),
+        mark_price=D(100000),
+        position_value=D(10000),
+        upnl=D(0),
+        margin_mode="cross",
+        leverage=D(10),
+        initial_margin=D(1000),
+        maint_margin=D(100),
+        synced_at=NOW,
+    )
     balance(account, "1000")
     [view] = alerting.load_views([account.pk], alerting.ALL_METRICS, NOW)
     seen = alerting.observe(view, alerting.ALL_METRICS, NOW, ticks={}, funding={})

@@ -211,10 +211,22 @@ def test_history_pages_by_keyset(alice: User, firing: Alert) -> None:
     rule = firing.rule
     base = datetime(2026, 1, 1, tzinfo=UTC)
     Alert.objects.bulk_create(
-        [Alert(user=alice, account=account, rule=rule, symbol="SOL-USD", status="resolved",
-               severity="critical", since=base, value=Decimal(1), opened_at=base,
-               title=f"old {i}") for i in range(60)]
-    )  # fmt: skip
+        [
+            Alert(
+                user=alice,
+                account=account,
+                rule=rule,
+                symbol="SOL-USD",
+                status="resolved",
+                severity="critical",
+                since=base,
+                value=Decimal(1),
+                opened_at=base,
+                title=f"old {i}",
+            )
+            for i in range(60)
+        ]
+    )
     client = logged_in(alice)
     first = client.get(reverse("portfolio:alerts"))
     cursor: Any = first.context["next_before"]

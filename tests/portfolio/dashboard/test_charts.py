@@ -77,8 +77,12 @@ def test_drawdown_is_measured_from_the_running_peak(alice: User) -> None:
         balance(main, equity, NOW - timedelta(hours=hours))
     curve = charts.equity_curve([main.pk], "24h", NOW)
     assert [p.drawdown_pct for p in curve.points] == [
-        D(0), D(0), D("-25.00"), D("-8.33"), D(0),
-    ]  # fmt: skip
+        D(0),
+        D(0),
+        D("-25.00"),
+        D("-8.33"),
+        D(0),
+    ]
     assert curve.max_drawdown_pct == D("-25.00")
 
 

@@ -89,9 +89,12 @@ def test_filters_narrow_by_symbol_side_and_date(account: ExchangeAccount) -> Non
     trades(account, 10)
     trades(account, 4, symbol="BTC-USD", start_id=100)
     f = history.HistoryFilter(
-        [account.pk], symbol="SOL-USD", side="buy",
-        start=T0 + timedelta(minutes=2), end=T0 + timedelta(minutes=8),
-    )  # fmt: skip
+        [account.pk],
+        symbol="SOL-USD",
+        side="buy",
+        start=T0 + timedelta(minutes=2),
+        end=T0 + timedelta(minutes=8),
+    )
     rows = history.trade_page(f, None, {}, 100).rows
     assert rows
     assert all(t.symbol == "SOL-USD" and t.side == "buy" for t in rows)
@@ -101,9 +104,14 @@ def test_filters_narrow_by_symbol_side_and_date(account: ExchangeAccount) -> Non
 def test_totals_cover_every_matching_trade_and_funding(account: ExchangeAccount) -> None:
     trades(account, 10)
     FundingPayment.objects.create(
-        account=account, symbol="SOL-USD", funding_time=T0, funding_rate=D("0.0001"),
-        mark_price=D(100), position_qty=D(2), amount=D("-0.02"),
-    )  # fmt: skip
+        account=account,
+        symbol="SOL-USD",
+        funding_time=T0,
+        funding_rate=D("0.0001"),
+        mark_price=D(100),
+        position_qty=D(2),
+        amount=D("-0.02"),
+    )
     totals = history.trade_totals(history.HistoryFilter([account.pk]))
     assert totals.count == 10
     assert totals.volume == D("2010")  # 10 x 2 x 100.5
@@ -122,9 +130,14 @@ def test_the_trade_csv_streams_every_row_in_chunks_with_exact_decimals(
         f = history.HistoryFilter([account.pk])
         named = history.CsvAccounts({account.pk: "Main"}, {account.pk: "StandX"})
         stream = history.csv_stream(
-            history.TRADE_COLUMNS, history.TRADES, history.trades_query(f), [account.pk],
-            history.trade_csv_row, named, size=7,
-        )  # fmt: skip
+            history.TRADE_COLUMNS,
+            history.TRADES,
+            history.trades_query(f),
+            [account.pk],
+            history.trade_csv_row,
+            named,
+            size=7,
+        )
         return [chunk async for chunk in stream]
 
     chunks = async_to_sync(collect)()
@@ -141,10 +154,18 @@ def test_the_trade_csv_streams_every_row_in_chunks_with_exact_decimals(
 def test_open_orders_are_listed_apart_from_the_finished_history(account: ExchangeAccount) -> None:
     for i, status in enumerate(["open", "untriggered", "filled", "canceled"], start=1):
         Order.objects.create(
-            account=account, exchange_id=i, symbol="SOL-USD", side="buy", order_type="limit",
-            status=status, qty=D(1), price=D(90), fill_qty=D(1) if status == "filled" else D(0),
-            fill_avg_price=D(90) if status == "filled" else None, created_at=T0,
-        )  # fmt: skip
+            account=account,
+            exchange_id=i,
+            symbol="SOL-USD",
+            side="buy",
+            order_type="limit",
+            status=status,
+            qty=D(1),
+            price=D(90),
+            fill_qty=D(1) if status == "filled" else D(0),
+            fill_avg_price=D(90) if status == "filled" else None,
+            created_at=T0,
+        )
     f = history.HistoryFilter([account.pk])
     assert [o.status for o in history.open_orders(f, {})] == ["untriggered", "open"]
     assert [o.status for o in history.order_page(f, None, {}).rows] == ["canceled", "filled"]

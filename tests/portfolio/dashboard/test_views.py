@@ -57,9 +57,14 @@ def test_positions_show_funding_since_the_position_opened(
 ) -> None:
     for hours, amount in [(-8, "-9.99"), (8, "-0.40"), (16, "0.15")]:  # the first is older
         FundingPayment.objects.create(
-            account=account, symbol="SOL-USD", funding_time=T0 + timedelta(hours=hours),
-            funding_rate=D("0.0001"), mark_price=D(100), position_qty=D(20), amount=D(amount),
-        )  # fmt: skip
+            account=account,
+            symbol="SOL-USD",
+            funding_time=T0 + timedelta(hours=hours),
+            funding_rate=D("0.0001"),
+            mark_price=D(100),
+            position_qty=D(20),
+            amount=D(amount),
+        )
     page = logged_in(alice).get(reverse("portfolio:positions")).content.decode()
     assert 'data-sort="-0.25' in page  # -0.40 + 0.15, not the payment before it opened
     assert "-0.25</td>" in page
@@ -72,9 +77,17 @@ def test_bob_sees_none_of_alices_positions_trades_or_orders(
 ) -> None:
     trades(account, 3)
     Order.objects.create(
-        account=account, exchange_id=9, symbol="SOL-USD", side="buy", order_type="limit",
-        status="open", qty=D(1), price=D(90), fill_qty=D(0), created_at=T0,
-    )  # fmt: skip
+        account=account,
+        exchange_id=9,
+        symbol="SOL-USD",
+        side="buy",
+        order_type="limit",
+        status="open",
+        qty=D(1),
+        price=D(90),
+        fill_qty=D(0),
+        created_at=T0,
+    )
     make_account(bob, address="0xb")
     client = logged_in(bob)
     for name in ("positions", "orders", "trades", "overview"):
@@ -190,11 +203,19 @@ def test_the_order_page_lists_open_orders_and_history(
 ) -> None:
     for i, status in enumerate(["open", "filled"], start=1):
         Order.objects.create(
-            account=account, exchange_id=i, symbol="SOL-USD", side="sell", order_type="limit",
-            status=status, qty=D(2), price=D(120), fill_qty=D(2) if status == "filled" else D(0),
-            fill_avg_price=D(120) if status == "filled" else None, created_at=T0,
+            account=account,
+            exchange_id=i,
+            symbol="SOL-USD",
+            side="sell",
+            order_type="limit",
+            status=status,
+            qty=D(2),
+            price=D(120),
+            fill_qty=D(2) if status == "filled" else D(0),
+            fill_avg_price=D(120) if status == "filled" else None,
+            created_at=T0,
             reduce_only=True,
-        )  # fmt: skip
+        )
     response = logged_in(alice).get(reverse("portfolio:orders"))
     assert [o.exchange_id for o in response.context["open_orders"]] == ["1"]
     assert [o.exchange_id for o in response.context["page"].rows] == ["2"]
@@ -280,11 +301,19 @@ def test_the_symbol_page_shows_market_funding_and_an_exchange_error_in_words(
 ) -> None:
     market.mark_store("standx", "SOL-USD", mark=D("101.25"), source="stream", at=timezone.now())
     MarketSymbol.objects.create(
-        symbol="SOL-USD", base_asset="SOL", quote_asset="DUSD", price_tick_decimals=2,
-        qty_tick_decimals=2, min_order_qty=D("0.01"), max_order_qty=D(10000), max_leverage=D(20),
-        maker_fee=D("0.0001"), taker_fee=D("0.0004"), price_cap_ratio=D("0.1"),
+        symbol="SOL-USD",
+        base_asset="SOL",
+        quote_asset="DUSD",
+        price_tick_decimals=2,
+        qty_tick_decimals=2,
+        min_order_qty=D("0.01"),
+        max_order_qty=D(10000),
+        max_leverage=D(20),
+        maker_fee=D("0.0001"),
+        taker_fee=D("0.0004"),
+        price_cap_ratio=D("0.1"),
         price_floor_ratio=D("0.1"),
-    )  # fmt: skip
+    )
     FundingRate.objects.create(
         symbol="SOL-USD", time=timezone.now() - timedelta(hours=1), funding_rate=D("0.000125")
     )

@@ -24,9 +24,15 @@ from portfolio.domain.alert_rules import (
 
 T0 = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 HEALTH = Rule(
-    "health", Metric.HEALTH, Direction.BELOW, Decimal(2), Decimal("2.5"), Severity.WARNING,
-    pending=timedelta(seconds=10), repeat=timedelta(minutes=5),
-)  # fmt: skip
+    "health",
+    Metric.HEALTH,
+    Direction.BELOW,
+    Decimal(2),
+    Decimal("2.5"),
+    Severity.WARNING,
+    pending=timedelta(seconds=10),
+    repeat=timedelta(minutes=5),
+)
 
 
 def run(rule: Rule, series: list[tuple[int, str]]) -> list[tuple[int, Status | None, Kind | None]]:
@@ -70,8 +76,12 @@ def test_hysteresis_keeps_it_firing_until_the_clear_level_and_then_resolves() ->
 def test_after_resolving_it_can_fire_again() -> None:
     series = [(0, "1.9"), (10, "1.9"), (20, "3"), (30, "1.5"), (40, "1.5")]
     assert [kind for _, _, kind in run(HEALTH, series)] == [
-        None, Kind.FIRED, Kind.RESOLVED, None, Kind.FIRED,
-    ]  # fmt: skip
+        None,
+        Kind.FIRED,
+        Kind.RESOLVED,
+        None,
+        Kind.FIRED,
+    ]
 
 
 @pytest.mark.parametrize(

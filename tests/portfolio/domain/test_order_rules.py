@@ -13,23 +13,39 @@ from portfolio.domain import fixes, risk
 from portfolio.domain.order_rules import PositionState, SymbolRules, Ticket, preview, validate
 
 SOL = SymbolRules(
-    symbol="SOL-USD", price_tick_decimals=3, qty_tick_decimals=2, min_qty=D("0.01"),
-    max_qty=D(5000), max_leverage=D(20), maker_fee=D("0.0001"), taker_fee=D("0.0004"),
-    price_cap_ratio=D("0.3"), price_floor_ratio=D("0.3"),
-)  # fmt: skip
+    symbol="SOL-USD",
+    price_tick_decimals=3,
+    qty_tick_decimals=2,
+    min_qty=D("0.01"),
+    max_qty=D(5000),
+    max_leverage=D(20),
+    maker_fee=D("0.0001"),
+    taker_fee=D("0.0004"),
+    price_cap_ratio=D("0.3"),
+    price_floor_ratio=D("0.3"),
+)
 MARK = D(100)
 FLAT = PositionState()
 LONG = PositionState(
-    qty=D(10), entry_price=D(95), margin_mode="isolated", leverage=D(10),
-    holding_margin=D(95), maint_margin=D(5), pending_reduce_only=D(4),
-)  # fmt: skip
+    qty=D(10),
+    entry_price=D(95),
+    margin_mode="isolated",
+    leverage=D(10),
+    holding_margin=D(95),
+    maint_margin=D(5),
+    pending_reduce_only=D(4),
+)
 
 
 def ticket(**changes: object) -> Ticket:
     base: dict[str, object] = {
-        "symbol": "SOL-USD", "side": "buy", "order_type": "limit", "qty": D(1),
-        "price": D(99), "time_in_force": "gtc",
-    }  # fmt: skip
+        "symbol": "SOL-USD",
+        "side": "buy",
+        "order_type": "limit",
+        "qty": D(1),
+        "price": D(99),
+        "time_in_force": "gtc",
+    }
     base.update(changes)
     return Ticket(**base)  # type: ignore[arg-type]
 
@@ -53,35 +69,75 @@ def test_it_takes_any_size_and_price_where_the_venue_publishes_no_limits() -> No
         ({"qty": D("6000")}, FLAT, "qty", "The largest order for SOL-USD is 5000."),
         ({"price": None}, FLAT, "price", "A limit order needs a price."),
         ({"price": D("99.0001")}, FLAT, "price", "Price goes in steps of 0.001 for SOL-USD."),
-        ({"price": D(131)}, FLAT, "price",
-         "Price is more than 30 % above the mark (100): at most 130."),
-        ({"price": D(69)}, FLAT, "price",
-         "Price is more than 30 % below the mark (100): at least 70."),
-        ({"order_type": "market", "price": D(99)}, FLAT, "price",
-         "A market order takes no price; leave it empty or choose limit."),
-        ({"order_type": "market", "price": None, "time_in_force": "alo"}, FLAT, "time_in_force",
-         "ALO (post-only) needs a limit order."),
+        (
+            {"price": D(131)},
+            FLAT,
+            "price",
+            "Price is more than 30 % above the mark (100): at most 130.",
+        ),
+        (
+            {"price": D(69)},
+            FLAT,
+            "price",
+            "Price is more than 30 % below the mark (100): at least 70.",
+        ),
+        (
+            {"order_type": "market", "price": D(99)},
+            FLAT,
+            "price",
+            "A market order takes no price; leave it empty or choose limit.",
+        ),
+        (
+            {"order_type": "market", "price": None, "time_in_force": "alo"},
+            FLAT,
+            "time_in_force",
+            "ALO (post-only) needs a limit order.",
+        ),
         ({"leverage": 25}, FLAT, "leverage", "SOL-USD allows at most 20× leverage."),
-        ({"leverage": 5}, LONG, "leverage",
-         "Your SOL-USD position is at 10×; an order must use the same leverage (change the "
-         "position's leverage first)."),
-        ({"margin_mode": "cross"}, LONG, "margin_mode",
-         "Your SOL-USD position is isolated; an order must use the same margin mode."),
+        (
+            {"leverage": 5},
+            LONG,
+            "leverage",
+            "Your SOL-USD position is at 10×; an order must use the same leverage (change the "
+            "position's leverage first).",
+        ),
+        (
+            {"margin_mode": "cross"},
+            LONG,
+            "margin_mode",
+            "Your SOL-USD position is isolated; an order must use the same margin mode.",
+        ),
         ({"reduce_only": True}, FLAT, "reduce_only", "You hold no SOL-USD position to reduce."),
-        ({"reduce_only": True, "side": "buy"}, LONG, "side",
-         "A reduce-only order against your long must sell."),
-        ({"reduce_only": True, "side": "sell", "qty": D(7), "price": D(101)}, LONG, "qty",
-         "Reduce-only can be at most 6: your position of 10 minus 4 already in reduce-only "
-         "orders."),
+        (
+            {"reduce_only": True, "side": "buy"},
+            LONG,
+            "side",
+            "A reduce-only order against your long must sell.",
+        ),
+        (
+            {"reduce_only": True, "side": "sell", "qty": D(7), "price": D(101)},
+            LONG,
+            "qty",
+            "Reduce-only can be at most 6: your position of 10 minus 4 already in reduce-only "
+            "orders.",
+        ),
         ({"tp_price": D(98)}, FLAT, "tp_price", "Take-profit for a buy must be above 99."),
         ({"sl_price": D(100)}, FLAT, "sl_price", "Stop-loss for a buy must be below 99."),
-        ({"side": "sell", "price": D(101), "tp_price": D(102)}, FLAT, "tp_price",
-         "Take-profit for a sell must be below 101."),
-        ({"side": "sell", "price": D(101), "sl_price": D(100)}, FLAT, "sl_price",
-         "Stop-loss for a sell must be above 101."),
+        (
+            {"side": "sell", "price": D(101), "tp_price": D(102)},
+            FLAT,
+            "tp_price",
+            "Take-profit for a sell must be below 101.",
+        ),
+        (
+            {"side": "sell", "price": D(101), "sl_price": D(100)},
+            FLAT,
+            "sl_price",
+            "Stop-loss for a sell must be above 101.",
+        ),
         ({"side": "hold"}, FLAT, "side", "Choose buy or sell."),
     ],
-)  # fmt: skip
+)
 def test_each_rule_says_what_to_change(
     changes: dict[str, object], position: PositionState, field: str, message: str
 ) -> None:
@@ -114,9 +170,13 @@ def test_a_reduce_only_order_within_the_room_passes() -> None:
 
 def test_the_preview_of_a_new_isolated_long() -> None:
     p = preview(
-        ticket(qty=D(10), price=D(100), leverage=10, margin_mode="isolated"), SOL, FLAT, MARK,
-        risk.AccountInput(cross_balance=D(1000)), [],
-    )  # fmt: skip
+        ticket(qty=D(10), price=D(100), leverage=10, margin_mode="isolated"),
+        SOL,
+        FLAT,
+        MARK,
+        risk.AccountInput(cross_balance=D(1000)),
+        [],
+    )
     assert p.notional == D(1000)
     assert p.initial_margin == D(100)
     assert p.fee == D("0.1000")  # maker: a resting GTC limit
@@ -130,9 +190,13 @@ def test_the_preview_of_a_new_isolated_long() -> None:
 
 def test_the_preview_of_a_market_order_pays_taker_and_averages_the_entry() -> None:
     p = preview(
-        ticket(order_type="market", price=None, qty=D(10), time_in_force="ioc"), SOL, LONG,
-        MARK, risk.AccountInput(cross_balance=D(1000)), [],
-    )  # fmt: skip
+        ticket(order_type="market", price=None, qty=D(10), time_in_force="ioc"),
+        SOL,
+        LONG,
+        MARK,
+        risk.AccountInput(cross_balance=D(1000)),
+        [],
+    )
     assert p.fee_kind == "taker"
     assert p.fee == D("0.4000")
     assert p.position_qty == D(20)
@@ -141,10 +205,20 @@ def test_the_preview_of_a_market_order_pays_taker_and_averages_the_entry() -> No
 
 def test_closing_the_whole_position_previews_flat() -> None:
     p = preview(
-        ticket(side="sell", order_type="market", price=None, qty=D(10), reduce_only=True,
-               time_in_force="ioc"),
-        SOL, LONG, MARK, risk.AccountInput(cross_balance=D(1000)), [],
-    )  # fmt: skip
+        ticket(
+            side="sell",
+            order_type="market",
+            price=None,
+            qty=D(10),
+            reduce_only=True,
+            time_in_force="ioc",
+        ),
+        SOL,
+        LONG,
+        MARK,
+        risk.AccountInput(cross_balance=D(1000)),
+        [],
+    )
     assert p.position_qty == 0
     assert p.liq_price is None
 
@@ -170,9 +244,18 @@ decimals = st.one_of(
     position=st.sampled_from([FLAT, LONG]),
 )
 def test_random_tickets_always_get_a_verdict_never_an_exception(
-    side: str, order_type: str, qty: D, price: D | None, tif: str, reduce_only: bool,
-    tp: D | None, sl: D | None, leverage: int | None, mode: str | None, position: PositionState,
-) -> None:  # fmt: skip
+    side: str,
+    order_type: str,
+    qty: D,
+    price: D | None,
+    tif: str,
+    reduce_only: bool,
+    tp: D | None,
+    sl: D | None,
+    leverage: int | None,
+    mode: str | None,
+    position: PositionState,
+) -> None:
     t = Ticket("SOL-USD", side, order_type, qty, price, tif, reduce_only, tp, sl, leverage, mode)
     errors = validate(t, SOL, position, MARK)
     assert all(isinstance(m, str) and m.endswith(".") for ms in errors.values() for m in ms)
@@ -188,13 +271,23 @@ def test_a_reduce_previews_the_health_the_fix_promises() -> None:
         qty=D(20), entry_price=D(110), margin_mode="cross", leverage=D(10), maint_margin=D(100)
     )
     account = risk.AccountInput(cross_balance=D(400))
-    reduce = ticket(side="sell", order_type="market", price=None, qty=D("10.4"),
-                    reduce_only=True, time_in_force="ioc")  # fmt: skip
+    reduce = ticket(
+        side="sell",
+        order_type="market",
+        price=None,
+        qty=D("10.4"),
+        reduce_only=True,
+        time_in_force="ioc",
+    )
     p = preview(reduce, SOL, cross, MARK, account, [])
     held = risk.PositionInput(
-        symbol="SOL-USD", qty=D(20), entry_price=D(110), mark_price=MARK, margin_mode="cross",
+        symbol="SOL-USD",
+        qty=D(20),
+        entry_price=D(110),
+        mark_price=MARK,
+        margin_mode="cross",
         maint_margin=D(100),
-    )  # fmt: skip
+    )
     wallet, after = fixes.reduced(account, [held], 0, D("10.4"), SOL.taker_fee)
     assert p.health == risk.account_risk(wallet, after).cross_health
     # 400 - 200 - 10.4 x 100 x 0.0004 = 199.584 over 9.6 x 100 x 0.05 = 48
@@ -203,9 +296,19 @@ def test_a_reduce_previews_the_health_the_fix_promises() -> None:
 
 def test_reducing_an_isolated_position_returns_its_margin_share_to_the_wallet() -> None:
     p = preview(
-        ticket(side="sell", order_type="market", price=None, qty=D(5), reduce_only=True,
-               time_in_force="ioc"),
-        SOL, LONG, MARK, risk.AccountInput(cross_balance=D(0)), [],
-    )  # fmt: skip
+        ticket(
+            side="sell",
+            order_type="market",
+            price=None,
+            qty=D(5),
+            reduce_only=True,
+            time_in_force="ioc",
+        ),
+        SOL,
+        LONG,
+        MARK,
+        risk.AccountInput(cross_balance=D(0)),
+        [],
+    )
     # Half the holding margin goes with half the maintenance margin: health is unchanged.
     assert p.health == (D(95) + 10 * (MARK - 95)) / 5

@@ -76,18 +76,29 @@ def test_a_divergence_from_the_exchanges_liq_price_is_flagged() -> None:
     ],
 )
 def test_liquidation_price(
-    side: int, size: Decimal, mark: Decimal, equity: Decimal, maint: Decimal, rate: Decimal,
+    side: int,
+    size: Decimal,
+    mark: Decimal,
+    equity: Decimal,
+    maint: Decimal,
+    rate: Decimal,
     expected: Decimal | None,
-) -> None:  # fmt: skip
+) -> None:
     got = liquidation_price(side=side, size=size, mark=mark, equity=equity, maint=maint, rate=rate)
     assert got == expected
 
 
 def test_a_short_isolated_position_mirrors_the_long() -> None:
     short = PositionInput(
-        symbol="ETH-USD", qty=D(-2), entry_price=D(3000), mark_price=D(3100),
-        margin_mode="isolated", maint_margin=D(62), initial_margin=D(600), holding_margin=D(600),
-    )  # fmt: skip
+        symbol="ETH-USD",
+        qty=D(-2),
+        entry_price=D(3000),
+        mark_price=D(3100),
+        margin_mode="isolated",
+        maint_margin=D(62),
+        initial_margin=D(600),
+        holding_margin=D(600),
+    )
     risk = position_risk(short)
     assert risk.upnl == D(-200)
     assert risk.health == D(400) / D(62)
@@ -99,18 +110,29 @@ def test_a_short_isolated_position_mirrors_the_long() -> None:
 
 
 CROSS_BTC = PositionInput(
-    symbol="BTC-USD", qty=D("0.1"), entry_price=D(100000), mark_price=D(98000),
-    margin_mode="cross", maint_margin=D(98), initial_margin=D(1000),
-)  # fmt: skip
+    symbol="BTC-USD",
+    qty=D("0.1"),
+    entry_price=D(100000),
+    mark_price=D(98000),
+    margin_mode="cross",
+    maint_margin=D(98),
+    initial_margin=D(1000),
+)
 CROSS_ETH = PositionInput(
-    symbol="ETH-USD", qty=D(-10), entry_price=D(3000), mark_price=D(3000),
-    margin_mode="cross", maint_margin=D(300), initial_margin=D(3000),
-)  # fmt: skip
+    symbol="ETH-USD",
+    qty=D(-10),
+    entry_price=D(3000),
+    mark_price=D(3000),
+    margin_mode="cross",
+    maint_margin=D(300),
+    initial_margin=D(3000),
+)
 
 
 def test_the_cross_bucket_shares_one_health() -> None:
-    risk = account_risk(AccountInput(cross_balance=D(4000), cross_available=D(100)),
-                        [CROSS_BTC, CROSS_ETH, DOCS])  # fmt: skip
+    risk = account_risk(
+        AccountInput(cross_balance=D(4000), cross_available=D(100)), [CROSS_BTC, CROSS_ETH, DOCS]
+    )
     # cross equity = 4000 + (-200) + 0; cross MM = 98 + 300
     assert risk.cross_equity == D(3800)
     assert risk.cross_maint_margin == D(398)
@@ -118,8 +140,9 @@ def test_the_cross_bucket_shares_one_health() -> None:
     assert risk.margin_ratio_pct == D(398) / D(3800) * 100
     assert risk.equity == D(3800) + D("11443.3682400") + D("-21.53540")
     assert risk.worst_health == DOCS_HEALTH
-    btc = next(p for p in risk.positions if p.symbol == "BTC-USD" and p.side == "long"
-               and p.health is None)  # fmt: skip
+    btc = next(
+        p for p in risk.positions if p.symbol == "BTC-USD" and p.side == "long" and p.health is None
+    )
     # The BTC liq with ETH held still: 98000 - (3800 - 398) / (0.1 (1 - 0.01))
     assert btc.liq_price == D(98000) - D(3402) / (D("0.1") * D("0.99"))
     exposure = {e.symbol: (e.long_notional, e.short_notional) for e in risk.exposure}

@@ -98,9 +98,9 @@ async def test_marks_stream_in_and_the_rest_fallback_covers_a_dead_stream(
                 await asyncio.sleep(0.1)
         # The stream dies and cannot come back: REST takes over for the held symbol.
         await sim.post(
-            "/sim/faults", json={"endpoint": "ws-stream", "ws_refuse_rate": 1.0,
-                                 "drop_ws": True},
-        )  # fmt: skip
+            "/sim/faults",
+            json={"endpoint": "ws-stream", "ws_refuse_rate": 1.0, "drop_ws": True},
+        )
         await sim.post("/sim/price", json={"symbol": "BTC-USD", "mark_price": "98765"})
         await mark_becomes("BTC-USD", Decimal(98765), "rest")
 
@@ -196,11 +196,16 @@ def hold_sol_on_both_venues(
     with session:
         session.place(
             OrderRequest(
-                symbol="SOL-USD", side="buy", order_type="market", qty=Decimal(20),
-                client_order_id="sol-long", time_in_force="ioc", leverage=10,
+                symbol="SOL-USD",
+                side="buy",
+                order_type="market",
+                qty=Decimal(20),
+                client_order_id="sol-long",
+                time_in_force="ioc",
+                leverage=10,
                 margin_mode="isolated",
             )
-        )  # fmt: skip
+        )
     sync.account_sync(perpex.pk, limiter=NoRateLimit())
     return perpex, Position.objects.get(account=perpex, symbol="SOL-USD")
 

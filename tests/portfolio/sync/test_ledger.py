@@ -23,8 +23,11 @@ from tests.standx_access import client_for
 pytestmark = pytest.mark.django_db
 
 NO_LIMIT = NoRateLimit()
-SIZES = {"BTC-USD": ["0.001", "0.002", "0.005"], "ETH-USD": ["0.01", "0.05"],
-         "SOL-USD": ["0.5", "1", "2"]}  # fmt: skip
+SIZES = {
+    "BTC-USD": ["0.001", "0.002", "0.005"],
+    "ETH-USD": ["0.01", "0.05"],
+    "SOL-USD": ["0.5", "1", "2"],
+}
 
 
 def control(sim_url: str, method: str, path: str, body: Any = None) -> Any:
@@ -42,18 +45,23 @@ def trading_session(client: StandXClient, sim_url: str, rng: random.Random) -> N
             # The exchange may refuse (e.g. too little margin left): then nothing happened.
             with contextlib.suppress(errors.BadRequestError):
                 client.new_order(
-                    symbol=symbol, side=rng.choice(["buy", "sell"]), order_type="market",
+                    symbol=symbol,
+                    side=rng.choice(["buy", "sell"]),
+                    order_type="market",
                     qty=rng.choice(SIZES[symbol]),
-                )  # fmt: skip
+                )
         elif action == "limit":
             mark = client.query_symbol_price(symbol=symbol).mark_price
             assert mark is not None
             away = Decimal(rng.choice(["0.9", "0.95", "1.05", "1.1"]))
             side = "buy" if away < 1 else "sell"
             client.new_order(
-                symbol=symbol, side=side, order_type="limit", qty=rng.choice(SIZES[symbol]),
+                symbol=symbol,
+                side=side,
+                order_type="limit",
+                qty=rng.choice(SIZES[symbol]),
                 price=(mark * away).quantize(Decimal("0.01")),
-            )  # fmt: skip
+            )
         elif action == "cancel":
             open_orders = client.query_open_orders().result
             if open_orders:
@@ -92,24 +100,35 @@ def sync_until_done(account: ExchangeAccount, sim_url: str) -> None:
 
 def assert_equals_ledger(account: ExchangeAccount, sim_url: str, client: StandXClient) -> None:
     book = control(sim_url, "GET", f"/sim/ledger?address={account.address}")
-    assert {t.exchange_id: (t.symbol, t.side, t.qty, t.price, t.fee_qty, t.pnl)
-            for t in Trade.objects.filter(account=account)} == {
-        str(t["id"]): (t["symbol"], t["side"], Decimal(t["qty"]), Decimal(t["price"]),
-                       Decimal(t["fee_qty"]), Decimal(t["pnl"]))
+    assert {
+        t.exchange_id: (t.symbol, t.side, t.qty, t.price, t.fee_qty, t.pnl)
+        for t in Trade.objects.filter(account=account)
+    } == {
+        str(t["id"]): (
+            t["symbol"],
+            t["side"],
+            Decimal(t["qty"]),
+            Decimal(t["price"]),
+            Decimal(t["fee_qty"]),
+            Decimal(t["pnl"]),
+        )
         for t in book["trades"]
-    }  # fmt: skip
-    assert {o.exchange_id: (o.status, o.fill_qty, o.is_liquidation)
-            for o in Order.objects.filter(account=account)} == {
-        str(o["id"]): ("open" if o["status"] == "new" else o["status"], Decimal(o["fill_qty"]),
-                       bool(o.get("liq_id")))
+    }
+    assert {
+        o.exchange_id: (o.status, o.fill_qty, o.is_liquidation)
+        for o in Order.objects.filter(account=account)
+    } == {
+        str(o["id"]): (
+            "open" if o["status"] == "new" else o["status"],
+            Decimal(o["fill_qty"]),
+            bool(o.get("liq_id")),
+        )
         for o in book["orders"]
-    }  # fmt: skip
+    }
     assert Order.objects.filter(account=account, is_liquidation=True).exists()  # the liquidation
-    assert {(f.symbol, f.funding_time, f.amount)
-            for f in FundingPayment.objects.filter(account=account)} == {
-        (f["symbol"], parse_time(f["transact_time"]), Decimal(f["qty"]))
-        for f in book["funding"]
-    }  # fmt: skip
+    assert {
+        (f.symbol, f.funding_time, f.amount) for f in FundingPayment.objects.filter(account=account)
+    } == {(f["symbol"], parse_time(f["transact_time"]), Decimal(f["qty"])) for f in book["funding"]}
     assert book["funding"]
     exchange_positions = {p.symbol: p.qty for p in client.query_positions()}
     assert {p.symbol: p.qty for p in Position.objects.filter(account=account)} == (

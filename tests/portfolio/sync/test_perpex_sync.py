@@ -100,9 +100,14 @@ def liquidate_an_isolated_long(client: PerpExClient, sim: SimControl) -> None:
     through its liquidation price."""
     sim.price("HYPE-USD", "40")
     place(
-        client, symbol="HYPE-USD", side="buy", type="market", quantity=Decimal(20), leverage=10,
+        client,
+        symbol="HYPE-USD",
+        side="buy",
+        type="market",
+        quantity=Decimal(20),
+        leverage=10,
         margin_mode="isolated",
-    )  # fmt: skip
+    )
     held = next(p for p in client.account().positions if p.symbol == "HYPE-USD")
     assert held.liquidation_price is not None
     sim.price(
@@ -119,11 +124,16 @@ def assert_matches_ledger(
     ledger = sim.ledger(creds["account_id"])
     fills = {
         f["id"]: (
-            f["orderId"], f["symbol"], f["side"], Decimal(f["quantity"]), Decimal(f["price"]),
-            Decimal(f["fee"]), Decimal(f["realizedPnl"]),
+            f["orderId"],
+            f["symbol"],
+            f["side"],
+            Decimal(f["quantity"]),
+            Decimal(f["price"]),
+            Decimal(f["fee"]),
+            Decimal(f["realizedPnl"]),
         )
         for f in ledger["fills"]
-    }  # fmt: skip
+    }
     stored = {
         t.exchange_id: (t.order_exchange_id, t.symbol, t.side, t.qty, t.price, t.fee_qty, t.pnl)
         for t in Trade.objects.filter(account=account)
@@ -200,9 +210,14 @@ def test_perpex_funding_shows_as_funding_never_as_a_deposit_or_withdrawal(
     client = PerpExClient(ApiKey(creds["api_key"]), api_url=sim.base_url, rate_limiter=NO_LIMIT)
     place(client, symbol="SOL-USD", side="buy", type="market", quantity=Decimal("4.33"))
     place(
-        client, symbol="ETH-USD", side="sell", type="market", quantity=Decimal("0.57"),
-        leverage=5, margin_mode="isolated",
-    )  # fmt: skip
+        client,
+        symbol="ETH-USD",
+        side="sell",
+        type="market",
+        quantity=Decimal("0.57"),
+        leverage=5,
+        margin_mode="isolated",
+    )
     force_full(account)
     assert synced(account) == sync.Outcome.SYNCED
 

@@ -42,9 +42,12 @@ def place_some_orders(client: StandXClient) -> None:
     mark = client.query_symbol_price(symbol="ETH-USD").mark_price
     assert mark is not None
     client.new_order(
-        symbol="ETH-USD", side="buy", order_type="limit", qty="0.1",
+        symbol="ETH-USD",
+        side="buy",
+        order_type="limit",
+        qty="0.1",
         price=(mark * Decimal("0.9")).quantize(Decimal("0.01")),
-    )  # fmt: skip
+    )
     wait_for(lambda: len(client.query_positions()) == 2, timeout=10)
 
 
@@ -301,14 +304,20 @@ def test_due_accounts_come_riskiest_first_and_skip_paused_ones(
 
     other = sim_credentials(sim_url)
     risky = services.account_link_with_token(
-        owner=alice, label="Risky", token=other["token"], signing_key=None,
+        owner=alice,
+        label="Risky",
+        token=other["token"],
+        signing_key=None,
         endpoints=sim_endpoints,
-    )  # fmt: skip
+    )
     paused = sim_credentials(sim_url)
     quiet = services.account_link_with_token(
-        owner=alice, label="Paused", token=paused["token"], signing_key=None,
+        owner=alice,
+        label="Paused",
+        token=paused["token"],
+        signing_key=None,
         endpoints=sim_endpoints,
-    )  # fmt: skip
+    )
     services.account_set_sync(account=quiet, enabled=False)
     now = timezone.now()
     assert sorted(sync.due_account_ids(now, limit=10)) == sorted([alice_linked.pk, risky.pk])

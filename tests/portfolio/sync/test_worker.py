@@ -54,11 +54,27 @@ def test_a_worker_syncs_an_account_to_equal_the_ledger(
 def start_worker(queue: str = "crashtest", **env: str) -> subprocess.Popen[bytes]:
     """A worker of its own, on one queue, in its own process group (so it can be killed)."""
     return subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "standx_web", "worker", "--pool", "solo",
-         "-l", "WARNING", "--without-heartbeat", "--without-gossip", "--without-mingle",
-         "-Q", queue],
-        cwd=BASE_DIR, env=child_env(**env), start_new_session=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "standx_web",
+            "worker",
+            "--pool",
+            "solo",
+            "-l",
+            "WARNING",
+            "--without-heartbeat",
+            "--without-gossip",
+            "--without-mingle",
+            "-Q",
+            queue,
+        ],
+        cwd=BASE_DIR,
+        env=child_env(**env),
+        start_new_session=True,
+    )
 
 
 @contextmanager

@@ -61,9 +61,13 @@ def test_a_failure_after_a_cancel_keeps_its_entry(
 ) -> None:
     with client_for(alice_trader) as exchange:
         order = exchange.new_order(
-            symbol="ETH-USD", side="buy", order_type="limit", qty="0.1",
-            price=str((mark("ETH-USD") * D("0.9")).quantize(D("0.01"))), cl_ord_id="sxp-test-rests",
-        )  # fmt: skip
+            symbol="ETH-USD",
+            side="buy",
+            order_type="limit",
+            qty="0.1",
+            price=str((mark("ETH-USD") * D("0.9")).quantize(D("0.01"))),
+            cl_ord_id="sxp-test-rests",
+        )
         order_id = str(exchange.query_order(cl_ord_id="sxp-test-rests").id)
     assert order.request_id
 
@@ -101,9 +105,13 @@ def test_an_entry_cut_off_while_sending_is_settled_from_the_venue(
     # The worker sent this order, then was killed before it could record anything.
     with client_for(alice_trader) as exchange:
         exchange.new_order(
-            symbol="ETH-USD", side="buy", order_type="market", qty="0.01",
-            time_in_force="ioc", cl_ord_id="sxp-test-reached",
-        )  # fmt: skip
+            symbol="ETH-USD",
+            side="buy",
+            order_type="market",
+            qty="0.01",
+            time_in_force="ioc",
+            cl_ord_id="sxp-test-reached",
+        )
     reached = entry_cut_off(alice, alice_trader, "sxp-test-reached")
     # This one was killed before its request left.
     lost = entry_cut_off(alice, alice_trader, "sxp-test-never-sent")

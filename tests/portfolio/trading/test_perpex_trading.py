@@ -58,9 +58,14 @@ def test_a_market_order_fills_and_the_close_button_closes_it(
     alice: User, perp: ExchangeAccount, sim: SimControl
 ) -> None:
     ticket = order_rules.Ticket(
-        symbol="SOL-USD", side="buy", order_type="market", qty=D(3), time_in_force="ioc",
-        leverage=5, margin_mode="isolated",
-    )  # fmt: skip
+        symbol="SOL-USD",
+        side="buy",
+        order_type="market",
+        qty=D(3),
+        time_in_force="ioc",
+        leverage=5,
+        margin_mode="isolated",
+    )
     filled = trading.order_submit(
         user_id=alice.pk, account_id=perp.pk, ticket=ticket, cl_ord_id=trading.new_cl_ord_id()
     )

@@ -30,13 +30,15 @@ pytestmark = pytest.mark.django_db
 
 def limit_buy(symbol: str, qty: str, below: str = "0.9", **extra: Any) -> order_rules.Ticket:
     price = (mark(symbol) * D(below)).quantize(D("0.01"))
-    return order_rules.Ticket(symbol=symbol, side="buy", order_type="limit", qty=D(qty),
-                              price=price, **extra)  # fmt: skip
+    return order_rules.Ticket(
+        symbol=symbol, side="buy", order_type="limit", qty=D(qty), price=price, **extra
+    )
 
 
 def market_order(symbol: str, side: str, qty: str, **extra: Any) -> order_rules.Ticket:
-    return order_rules.Ticket(symbol=symbol, side=side, order_type="market", qty=D(qty),
-                              time_in_force="ioc", **extra)  # fmt: skip
+    return order_rules.Ticket(
+        symbol=symbol, side=side, order_type="market", qty=D(qty), time_in_force="ioc", **extra
+    )
 
 
 def test_a_resting_limit_order_is_accepted_and_logged(
@@ -44,9 +46,11 @@ def test_a_resting_limit_order_is_accepted_and_logged(
 ) -> None:
     cl = trading.new_cl_ord_id()
     entry = trading.order_submit(
-        user_id=alice.pk, account_id=alice_trader.pk, ticket=limit_buy("ETH-USD", "0.1"),
+        user_id=alice.pk,
+        account_id=alice_trader.pk,
+        ticket=limit_buy("ETH-USD", "0.1"),
         cl_ord_id=cl,
-    )  # fmt: skip
+    )
     assert entry.status == AuditStatus.ACCEPTED
     assert entry.result.startswith("Accepted: buy 0.1 ETH-USD at ")
     orders = [o for o in ledger(sim_url, alice_trader)["orders"] if o["cl_ord_id"] == cl]
@@ -61,10 +65,12 @@ def test_the_same_form_submitted_twice_sends_one_order(
 ) -> None:
     cl = trading.new_cl_ord_id()
     ticket = limit_buy("ETH-USD", "0.1")
-    first = trading.order_submit(user_id=alice.pk, account_id=alice_trader.pk, ticket=ticket,
-                                 cl_ord_id=cl)  # fmt: skip
-    again = trading.order_submit(user_id=alice.pk, account_id=alice_trader.pk, ticket=ticket,
-                                 cl_ord_id=cl)  # fmt: skip
+    first = trading.order_submit(
+        user_id=alice.pk, account_id=alice_trader.pk, ticket=ticket, cl_ord_id=cl
+    )
+    again = trading.order_submit(
+        user_id=alice.pk, account_id=alice_trader.pk, ticket=ticket, cl_ord_id=cl
+    )
     assert again.pk == first.pk
     assert AuditEntry.objects.filter(cl_ord_id=cl).count() == 1
     assert [o["cl_ord_id"] for o in ledger(sim_url, alice_trader)["orders"]].count(cl) == 1
@@ -75,9 +81,11 @@ def test_an_alo_order_that_would_take_is_rejected_in_plain_words(
 ) -> None:
     ticket = limit_buy("ETH-USD", "0.1", below="1.05", time_in_force="alo")
     entry = trading.order_submit(
-        user_id=alice.pk, account_id=alice_trader.pk, ticket=ticket,
+        user_id=alice.pk,
+        account_id=alice_trader.pk,
+        ticket=ticket,
         cl_ord_id=trading.new_cl_ord_id(),
-    )  # fmt: skip
+    )
     assert entry.status == AuditStatus.REJECTED
     assert entry.result == "Rejected by StandX: alo order rejected."
 
@@ -86,10 +94,11 @@ def test_a_market_order_fills_and_close_then_flattens_the_position(
     alice: User, alice_trader: ExchangeAccount, sim_url: str
 ) -> None:
     opened = trading.order_submit(
-        user_id=alice.pk, account_id=alice_trader.pk,
+        user_id=alice.pk,
+        account_id=alice_trader.pk,
         ticket=market_order("SOL-USD", "buy", "4", leverage=5, margin_mode="isolated"),
         cl_ord_id=trading.new_cl_ord_id(),
-    )  # fmt: skip
+    )
     assert opened.status == AuditStatus.FILLED
     assert opened.result.startswith("Filled: buy 4 SOL-USD at ")
     half = trading.position_close(
@@ -113,8 +122,12 @@ def test_the_kill_switch_cancels_everything_and_closes_everything(
         limit_buy("ETH-USD", "0.1"),
         limit_buy("ETH-USD", "0.2", below="0.8"),
     ):
-        trading.order_submit(user_id=alice.pk, account_id=alice_trader.pk, ticket=ticket,
-                             cl_ord_id=trading.new_cl_ord_id())  # fmt: skip
+        trading.order_submit(
+            user_id=alice.pk,
+            account_id=alice_trader.pk,
+            ticket=ticket,
+            cl_ord_id=trading.new_cl_ord_id(),
+        )
     result = trading.kill_switch(user_id=alice.pk, account_id=alice_trader.pk)
     assert result.problems == []
     assert result.cancel.result == "2 open orders canceled."
@@ -131,8 +144,7 @@ def test_read_only_and_foreign_accounts_are_refused(alice: User, bob: User) -> N
     watched = make_account(alice)
     ticket = market_order("SOL-USD", "buy", "1")
     with pytest.raises(trading.TradingError, match="linked read-only"):
-        trading.order_submit(user_id=alice.pk, account_id=watched.pk, ticket=ticket,
-                             cl_ord_id="x")  # fmt: skip
+        trading.order_submit(user_id=alice.pk, account_id=watched.pk, ticket=ticket, cl_ord_id="x")
     with pytest.raises(trading.TradingError, match="No such account"):
         trading.order_submit(user_id=bob.pk, account_id=watched.pk, ticket=ticket, cl_ord_id="y")
     assert not AuditEntry.objects.exclude(action="link_key_check").exists()  # nothing sent
@@ -144,8 +156,12 @@ def test_unreadable_credentials_refuse_the_action_in_plain_words(
     version, _, ciphertext = stored_secret(alice_trader, "standx_signing_key").split(".")
     replace_secret(alice_trader, f"{version}.retired-key.{ciphertext}", "standx_signing_key")
     with pytest.raises(trading.TradingError) as refused:
-        trading.order_submit(user_id=alice.pk, account_id=alice_trader.pk,
-                             ticket=market_order("SOL-USD", "buy", "1"), cl_ord_id="z")  # fmt: skip
+        trading.order_submit(
+            user_id=alice.pk,
+            account_id=alice_trader.pk,
+            ticket=market_order("SOL-USD", "buy", "1"),
+            cl_ord_id="z",
+        )
     assert str(refused.value) == (
         "Main's stored credentials cannot be read: The stored credential was encrypted with a "
         "key that is not in CREDENTIAL_KEYS. Re-link it, or restore the key it was stored under."
@@ -157,8 +173,12 @@ def test_an_exchange_error_reaches_the_trader_in_plain_words(
     alice: User, alice_trader: ExchangeAccount
 ) -> None:
     ticket = market_order("SOL-USD", "buy", "1000", leverage=20)  # far beyond the balance
-    entry = trading.order_submit(user_id=alice.pk, account_id=alice_trader.pk, ticket=ticket,
-                                 cl_ord_id=trading.new_cl_ord_id())  # fmt: skip
+    entry = trading.order_submit(
+        user_id=alice.pk,
+        account_id=alice_trader.pk,
+        ticket=ticket,
+        cl_ord_id=trading.new_cl_ord_id(),
+    )
     assert entry.status == AuditStatus.REJECTED
     assert entry.result.startswith("StandX rejected it: ")
     assert "HTTP" not in entry.result
@@ -176,10 +196,11 @@ def test_margin_leverage_and_mode_changes_reach_the_exchange(
     alice: User, alice_trader: ExchangeAccount
 ) -> None:
     trading.order_submit(
-        user_id=alice.pk, account_id=alice_trader.pk,
+        user_id=alice.pk,
+        account_id=alice_trader.pk,
         ticket=market_order("SOL-USD", "buy", "2", leverage=5, margin_mode="isolated"),
         cl_ord_id=trading.new_cl_ord_id(),
-    )  # fmt: skip
+    )
     with client_for(alice_trader) as client:
         before = next(p for p in client.query_positions(symbol="SOL-USD") if p.qty)
     added = trading.margin_add(
@@ -225,9 +246,11 @@ def test_an_order_not_yet_visible_is_followed_until_it_settles(
     monkeypatch.setattr(trading, "OUTCOME_TRIES", 0)  # the request gives up at once
     monkeypatch.setattr(trading, "_follow", followed.append)
     entry = trading.order_submit(
-        user_id=alice.pk, account_id=alice_trader.pk, ticket=limit_buy("ETH-USD", "0.1"),
+        user_id=alice.pk,
+        account_id=alice_trader.pk,
+        ticket=limit_buy("ETH-USD", "0.1"),
         cl_ord_id=trading.new_cl_ord_id(),
-    )  # fmt: skip
+    )
     assert entry.status == AuditStatus.SENT
     assert followed == [entry.pk]
     from portfolio.tasks import settle_order
@@ -245,24 +268,30 @@ def fault(sim_url: str) -> Iterator[Callable[..., None]]:
 
 
 def test_the_outcome_comes_from_the_order_stream_when_query_order_cannot_see_it(
-    alice: User, alice_trader: ExchangeAccount, fault: Callable[..., None],
+    alice: User,
+    alice_trader: ExchangeAccount,
+    fault: Callable[..., None],
     monkeypatch: pytest.MonkeyPatch,
-) -> None:  # fmt: skip
+) -> None:
     fault(endpoint="query_order", error_rate=1.0, status=404)
     followed: list[int] = []
     monkeypatch.setattr(trading, "OUTCOME_TRIES", 1)
     monkeypatch.setattr(trading, "_follow", followed.append)
     rejected = trading.order_submit(
-        user_id=alice.pk, account_id=alice_trader.pk, cl_ord_id=trading.new_cl_ord_id(),
+        user_id=alice.pk,
+        account_id=alice_trader.pk,
+        cl_ord_id=trading.new_cl_ord_id(),
         ticket=limit_buy("ETH-USD", "0.1", below="1.05", time_in_force="alo"),
-    )  # fmt: skip
+    )
     assert rejected.status == AuditStatus.REJECTED
     assert rejected.result == "Rejected by StandX: alo order rejected."
     assert followed == []
     resting = trading.order_submit(
-        user_id=alice.pk, account_id=alice_trader.pk, cl_ord_id=trading.new_cl_ord_id(),
+        user_id=alice.pk,
+        account_id=alice_trader.pk,
+        cl_ord_id=trading.new_cl_ord_id(),
         ticket=limit_buy("ETH-USD", "0.1"),
-    )  # fmt: skip
+    )
     assert resting.status == AuditStatus.SENT
     assert resting.result.startswith("Accepted by StandX's matching engine")
     assert followed == [resting.pk]
@@ -274,9 +303,11 @@ def test_without_the_order_stream_the_outcome_is_read_back_by_query_order(
     fault(endpoint="ws-api", ws_refuse_rate=1.0)
     cl = trading.new_cl_ord_id()
     rejected = trading.order_submit(
-        user_id=alice.pk, account_id=alice_trader.pk, cl_ord_id=cl,
+        user_id=alice.pk,
+        account_id=alice_trader.pk,
+        cl_ord_id=cl,
         ticket=limit_buy("ETH-USD", "0.1", below="1.05", time_in_force="alo"),
-    )  # fmt: skip
+    )
     assert rejected.status == AuditStatus.REJECTED
     assert rejected.result == "Rejected by StandX: alo order rejected."
     assert [o["cl_ord_id"] for o in ledger(sim_url, alice_trader)["orders"]].count(cl) == 1
@@ -320,9 +351,11 @@ def test_an_order_stream_that_hangs_delays_the_order_by_at_most_the_connect_budg
     monkeypatch.setattr(standx_venue, "STREAM_CONNECT_S", 0.2)
     cl = trading.new_cl_ord_id()
     entry = trading.order_submit(
-        user_id=alice.pk, account_id=alice_trader.pk, ticket=limit_buy("ETH-USD", "0.1"),
+        user_id=alice.pk,
+        account_id=alice_trader.pk,
+        ticket=limit_buy("ETH-USD", "0.1"),
         cl_ord_id=cl,
-    )  # fmt: skip
+    )
     assert entry.status == AuditStatus.ACCEPTED  # read back by query_order
     assert [o["cl_ord_id"] for o in ledger(sim_url, alice_trader)["orders"]].count(cl) == 1
     assert entry.finished_at is not None

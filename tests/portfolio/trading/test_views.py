@@ -25,10 +25,16 @@ pytestmark = pytest.mark.django_db
 
 def order_post(account: ExchangeAccount, action: str, **changes: str | None) -> dict[str, str]:
     data: dict[str, str | None] = {
-        "account": str(account.pk), "symbol": "ETH-USD", "side": "buy", "order_type": "limit",
-        "qty": "0.1", "price": str((mark("ETH-USD") * D("0.9")).quantize(D("0.01"))),
-        "time_in_force": "gtc", "cl_ord_id": "sxp-test-form-1", "action": action,
-    }  # fmt: skip
+        "account": str(account.pk),
+        "symbol": "ETH-USD",
+        "side": "buy",
+        "order_type": "limit",
+        "qty": "0.1",
+        "price": str((mark("ETH-USD") * D("0.9")).quantize(D("0.01"))),
+        "time_in_force": "gtc",
+        "cl_ord_id": "sxp-test-form-1",
+        "action": action,
+    }
     data.update(changes)
     return {k: v for k, v in data.items() if v is not None}
 
@@ -50,9 +56,11 @@ def test_field_errors_are_shown_and_nothing_is_sent(
 
 
 def test_a_halted_symbol_is_not_offered_and_an_order_for_it_is_refused_in_words(
-    alice: User, alice_trader: ExchangeAccount, sim_url: str,
+    alice: User,
+    alice_trader: ExchangeAccount,
+    sim_url: str,
     symbol_status: Callable[[str, str], None],
-) -> None:  # fmt: skip
+) -> None:
     symbol_status("ETH-USD", "halt")
     market_data_synced(sim_url)
     client = logged_in(alice)
@@ -243,9 +251,11 @@ def test_a_read_only_user_is_told_how_to_trade(alice: User) -> None:
 
 @pytest.mark.parametrize(
     ("phrase", "password", "message"),
-    [("close all", PASSWORD, 'Type exactly "CLOSE ALL".'),
-     ("CLOSE ALL", "wrong", "That is not your password.")],
-)  # fmt: skip
+    [
+        ("close all", PASSWORD, 'Type exactly "CLOSE ALL".'),
+        ("CLOSE ALL", "wrong", "That is not your password."),
+    ],
+)
 def test_the_kill_switch_needs_the_phrase_and_the_password(
     alice: User, alice_trader: ExchangeAccount, phrase: str, password: str, message: str
 ) -> None:
@@ -268,12 +278,27 @@ def test_the_activity_page_lists_only_the_users_own_requests(
     )
 
 
-text = st.one_of(st.text(max_size=30), st.sampled_from(["", "1", "-1", "1e9", "0.00001", "NaN",
-                                                        "buy", "limit", "alo", "on"]))  # fmt: skip
+text = st.one_of(
+    st.text(max_size=30),
+    st.sampled_from(["", "1", "-1", "1e9", "0.00001", "NaN", "buy", "limit", "alo", "on"]),
+)
 
 
-FIELDS = ("symbol", "side", "order_type", "qty", "price", "time_in_force", "reduce_only",
-          "tp_price", "sl_price", "leverage", "margin_mode", "account", "cl_ord_id")  # fmt: skip
+FIELDS = (
+    "symbol",
+    "side",
+    "order_type",
+    "qty",
+    "price",
+    "time_in_force",
+    "reduce_only",
+    "tp_price",
+    "sl_price",
+    "leverage",
+    "margin_mode",
+    "account",
+    "cl_ord_id",
+)
 
 
 @settings(
