@@ -179,7 +179,7 @@ def test_the_link_pages_offer_a_venue_picker(alice_client: Client) -> None:
     page = alice_client.get("/accounts/links/new/perpex/")
     html = page.content.decode()
     assert page.status_code == 200
-    assert "Link a PerpEx account" in html
+    assert "Link your PerpEx account" in html
     assert 'name="api_key"' in html
     assert 'type="password"' in html
     assert 'name="exchange_url"' in html

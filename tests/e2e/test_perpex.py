@@ -70,7 +70,7 @@ def test_alice_links_a_perpex_key_sees_its_risk_and_closes_it_from_the_dashboard
         page.get_by_role("link", name="Accounts", exact=True).click()
         page.get_by_role("link", name="Link an account").first.click()
         page.get_by_role("navigation", name="Venue").get_by_role("link", name="PerpEx").click()
-        expect(page.get_by_role("heading", name="Link a PerpEx account")).to_be_visible()
+        expect(page.get_by_role("heading", name="Link your PerpEx account")).to_be_visible()
         # Garbage first: a sentence, nothing stored, nothing echoed.
         page.get_by_label("API key", exact=True).fill("eyJ-this-is-not.a-key")
         page.get_by_role("button", name="Verify and link").click()
