@@ -141,7 +141,11 @@ class MarketStream:
         if expires is None:
             return self.max_age
         left = expires.timestamp() - time.time() - REAUTH_BEFORE_EXPIRY_S
-        return max(1.0, min(self.max_age, left))
+        if left <= 0:
+            # Too late to gain anything by re-opening with this token (a re-link's new one is
+            # read at the next connection); the venue's refusal, when it comes, is raised.
+            return self.max_age
+        return min(self.max_age, left)
 
     def subscribe(self, channel: str, symbol: str | None = None) -> None:
         if channel in PUBLIC_CHANNELS and not symbol:

@@ -58,7 +58,7 @@ class Held:
 
     account_id: int
     stream: AccountStream
-    secrets: dict[str, str]
+    secrets: dict[str, str] = field(repr=False)  # never in a log line or a traceback's repr
     task: asyncio.Task[None] | None = None
     lag_s: float = 0.0  # the last event's age on arrival (the venue's time to ours)
     # A (re)connection or a gap whose full read is not requested yet: not live until it is,

@@ -291,3 +291,13 @@ async def test_it_reopens_an_authenticated_stream_before_its_token_expires() -> 
     assert "expiry" in second.reason
     assert stream.credentials is not None and stream.credentials.expires_at is not None
     assert stream.credentials.expires_at.year == 2100  # the fresh token was used
+
+
+def test_it_does_not_reopen_again_and_again_a_stream_whose_token_is_about_to_expire() -> None:
+    import time
+
+    from standx.stream import MAX_CONNECTION_AGE_S
+
+    soon = int(time.time()) + 60  # inside the re-auth margin: a new connection gains nothing
+    stream = MarketStream("ws://x", credentials=Credentials(token({"sub": "0xa", "exp": soon})))
+    assert stream._connection_age_limit() == MAX_CONNECTION_AGE_S

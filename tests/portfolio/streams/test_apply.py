@@ -83,3 +83,10 @@ def test_it_adds_the_positions_upnl_to_a_wallet_reading(alice: User) -> None:
     b = BalanceSnapshot.objects.get(account_id=account)
     # One BTC long from 100 re-priced at the stored position's mark of 100: no uPnL yet.
     assert (b.cash, b.equity, b.available, b.cross_balance) == (1000, 1000, 985, 1000)
+
+
+def test_a_held_streams_repr_names_no_secret() -> None:
+    from portfolio.streams.worker import Held
+
+    held = Held(1, stream=None, secrets={"standx_token": "eyJ-the-token"})  # type: ignore[arg-type]
+    assert "eyJ-the-token" not in repr(held)

@@ -40,7 +40,7 @@ def test_it_leaves_a_streamed_account_to_its_stream_and_polls_it_once_every_work
 ) -> None:
     worker = stream_workers()
     # Connected: its full read is owed first, then the dispatcher leaves it to the stream.
-    wait_for(lambda: reconciled_and_streamed(alice_trader), timeout=30, interval=0.2)
+    wait_for(lambda: reconciled_and_streamed(alice_trader), timeout=60, interval=0.2)
     SyncState.objects.filter(pk=alice_trader.pk).update(next_due_at=timezone.now())
     assert not due(alice_trader)
 
@@ -51,7 +51,7 @@ def test_it_leaves_a_streamed_account_to_its_stream_and_polls_it_once_every_work
     assert time.monotonic() - killed < 5  # its lease (2 s here) lapsed: polled again
 
     stream_workers()
-    wait_for(lambda: reconciled_and_streamed(alice_trader), timeout=30, interval=0.2)
+    wait_for(lambda: reconciled_and_streamed(alice_trader), timeout=60, interval=0.2)
     SyncState.objects.filter(pk=alice_trader.pk).update(next_due_at=timezone.now())
     assert not due(alice_trader)
 
@@ -61,7 +61,7 @@ def test_it_polls_a_streamed_account_again_when_its_reconciliation_is_due(
 ) -> None:
     settings.STREAM_RECONCILE_SECONDS = 2.0
     stream_workers()
-    wait_for(lambda: reconciled_and_streamed(alice_trader), timeout=30, interval=0.2)
+    wait_for(lambda: reconciled_and_streamed(alice_trader), timeout=60, interval=0.2)
     SyncState.objects.filter(pk=alice_trader.pk).update(next_due_at=timezone.now())
     assert not due(alice_trader)
     wait_for(lambda: due(alice_trader), timeout=5)

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def streaming(account: ExchangeAccount) -> bool:
-    """The account's stream is held, connected and was seen within the last second."""
+    """The account's stream is held, connected and was seen within the last two seconds."""
     lease = StreamLease.objects.filter(pk=account.pk).first()
     now = timezone.now()
     return bool(
@@ -31,7 +31,7 @@ def streaming(account: ExchangeAccount) -> bool:
         and lease.lease_until
         and lease.lease_until > now
         and lease.seen_at
-        and (now - lease.seen_at).total_seconds() < 1
+        and (now - lease.seen_at).total_seconds() < 2
     )
 
 
