@@ -73,23 +73,27 @@ def test_a_429_storm_carries_retry_after_and_ends_by_itself(sim: str, api: Api) 
     assert control(sim, "GET", "/sim/faults")["faults"] == []
 
 
+def until_refused(send: Callable[[], httpx.Response], cap: int = 500) -> list[httpx.Response]:
+    """Answers to a burst, up to the first 429: which request meets it depends on how fast
+    this machine sends while the bucket refills, so the burst goes on until it does."""
+    answers: list[httpx.Response] = []
+    while len(answers) < cap and (not answers or answers[-1].status_code != 429):
+        answers.append(send())
+    return answers
+
+
 def test_rate_limits_apply_per_address_and_per_ip(sim: str, api: Api) -> None:
     control(sim, "POST", "/sim/limits", {"enabled": True})
     try:
-        answers = [api.get("/api/query_positions") for _ in range(25)]
-        codes = [a.status_code for a in answers]
-        assert codes[:20] == [200] * 20
-        assert 429 in codes[20:]
-        # (The bucket refills 45 credits a 45 ms: which request after the burst is refused
-        # depends on the machine's speed, so the refusal is read where it happened.)
-        limited = next(a for a in answers if a.status_code == 429)
-        assert int(limited.headers["retry-after"]) >= 1
-        # A smaller per-IP rate keeps this independent of how fast the test client is.
+        answers = until_refused(lambda: api.get("/api/query_positions"))
+        assert len(answers) > 20 and {a.status_code for a in answers[:20]} == {200}
+        assert answers[-1].status_code == 429
+        assert int(answers[-1].headers["retry-after"]) >= 1
         control(sim, "POST", "/sim/limits", {"enabled": True, "ip_rate": 5})
         with httpx.Client(base_url=sim, timeout=10) as http:
-            public = [http.get("/api/kline/time").status_code for _ in range(12)]
-        assert public[:5] == [200] * 5
-        assert public.count(429) >= 1
+            public = until_refused(lambda: http.get("/api/kline/time"))
+        assert len(public) > 5 and {a.status_code for a in public[:5]} == {200}
+        assert public[-1].status_code == 429
         assert httpx.get(f"{sim}/api/health", timeout=10).status_code == 200
     finally:
         control(sim, "POST", "/sim/limits", {"enabled": False, "ip_rate": 50})
