@@ -24,7 +24,14 @@ measures the steady state for a fixed time and prints:
 - and the CPU of each kind of sync (a flat account's balance check, a steady read of an account
   with positions or orders, a full read of its history).
 
+With ``--venues standx,perpex`` the accounts split evenly between StandX's and PerpEx's
+simulators, each venue dispatched within its own budget, and it also prints each venue's
+requests and data age, the PerpEx simulator's 429s, and a trading load run beside the sync on
+the PerpEx keys that hold positions (place and cancel, through the trading path's share of each
+key's budget): how many, how many failed, and their p50 / p99.
+
     .venv/bin/python bench/sync_scale.py [--accounts 10 100 1000] [--seconds 60]
+        [--venues standx,perpex] [--warmup-cap 400]
 """
 
 from __future__ import annotations
@@ -135,8 +142,10 @@ def run_one(
             ExchangeAccount.objects.filter(pk=account.pk).update(mode=AccountMode.TRADING)
             if i < risky_n:
                 risky_ids.append(account.pk)
+        traded_keys: list[str] = []
         if n_perpex:
-            risky_ids += _perpex_accounts(owner, n_perpex, perpex_url)
+            perpex_risky, traded_keys = _perpex_accounts(owner, n_perpex, perpex_url)
+            risky_ids += perpex_risky
         # Bring the 10x SOL longs to ~1.3x health: polled every second from now on.
         first = ExchangeAccount.objects.get(pk=risky_ids[0])
         pos = httpx.get(
@@ -258,6 +267,14 @@ def run_one(
         with lock:
             before = dict(totals)
         refused0 = _perpex_refused(perpex_url)
+        trading_stop = threading.Event()
+        trading: dict[str, float] = {}
+        trader = threading.Thread(
+            target=lambda: trading.update(_perpex_trader(perpex_url, traded_keys, trading_stop)),
+            daemon=True,
+        )
+        if traded_keys:
+            trader.start()
         rows0, t0 = rows(), time.monotonic()
         measuring.set()
         ages: list[float] = []
@@ -273,6 +290,9 @@ def run_one(
                     risky_ages.append(age)
             time.sleep(0.5)
         elapsed = time.monotonic() - t0
+        trading_stop.set()
+        if traded_keys:
+            trader.join()
         refused = _perpex_refused(perpex_url) - refused0
         with lock:
             spent = {k: totals[k] - before[k] for k in totals}
@@ -291,6 +311,7 @@ def run_one(
         return {
             "accounts": n_all,
             "perpex_429": refused,
+            **trading,
             "perpex_429_total": _perpex_refused(perpex_url),
             **per_venue,
             "warmup_s": warmup,
@@ -317,10 +338,11 @@ def run_one(
                 child.wait(timeout=10)
 
 
-def _perpex_accounts(owner: object, n: int, url: str) -> list[int]:
+def _perpex_accounts(owner: object, n: int, url: str) -> tuple[list[int], list[str]]:
     """``n`` PerpEx accounts on the simulator at ``url``, linked straight to the database, with
     the StandX mix: 0.5 % 10x isolated SOL longs brought to ~1.3x health, 5 % BTC holders, the
-    rest flat. Returns the risky ones' ids."""
+    rest flat. Returns the risky ones' ids, and the keys of those holding positions (the
+    busiest syncs: the trading load goes on these keys)."""
     from bench.linked import perpex_linked
     from exchange_common.ratelimit import NoRateLimit
     from perpex.keys import ApiKey
@@ -330,10 +352,12 @@ def _perpex_accounts(owner: object, n: int, url: str) -> list[int]:
     sim.post("/sim/pause", json={"paused": True})
     risky_n, holders_n = max(1, n // 200), max(1, n // 20)
     risky: list[int] = []
+    traded: list[str] = []
     position = None
     for i in range(n):
         acct = sim.post("/sim/accounts", json={"deposit": "10000"}).json()
         if i < risky_n + holders_n:
+            traded.append(acct["api_key"])
             key = ApiKey(acct["api_key"])
             with PerpExClient(key, api_url=url, rate_limiter=NoRateLimit()) as c:
                 if i < risky_n:
@@ -362,7 +386,46 @@ def _perpex_accounts(owner: object, n: int, url: str) -> list[int]:
     r = position.maintenance_margin / (q * position.mark_price)
     target = ((q * e - hm) / (q * (1 - Decimal("1.3") * r))).quantize(Decimal("0.01"))
     sim.post("/sim/price", json={"symbol": "SOL-USD", "mark_price": str(target)})
-    return risky
+    return risky, traded
+
+
+def _perpex_trader(url: str, keys: list[str], stop: threading.Event) -> dict[str, float]:
+    """Trading beside the sync on the same keys, through the trading path's budget (the key's
+    whole budget, shared in Redis): a resting BTC-USD buy far below the mark, then its cancel,
+    on each key in turn, four a second. Returns how many, how many failed (a 429 or a refused
+    budget), and the p50 / p99 of a place-and-cancel (budget waits included)."""
+    from perpex.keys import ApiKey
+    from perpex.rest import OrderRequest, PerpExClient
+    from venues import budget, registry
+
+    limiter = budget.shared(registry.adapter("perpex"), "all")
+    mark = Decimal(httpx.get(f"{url}/sim/state", timeout=10).json()["marks"]["BTC-USD"])
+    price = (mark / 2).quantize(Decimal(1))
+    took: list[float] = []
+    failed = 0
+    i = 0
+    while not stop.is_set():
+        key = ApiKey(keys[i % len(keys)])
+        i += 1
+        started = time.perf_counter()
+        try:
+            with PerpExClient(key, api_url=url, rate_limiter=limiter, max_retries=0) as c:
+                order = c.place_order(
+                    OrderRequest("BTC-USD", "buy", "limit", Decimal("0.001"), price)
+                )
+                c.cancel_order(order.id)
+        except Exception:
+            failed += 1
+        else:
+            took.append(time.perf_counter() - started)
+        stop.wait(0.25)
+    took.sort()
+    return {
+        "trades": len(took) + failed,
+        "trade_failures": failed,
+        "trade_p50_ms": statistics.median(took) * 1000 if took else 0,
+        "trade_p99_ms": took[int(len(took) * 0.99) - 1] * 1000 if took else 0,
+    }
 
 
 def _perpex_refused(url: str) -> int:
@@ -476,6 +539,13 @@ def main() -> None:
                 )
                 + f"; PerpEx 429s {r['perpex_429']:.0f} measured,"
                 + f" {r['perpex_429_total']:.0f} in all",
+                flush=True,
+            )
+        if "trades" in r:
+            print(
+                f"         trading beside the sync on PerpEx keys: {r['trades']:.0f} place+cancel,"
+                f" {r['trade_failures']:.0f} failed, p50 {r['trade_p50_ms']:.0f} ms,"
+                f" p99 {r['trade_p99_ms']:.0f} ms",
                 flush=True,
             )
 
