@@ -43,6 +43,12 @@ class Rejected(VenueError):
         self.code = code
 
 
+def unsupported(venue: str, message: str) -> Rejected:
+    """The venue has no such operation (the capabilities should have kept it off the page):
+    one code for every adapter, ``UNSUPPORTED``, with the venue's own sentence."""
+    return Rejected(venue, message, "UNSUPPORTED")
+
+
 class RateLimited(VenueError):
     """Too many requests; ``retry_after`` in seconds when the venue said."""
 

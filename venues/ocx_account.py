@@ -547,25 +547,22 @@ class OCXAccountSession:
         return f"canceled:{len(done)}"
 
     def add_margin(self, symbol: str, amount: Decimal) -> str:
-        raise errors.Rejected(
+        raise errors.unsupported(
             NAME,
             "OCX has no isolated margin to add: the perps bucket margins every position "
             "(move funds into it with a bucket transfer)",
-            "NOT_SUPPORTED",
         )
 
     def set_leverage(self, symbol: str, leverage: int) -> str:
-        raise errors.Rejected(
+        raise errors.unsupported(
             NAME,
             "OCX sets no leverage: portfolio margin sizes each position's margin from its risk",
-            "NOT_SUPPORTED",
         )
 
     def set_margin_mode(self, symbol: str, mode: str) -> str:
-        raise errors.Rejected(
+        raise errors.unsupported(
             NAME,
             "OCX sets no margin mode on a market: each order says cross (portfolio) or isolated",
-            "NOT_SUPPORTED",
         )
 
 

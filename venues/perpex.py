@@ -879,27 +879,24 @@ class PerpExAccountSession:
         return ",".join(done)[:100]
 
     def add_margin(self, symbol: str, amount: Decimal) -> str:
-        raise errors.Rejected(
+        raise errors.unsupported(
             NAME,
             "PerpEx has no way to add margin to a position: an order with more margin is"
             " the only way",
-            "UNSUPPORTED",
         )
 
     def set_leverage(self, symbol: str, leverage: int) -> str:
-        raise errors.Rejected(
+        raise errors.unsupported(
             NAME,
             "PerpEx takes the leverage with the order that opens a position: choose it on"
             " the order form",
-            "UNSUPPORTED",
         )
 
     def set_margin_mode(self, symbol: str, mode: str) -> str:
-        raise errors.Rejected(
+        raise errors.unsupported(
             NAME,
             "PerpEx takes the margin mode with the order that opens a position: choose it"
             " on the order form",
-            "UNSUPPORTED",
         )
 
 
@@ -907,20 +904,17 @@ def order_request(r: OrderRequest) -> PxOrderRequest:
     """The client's order for a normalized request; what PerpEx cannot take is refused here,
     in words, before anything is sent."""
     if r.post_only:
-        raise errors.Rejected(NAME, "PerpEx has no post-only orders", "UNSUPPORTED")
+        raise errors.unsupported(NAME, "PerpEx has no post-only orders")
     if r.tp_price is not None or r.sl_price is not None:
-        raise errors.Rejected(
+        raise errors.unsupported(
             NAME,
             "PerpEx takes no take-profit or stop-loss with an order: place a reduce-only"
             " stop order after it",
-            "UNSUPPORTED",
         )
     if r.order_type not in CAPABILITIES.order_types:
-        raise errors.Rejected(NAME, f"PerpEx has no {r.order_type} orders", "UNSUPPORTED")
+        raise errors.unsupported(NAME, f"PerpEx has no {r.order_type} orders")
     if r.time_in_force not in CAPABILITIES.time_in_force:
-        raise errors.Rejected(
-            NAME, f"PerpEx has no {r.time_in_force.upper()} time in force", "UNSUPPORTED"
-        )
+        raise errors.unsupported(NAME, f"PerpEx has no {r.time_in_force.upper()} time in force")
     try:
         return PxOrderRequest(
             symbol=r.symbol,

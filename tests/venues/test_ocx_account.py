@@ -331,7 +331,7 @@ def test_ocx_has_no_leverage_margin_mode_or_isolated_margin_to_set(
         for call in calls:
             with pytest.raises(errors.Rejected) as caught:
                 call()
-            assert caught.value.code == "NOT_SUPPORTED"
+            assert caught.value.code == "UNSUPPORTED"
             assert errors.plain_words(caught.value).startswith("OCX rejected it: OCX ")
         assert session.request_path("set_leverage") == ocx_account.NO_ENDPOINT
 
