@@ -157,13 +157,11 @@ def _account_apply(
             incoming = position_repriced(before, shape, marks.get(symbol))
             if incoming is not None and (incoming.maint_margin is None or incoming.isolated_margin):
                 applied.needs_reconcile.add(account.pk)
-            pipeline.position_store(account, symbol, before, incoming, now)
-            if incoming is None:
+            stored = pipeline.position_store(account, symbol, before, incoming, now)
+            if stored is None:
                 current.pop(symbol, None)
-            else:
-                current[symbol] = Position.objects.get(
-                    account=account, symbol=symbol, position_key=""
-                )
+            else:  # the row as stored, without reading it back
+                current[symbol] = stored
         if wallet is not None:
             last = BalanceSnapshot.objects.filter(account=account).order_by("-taken_at").first()
             pipeline.balance_store(account, _balance(wallet, current, last), now)

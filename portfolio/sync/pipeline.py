@@ -420,21 +420,23 @@ def position_store(
     now: datetime,
     *,
     position_key: str = "",
-) -> None:
+) -> Position | None:
     """One position as the venue holds it now (None: closed), with its history point when its
-    shape changed. ``current`` is the stored row, locked by the caller; ``position_key`` tells
-    apart two positions in one market (OCX's isolated one beside the portfolio one)."""
+    shape changed; returns the stored row (None once closed). ``current`` is the stored row,
+    locked by the caller; ``position_key`` tells apart two positions in one market (OCX's
+    isolated one beside the portfolio one)."""
     _snapshot_if_changed(account, symbol, current, incoming, now)
     if incoming is None:
         if current is not None:
             current.delete()
-        return
-    Position.objects.update_or_create(
+        return None
+    stored, _ = Position.objects.update_or_create(
         account=account,
         symbol=symbol,
         position_key=position_key,
         defaults=_position_values(incoming, now),
     )
+    return stored
 
 
 def store_live(
