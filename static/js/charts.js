@@ -134,6 +134,25 @@ function roomForLabels(chart, placed, candles) {
   }
   // Widening shrinks the bars a little, so ask for a fifth more than the sum says.
   if (bars > 0) ts.setVisibleLogicalRange({ from: range.from, to: range.to + bars * 1.2 });
+  return bars > 0;
+}
+
+// The chart applies fitContent and a widened range at a frame of its own, which a busy machine
+// may not have drawn by our next frame: measure again each frame until the range held still
+// and the labels fit (a few frames at most), then mark the chart placed.
+function placeLabels(el, chart, placed, candles, generation, frames = 10) {
+  const ts = chart.timeScale();
+  let last = null;
+  const step = (left) => {
+    if (el.placing !== generation) return; // a newer resolution took over
+    const range = ts.getVisibleLogicalRange();
+    const still = range && last && range.from === last.from && range.to === last.to;
+    last = range && { from: range.from, to: range.to };
+    const widened = roomForLabels(chart, placed, candles);
+    if ((widened || !still) && left > 0) { requestAnimationFrame(() => step(left - 1)); return; }
+    el.dataset.labelsPlaced = String(candles[candles.length - 1]?.time ?? "");
+  };
+  requestAnimationFrame(() => step(frames));
 }
 
 function candlesChart() {
@@ -161,11 +180,8 @@ function candlesChart() {
     chart.timeScale().fitContent();
     el.placed = placed;
     delete el.dataset.labelsPlaced;
-    // fitContent takes effect at the next frame: measure the range after it.
-    requestAnimationFrame(() => {
-      roomForLabels(chart, placed, candles);
-      el.dataset.labelsPlaced = String(candles[candles.length - 1]?.time ?? "");
-    });
+    el.placing = (el.placing || 0) + 1;
+    placeLabels(el, chart, placed, candles, el.placing);
     el.dataset.candles = String(candles.length);
     el.dataset.markers = String(placed.length);
   }
